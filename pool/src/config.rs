@@ -1,0 +1,96 @@
+//! Pool configuration: keep-alive and the global memory budget, with machine-derived defaults.
+
+use std::time::Duration;
+
+/// Lambda keeps an idle execution environment for minutes; ten is a common observed value.
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(600);
+/// Share of physical memory the pool may charge: the rest is left to the host process, the
+/// page cache and whatever else runs on the machine.
+const BUDGET_PERCENT_OF_MEMORY: u64 = 80;
+/// Budget used when `/proc/meminfo` cannot be read (non-Linux, sandboxed `/proc`).
+const FALLBACK_MEMORY_BUDGET_MB: u64 = 8192;
+/// Lambda's smallest MemorySize: a budget below it could not hold a single sandbox.
+const MIN_MEMORY_BUDGET_MB: u64 = 128;
+
+/// How long idle sandboxes live and how much memory all live sandboxes may take together.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// How long an idle sandbox is kept before `reap_expired` returns it (Lambda-like default 10 min).
+    pub keep_alive: Duration,
+    /// Sum of memory_mb of all live sandboxes (idle + busy + reserved cold starts) may not exceed this.
+    pub memory_budget_mb: u64,
+}
+
+impl Default for PoolConfig {
+    /// Keep-alive 600 s; budget 80 % of `MemTotal` from `/proc/meminfo` (8192 MB if unreadable),
+    /// at least 128 MB. Costs one small file read.
+    fn default() -> Self {
+        Self {
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            memory_budget_mb: default_memory_budget_mb(),
+        }
+    }
+}
+
+/// 80 % of this machine's physical memory in MB, or the fallback, clamped to the minimum.
+fn default_memory_budget_mb() -> u64 {
+    let total_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .as_deref()
+        .and_then(mem_total_mb);
+    budget_for_total_mb(total_mb)
+}
+
+/// The budget for a machine with `total_mb` of physical memory (`None`: unknown).
+fn budget_for_total_mb(total_mb: Option<u64>) -> u64 {
+    total_mb
+        .map(|mb| mb.saturating_mul(BUDGET_PERCENT_OF_MEMORY) / 100)
+        .unwrap_or(FALLBACK_MEMORY_BUDGET_MB)
+        .max(MIN_MEMORY_BUDGET_MB)
+}
+
+/// `MemTotal` of a `/proc/meminfo` text in MB (the kernel reports kB), `None` if absent or
+/// malformed.
+fn mem_total_mb(meminfo: &str) -> Option<u64> {
+    let rest = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))?;
+    let mut fields = rest.split_whitespace();
+    let value: u64 = fields.next()?.parse().ok()?;
+    match fields.next() {
+        Some("kB") | None => Some(value / 1024),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MEMINFO: &str = "MemTotal:       16318480 kB\n\
+                           MemFree:         1234567 kB\n\
+                           MemAvailable:    9876543 kB\n";
+
+    #[test]
+    fn parses_mem_total_in_mb() {
+        assert_eq!(mem_total_mb(MEMINFO), Some(15936));
+        assert_eq!(mem_total_mb("MemFree: 1 kB\n"), None);
+        assert_eq!(mem_total_mb("MemTotal: lots kB\n"), None);
+        assert_eq!(mem_total_mb("MemTotal: 2048 MB\n"), None);
+    }
+
+    #[test]
+    fn budget_is_eighty_percent_with_fallback_and_floor() {
+        assert_eq!(budget_for_total_mb(Some(10_000)), 8_000);
+        assert_eq!(budget_for_total_mb(None), FALLBACK_MEMORY_BUDGET_MB);
+        assert_eq!(budget_for_total_mb(Some(100)), MIN_MEMORY_BUDGET_MB);
+        assert_eq!(budget_for_total_mb(Some(0)), MIN_MEMORY_BUDGET_MB);
+    }
+
+    #[test]
+    fn default_is_sane_on_this_machine() {
+        let config = PoolConfig::default();
+        assert_eq!(config.keep_alive, Duration::from_secs(600));
+        assert!(config.memory_budget_mb >= MIN_MEMORY_BUDGET_MB);
+    }
+}

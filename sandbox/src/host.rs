@@ -1,0 +1,234 @@
+//! The host side of one wasm instance: its state, and the guest ABI's host functions.
+//!
+//! `next` is an async host call: the guest's fiber parks there until the sandbox handle sends
+//! an invocation, which is what makes an idle warm sandbox cost no thread. `respond`, `fail`
+//! and `init-fail` are synchronous: they validate the call against the Runtime API
+//! [`Session`] and post an event back to the handle.
+
+use crate::limits::{DeadlineExceeded, MemoryLimiter};
+use hearth_runtime_api::{ApiError, ApiErrorKind, FunctionError, Invocation, SandboxFailure, Session};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{ComponentType, Linker, Lower, ResourceTable};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// What a guest reports back to its sandbox handle.
+#[derive(Debug)]
+pub enum GuestEvent {
+    /// The guest called `next` for the first time: INIT is over.
+    Ready,
+    /// `respond` for an invocation.
+    Response { request_id: String, payload: Vec<u8> },
+    /// `fail` for an invocation (or a response the host refused as too large).
+    Error { request_id: String, error: FunctionError },
+    /// `init-fail` during INIT.
+    InitError(FunctionError),
+    /// The guest is gone: returned from `main`, trapped, or was stopped at its deadline.
+    Exited(SandboxFailure),
+}
+
+/// An invocation on its way into the guest, with its monotonic deadline.
+#[derive(Debug)]
+pub struct Delivery {
+    pub invocation: Invocation,
+    pub deadline: Instant,
+}
+
+/// Everything the host keeps per instance (the wasmtime `Store` data).
+pub struct SandboxState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) session: Session,
+    /// Invocations from the handle; `next` waits here.
+    pub(crate) inbox: mpsc::Receiver<Delivery>,
+    /// Events to the handle.
+    pub(crate) outbox: mpsc::UnboundedSender<GuestEvent>,
+    /// When the current phase (INIT or an invocation) must end; `None` while idle in `next`.
+    pub(crate) deadline: Option<Instant>,
+    /// The guest has called `next` at least once.
+    pub(crate) ready: bool,
+}
+
+impl WasiView for SandboxState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// `record event` of the WIT interface.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+struct WitEvent {
+    #[component(name = "request-id")]
+    request_id: String,
+    #[component(name = "deadline-ms")]
+    deadline_ms: u64,
+    #[component(name = "invoked-function-arn")]
+    invoked_function_arn: String,
+    #[component(name = "trace-id")]
+    trace_id: String,
+    #[component(name = "client-context")]
+    client_context: Option<String>,
+    #[component(name = "cognito-identity")]
+    cognito_identity: Option<String>,
+    payload: Vec<u8>,
+}
+
+/// `record api-error` of the WIT interface.
+#[derive(ComponentType, Lower)]
+#[component(record)]
+struct WitApiError {
+    #[component(name = "error-type")]
+    error_type: String,
+    #[component(name = "error-message")]
+    error_message: String,
+}
+
+impl From<ApiError> for WitApiError {
+    fn from(e: ApiError) -> Self {
+        Self {
+            error_type: e.kind.as_str().to_owned(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// A protocol violation the guest cannot be told about through a return value (`next` has no
+/// error case): it ends the guest, which is reported as a runtime exit.
+#[derive(Debug, thiserror::Error)]
+#[error("runtime API violation: {0}")]
+pub struct ProtocolViolation(pub ApiError);
+
+/// The sandbox handle was dropped while the guest waited in `next`: a normal shutdown.
+#[derive(Debug, thiserror::Error)]
+#[error("sandbox shut down")]
+pub struct Shutdown;
+
+/// Adds WASI p2 and the guest ABI to `linker`.
+pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    let mut abi = linker.instance(hearth_runtime_api::INTERFACE)?;
+
+    abi.func_wrap_async("next", |mut store: StoreContextMut<'_, SandboxState>, (): ()| {
+        Box::new(async move {
+            let state = store.data_mut();
+            state.session.request_next().map_err(ProtocolViolation)?;
+            state.deadline = None;
+            if !state.ready {
+                state.ready = true;
+                let _ = state.outbox.send(GuestEvent::Ready);
+            }
+            let Some(Delivery {
+                invocation,
+                deadline,
+            }) = state.inbox.recv().await
+            else {
+                return Err(Shutdown.into());
+            };
+            state
+                .session
+                .begin(&invocation.request_id)
+                .map_err(ProtocolViolation)?;
+            state.deadline = Some(deadline);
+            Ok((WitEvent {
+                request_id: invocation.request_id,
+                deadline_ms: invocation.deadline_ms,
+                invoked_function_arn: invocation.invoked_function_arn,
+                trace_id: invocation.trace_id,
+                client_context: invocation.client_context,
+                cognito_identity: invocation.cognito_identity,
+                payload: invocation.payload,
+            },))
+        })
+    })?;
+
+    abi.func_wrap(
+        "respond",
+        |mut store: StoreContextMut<'_, SandboxState>,
+         (request_id, payload): (String, Vec<u8>)|
+         -> wasmtime::Result<(Result<(), WitApiError>,)> {
+            let state = store.data_mut();
+            match state.session.respond(&request_id, payload.len()) {
+                Ok(()) => {
+                    let _ = state.outbox.send(GuestEvent::Response {
+                        request_id,
+                        payload,
+                    });
+                    Ok((Ok(()),))
+                }
+                Err(e) if e.kind == ApiErrorKind::RequestEntityTooLarge => {
+                    // Lambda answers the caller with Function.ResponseSizeTooLarge right away
+                    // and the runtime gets its 413; the invocation is over either way.
+                    let failure = SandboxFailure::ResponseTooLarge {
+                        size: payload.len(),
+                        limit: hearth_runtime_api::limits::MAX_RESPONSE_BYTES,
+                    };
+                    state.session.fail(&request_id).map_err(ProtocolViolation)?;
+                    let error = failure.to_function_error(&request_id);
+                    let _ = state.outbox.send(GuestEvent::Error { request_id, error });
+                    Ok((Err(e.into()),))
+                }
+                Err(e) => Ok((Err(e.into()),)),
+            }
+        },
+    )?;
+
+    abi.func_wrap(
+        "fail",
+        |mut store: StoreContextMut<'_, SandboxState>,
+         (request_id, error_type, error_message, stack_trace): (
+            String,
+            String,
+            String,
+            Vec<String>,
+        )|
+         -> wasmtime::Result<(Result<(), WitApiError>,)> {
+            let state = store.data_mut();
+            match state.session.fail(&request_id) {
+                Ok(()) => {
+                    let error = FunctionError {
+                        error_type,
+                        error_message,
+                        stack_trace,
+                    };
+                    let _ = state.outbox.send(GuestEvent::Error { request_id, error });
+                    Ok((Ok(()),))
+                }
+                Err(e) => Ok((Err(e.into()),)),
+            }
+        },
+    )?;
+
+    abi.func_wrap(
+        "init-fail",
+        |mut store: StoreContextMut<'_, SandboxState>,
+         (error_type, error_message, stack_trace): (String, String, Vec<String>)|
+         -> wasmtime::Result<()> {
+            let state = store.data_mut();
+            state.session.init_fail().map_err(ProtocolViolation)?;
+            let _ = state.outbox.send(GuestEvent::InitError(FunctionError {
+                error_type,
+                error_message,
+                stack_trace,
+            }));
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// The epoch callback: stop a guest past its deadline, otherwise yield to the executor and
+/// check again next tick.
+pub(crate) fn on_epoch(
+    store: StoreContextMut<'_, SandboxState>,
+) -> wasmtime::Result<wasmtime::UpdateDeadline> {
+    if crate::limits::past(store.data().deadline) {
+        return Err(DeadlineExceeded.into());
+    }
+    Ok(wasmtime::UpdateDeadline::Yield(1))
+}

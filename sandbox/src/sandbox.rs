@@ -1,0 +1,414 @@
+//! One running wasm instance: cold start, invocations, failure.
+//!
+//! The instance runs `main` in its own tokio task. The [`WasmSandbox`] handle talks to it over
+//! two channels: invocations in (where `next` waits), [`GuestEvent`]s out. Dropping the handle
+//! aborts the task, which drops the store: the instance's pool slot and memory are reclaimed
+//! at once, wherever the guest was.
+
+use crate::function::WasmFunction;
+use crate::host::{self, Delivery, GuestEvent, SandboxState, Shutdown};
+use crate::limits::{DeadlineExceeded, MemoryLimiter};
+use crate::output::OutputBuffer;
+use hearth_runtime_api::limits::INIT_TIMEOUT;
+use hearth_runtime_api::{FunctionError, Invocation, SandboxFailure, Session};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use wasmtime::Store;
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+/// How a cold start failed.
+#[derive(Debug)]
+pub enum StartError {
+    /// The guest reported `init-fail`: the triggering invocation gets this error.
+    Init {
+        error: FunctionError,
+        output: Vec<u8>,
+    },
+    /// The guest crashed, exited or timed out during INIT.
+    Sandbox {
+        failure: SandboxFailure,
+        output: Vec<u8>,
+    },
+    /// The host could not create the instance (no free pool slot, no /tmp): not the
+    /// function's fault.
+    Capacity(String),
+}
+
+/// How one invocation ended.
+#[derive(Debug)]
+pub enum InvokeOutcome {
+    /// `respond`: the function's response bytes.
+    Response(Vec<u8>),
+    /// `fail`: a handled function error. The sandbox stays usable.
+    FunctionError(FunctionError),
+    /// The sandbox failed (timeout, crash, out of memory). It is dead; drop it.
+    Failed(SandboxFailure),
+}
+
+/// A live sandbox: one instance of a function version, idle in `next` between invocations.
+pub struct WasmSandbox {
+    inbox: mpsc::Sender<Delivery>,
+    events: mpsc::UnboundedReceiver<GuestEvent>,
+    task: JoinHandle<()>,
+    output: OutputBuffer,
+    peak_memory: Arc<AtomicU64>,
+    memory_mb: u64,
+    timeout: Duration,
+    init_duration: Duration,
+    log_stream: String,
+    alive: bool,
+    _tmp: TmpDir,
+}
+
+impl std::fmt::Debug for WasmSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmSandbox")
+            .field("log_stream", &self.log_stream)
+            .field("alive", &self.alive)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for WasmSandbox {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl WasmFunction {
+    /// Cold start: instantiate, run the guest's INIT until it first calls `next` (at most
+    /// 10 s), and hand back the idle sandbox.
+    pub async fn start(&self) -> Result<WasmSandbox, StartError> {
+        let started = Instant::now();
+        let settings = &self.settings;
+        let tmp = TmpDir::create(&settings.tmp_root)
+            .map_err(|e| StartError::Capacity(format!("creating /tmp: {e}")))?;
+        let output = OutputBuffer::new();
+        let peak_memory = Arc::new(AtomicU64::new(0));
+        let log_stream = log_stream_name(&settings.version);
+
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(output.clone())
+            .stderr(output.clone())
+            .args(&[settings.function_name.as_str()])
+            .envs(&self.env)
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &log_stream);
+        wasi.preopened_dir(tmp.path(), "/tmp", FsPerms::ReadWrite)
+            .map_err(|e| StartError::Capacity(format!("preopening /tmp: {e}")))?;
+
+        let (inbox_tx, inbox_rx) = mpsc::channel(1);
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let state = SandboxState {
+            wasi: wasi.build(),
+            table: Default::default(),
+            limiter: MemoryLimiter::new(settings.memory_mb, peak_memory.clone()),
+            session: Session::new(),
+            inbox: inbox_rx,
+            outbox: events_tx,
+            deadline: Some(started + INIT_TIMEOUT),
+            ready: false,
+        };
+        let mut store = Store::new(self.engine.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_callback(host::on_epoch);
+        store.set_epoch_deadline(1);
+
+        let task = tokio::spawn(run_guest(self.pre.clone(), store));
+        let mut sandbox = WasmSandbox {
+            inbox: inbox_tx,
+            events: events_rx,
+            task,
+            output,
+            peak_memory,
+            memory_mb: settings.memory_mb,
+            timeout: settings.timeout,
+            init_duration: Duration::ZERO,
+            log_stream,
+            alive: true,
+            _tmp: tmp,
+        };
+
+        let event = tokio::time::timeout_at((started + INIT_TIMEOUT).into(), sandbox.events.recv())
+            .await
+            .unwrap_or(Some(GuestEvent::Exited(SandboxFailure::InitTimeout {
+                limit: INIT_TIMEOUT,
+            })));
+        match event {
+            Some(GuestEvent::Ready) => {
+                sandbox.init_duration = started.elapsed();
+                Ok(sandbox)
+            }
+            Some(GuestEvent::InitError(error)) => Err(StartError::Init {
+                error,
+                output: sandbox.output.take(),
+            }),
+            Some(GuestEvent::Exited(SandboxFailure::Exited { detail }))
+                if detail.starts_with(INSTANTIATE_FAILED) =>
+            {
+                Err(StartError::Capacity(detail))
+            }
+            Some(GuestEvent::Exited(failure)) => Err(StartError::Sandbox {
+                failure,
+                output: sandbox.output.take(),
+            }),
+            Some(other) => Err(StartError::Sandbox {
+                failure: SandboxFailure::Exited {
+                    detail: format!("runtime API violation during INIT: {other:?}"),
+                },
+                output: sandbox.output.take(),
+            }),
+            None => Err(StartError::Sandbox {
+                failure: SandboxFailure::Exited {
+                    detail: "sandbox ended during INIT".into(),
+                },
+                output: sandbox.output.take(),
+            }),
+        }
+    }
+}
+
+impl WasmSandbox {
+    /// Runs one invocation to its end. `deadline` is when the function's Timeout expires;
+    /// past it the sandbox is stopped and the outcome is `Sandbox.Timedout`.
+    pub async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
+        let outcome = self.run(invocation, deadline).await;
+        if let InvokeOutcome::Failed(_) = outcome {
+            self.alive = false;
+            self.task.abort();
+        }
+        outcome
+    }
+
+    async fn run(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
+        if !self.alive {
+            return InvokeOutcome::Failed(SandboxFailure::Exited {
+                detail: "sandbox is no longer running".into(),
+            });
+        }
+        let request_id = invocation.request_id.clone();
+        let timeout = SandboxFailure::Timeout {
+            timeout: self.timeout,
+        };
+        let delivery = Delivery {
+            invocation,
+            deadline,
+        };
+        if self.inbox.send(delivery).await.is_err() {
+            // The guest is gone; its exit event (if any) says why.
+            return match self.events.try_recv() {
+                Ok(GuestEvent::Exited(failure)) => InvokeOutcome::Failed(failure),
+                _ => InvokeOutcome::Failed(SandboxFailure::Exited {
+                    detail: "sandbox is no longer running".into(),
+                }),
+            };
+        }
+        loop {
+            let event = match tokio::time::timeout_at(deadline.into(), self.events.recv()).await
+            {
+                Ok(event) => event,
+                Err(_) => return InvokeOutcome::Failed(timeout),
+            };
+            match event {
+                Some(GuestEvent::Response {
+                    request_id: id,
+                    payload,
+                }) if id == request_id => return InvokeOutcome::Response(payload),
+                Some(GuestEvent::Error {
+                    request_id: id,
+                    error,
+                }) if id == request_id => return InvokeOutcome::FunctionError(error),
+                Some(GuestEvent::Exited(_)) if Instant::now() >= deadline => {
+                    return InvokeOutcome::Failed(timeout);
+                }
+                Some(GuestEvent::Exited(failure)) => return InvokeOutcome::Failed(failure),
+                None => {
+                    return InvokeOutcome::Failed(SandboxFailure::Exited {
+                        detail: "sandbox ended".into(),
+                    });
+                }
+                // Stale or out-of-band events (a late answer to an earlier id) are ignored;
+                // the session already refused anything out of order.
+                Some(_) => continue,
+            }
+        }
+    }
+
+    /// The guest's stdout/stderr since the last call.
+    pub fn take_output(&self) -> Vec<u8> {
+        self.output.take()
+    }
+
+    /// Peak linear memory of this sandbox so far, in MB (rounded up): `Max Memory Used`.
+    pub fn max_memory_used_mb(&self) -> u64 {
+        self.peak_memory
+            .load(Ordering::Relaxed)
+            .div_ceil(1024 * 1024)
+    }
+
+    /// The configured MemorySize.
+    pub fn memory_mb(&self) -> u64 {
+        self.memory_mb
+    }
+
+    /// How long INIT took (instantiation to the first `next`).
+    pub fn init_duration(&self) -> Duration {
+        self.init_duration
+    }
+
+    /// `AWS_LAMBDA_LOG_STREAM_NAME` of this sandbox.
+    pub fn log_stream(&self) -> &str {
+        &self.log_stream
+    }
+
+    /// False once an invocation failed the sandbox; such a sandbox must be dropped.
+    pub fn is_alive(&self) -> bool {
+        self.alive && !self.task.is_finished()
+    }
+}
+
+/// Prefix of the exit detail when instantiation itself failed (a host capacity problem).
+const INSTANTIATE_FAILED: &str = "instantiation failed";
+
+/// The body of a sandbox's task: instantiate, run `main`, report how it ended.
+async fn run_guest(pre: CommandPre<SandboxState>, mut store: Store<SandboxState>) {
+    let result = match pre.instantiate_async(&mut store).await {
+        Ok(command) => command.wasi_cli_run().call_run(&mut store).await,
+        Err(e) => {
+            let _ = store.data().outbox.send(GuestEvent::Exited(SandboxFailure::Exited {
+                detail: format!("{INSTANTIATE_FAILED}: {e:#}"),
+            }));
+            return;
+        }
+    };
+    let state = store.data();
+    let failure = match result {
+        Ok(Ok(())) => SandboxFailure::Exited {
+            detail: "exit status 0".into(),
+        },
+        Ok(Err(())) => SandboxFailure::Exited {
+            detail: "exit status 1".into(),
+        },
+        Err(e) => classify(&e, state),
+    };
+    let _ = state.outbox.send(GuestEvent::Exited(failure));
+}
+
+/// Names the way a guest ended from the error wasmtime returned.
+fn classify(e: &wasmtime::Error, state: &SandboxState) -> SandboxFailure {
+    if e.downcast_ref::<DeadlineExceeded>().is_some() {
+        return if state.ready {
+            // The handle's own timer reports the function's configured Timeout.
+            SandboxFailure::Exited {
+                detail: "deadline exceeded".into(),
+            }
+        } else {
+            SandboxFailure::InitTimeout {
+                limit: INIT_TIMEOUT,
+            }
+        };
+    }
+    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+        return SandboxFailure::Exited {
+            detail: format!("exit status {}", exit.0),
+        };
+    }
+    if e.downcast_ref::<Shutdown>().is_some() {
+        return SandboxFailure::Exited {
+            detail: "shut down".into(),
+        };
+    }
+    let cause = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => format!("wasm trap: {trap}"),
+        None => e.to_string(),
+    };
+    if state.limiter.exhausted() {
+        return SandboxFailure::OutOfMemory {
+            detail: format!("out of memory ({cause})"),
+        };
+    }
+    SandboxFailure::Exited { detail: cause }
+}
+
+/// `YYYY/MM/DD/[VERSION]<32 hex>`, Lambda's log stream naming.
+fn log_stream_name(version: &str) -> String {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        / 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!(
+        "{y:04}/{m:02}/{d:02}/[{version}]{:016x}{:08x}{:08x}",
+        id,
+        std::process::id(),
+        nanos
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A sandbox's private `/tmp`, removed with everything in it when dropped.
+#[derive(Debug)]
+struct TmpDir(PathBuf);
+
+impl TmpDir {
+    fn create(root: &Path) -> std::io::Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = root.join(format!("sbx-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_781), (2026, 11, 24));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn log_stream_has_lambda_shape() {
+        let s = log_stream_name("$LATEST");
+        assert!(s.contains("/[$LATEST]"), "{s}");
+        assert_eq!(s.split('/').count(), 4);
+    }
+}

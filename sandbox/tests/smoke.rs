@@ -1,0 +1,85 @@
+//! Drives real guests through the wasm backend directly (no scheduler, no HTTP).
+
+use hearth_runtime_api::{Invocation, SandboxFailure};
+use hearth_sandbox::{EngineConfig, FunctionSettings, InvokeOutcome, WasmEngine, WasmFunction};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn guest(name: &str) -> Vec<u8> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = root.join(format!("target/guests/wasm32-wasip2/guest/{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (build the guests first)", path.display()))
+}
+
+fn function(dir: &tempfile::TempDir, name: &str, memory_mb: u64, timeout: Duration) -> WasmFunction {
+    let engine = WasmEngine::new(EngineConfig {
+        cache_dir: dir.path().join("cache"),
+        max_instances: 16,
+    })
+    .expect("engine");
+    let wasm = guest(name);
+    let settings = FunctionSettings {
+        function_name: name.into(),
+        version: "$LATEST".into(),
+        memory_mb,
+        timeout,
+        handler: "function.wasm".into(),
+        region: "us-east-1".into(),
+        initialization_type: "on-demand".into(),
+        environment: vec![],
+        tmp_root: dir.path().join("tmp"),
+    };
+    WasmFunction::prepare(&engine, name, &wasm, settings).expect("prepare")
+}
+
+fn invocation(payload: &[u8]) -> Invocation {
+    Invocation {
+        request_id: hearth_runtime_api::new_request_id(),
+        deadline_ms: 0,
+        invoked_function_arn: "arn".into(),
+        trace_id: hearth_runtime_api::new_trace_id(),
+        client_context: None,
+        cognito_identity: None,
+        payload: payload.to_vec(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_round_trip_and_warm_reuse() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = function(&dir, "echo", 128, Duration::from_secs(3));
+    let mut s = f.start().await.expect("start");
+    for i in 0..3 {
+        let body = format!("{{\"i\":{i}}}");
+        match s.invoke(invocation(body.as_bytes()), Instant::now() + Duration::from_secs(3)).await {
+            InvokeOutcome::Response(p) => assert_eq!(p, body.as_bytes()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(s.max_memory_used_mb() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sleep_past_timeout_is_timedout() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = function(&dir, "sleep", 128, Duration::from_secs(1));
+    let mut s = f.start().await.expect("start");
+    let started = Instant::now();
+    match s.invoke(invocation(br#"{"ms":5000}"#), Instant::now() + Duration::from_secs(1)).await {
+        InvokeOutcome::Failed(SandboxFailure::Timeout { .. }) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert!(!s.is_alive());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alloc_past_memory_is_oom() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = function(&dir, "alloc", 128, Duration::from_secs(10));
+    let mut s = f.start().await.expect("start");
+    match s.invoke(invocation(br#"{"mb":200}"#), Instant::now() + Duration::from_secs(10)).await {
+        InvokeOutcome::Failed(SandboxFailure::OutOfMemory { .. }) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+}
