@@ -1,1 +1,38 @@
-//! placeholder
+//! The scheduler: functions, admission, and the invoke path.
+//!
+//! This crate owns what a Lambda region does between the front door and a sandbox: the
+//! function registry and its code, admission against the account and reserved concurrency
+//! limits, synchronous and asynchronous (`Event`) invocation with retries, the function logs
+//! (`START` / `END` / `REPORT`) and the Prometheus metrics. It must not speak HTTP: the front
+//! door turns requests into calls here and maps [`error`] values to Lambda's wire errors once.
+//!
+//! One invocation, in order: [`Scheduler::invoke`] resolves the function
+//! ([`registry`]), takes a concurrency permit ([`admission`]), takes a warm sandbox from the
+//! pool or cold-starts one, runs the invocation in the sandbox, writes the log lines
+//! ([`logs`]) and metrics ([`metrics`]), and returns the sandbox to the pool unless it failed.
+//!
+//! Layout:
+//! - [`config`]: scheduler settings and their defaults.
+//! - [`function`]: a function's configuration (Lambda's `FunctionConfiguration`), the
+//!   CreateFunction request and its validation.
+//! - [`code`]: deployment packages: a zip or a bare component, their limits and hashes.
+//! - [`registry`]: the [`Scheduler`] itself and the control-plane operations.
+//! - [`admission`]: account and reserved concurrency.
+//! - [`invoke`]: synchronous, asynchronous and dry-run invocation.
+//! - [`logs`], [`metrics`], [`error`].
+
+pub mod admission;
+pub mod code;
+pub mod config;
+pub mod error;
+pub mod function;
+pub mod invoke;
+pub mod logs;
+pub mod metrics;
+pub mod registry;
+
+pub use config::SchedulerConfig;
+pub use error::{DeployError, InvokeError, NotFound};
+pub use function::{CreateFunction, FunctionConfiguration};
+pub use invoke::{InvokeRequest, InvokeResponse};
+pub use registry::Scheduler;

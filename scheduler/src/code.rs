@@ -1,0 +1,184 @@
+//! Deployment packages: a zip holding the component at the handler's path, or a bare
+//! component. Everything here reads untrusted bytes: sizes are checked against Lambda's
+//! limits before anything is inflated, and decompression is bounded, so a zip bomb is
+//! refused without filling memory or disk.
+
+use crate::error::DeployError;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+
+/// Lambda's limit on a zipped deployment package uploaded directly: 50 MB.
+pub const MAX_ZIPPED_BYTES: usize = 52_428_800;
+/// Lambda's limit on the unzipped size of a package: 250 MB.
+pub const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
+
+/// The wasm magic and the component-model layer/version bytes.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
+/// A package that passed the checks.
+#[derive(Debug, Clone)]
+pub struct Package {
+    /// `CodeSha256`: base64 SHA-256 of the uploaded bytes.
+    pub code_sha256: String,
+    /// `CodeSize`: bytes uploaded.
+    pub code_size: u64,
+    /// The component itself.
+    pub wasm: Vec<u8>,
+    /// Hex SHA-256 of the component: the key of the compiled-code cache.
+    pub wasm_sha256_hex: String,
+}
+
+/// Reads a package: a zip (the component at `handler`) or a bare component.
+pub fn unpack(bytes: &[u8], handler: &str) -> Result<Package, DeployError> {
+    if bytes.len() > MAX_ZIPPED_BYTES {
+        return Err(DeployError::TooLarge(format!(
+            "Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes, got {} bytes",
+            bytes.len()
+        )));
+    }
+    let wasm = if bytes.starts_with(WASM_MAGIC) {
+        bytes.to_vec()
+    } else if bytes.starts_with(b"PK") {
+        extract(bytes, handler)?
+    } else {
+        return Err(DeployError::InvalidZip(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+                .into(),
+        ));
+    };
+    if !wasm.starts_with(WASM_MAGIC) {
+        return Err(DeployError::InvalidCode(format!(
+            "{handler} in the deployment package is not a WebAssembly component"
+        )));
+    }
+    Ok(Package {
+        code_sha256: base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)),
+        code_size: bytes.len() as u64,
+        wasm_sha256_hex: hex(&Sha256::digest(&wasm)),
+        wasm,
+    })
+}
+
+/// Finds `handler` in the zip and inflates it, refusing unsafe paths and oversize content.
+fn extract(bytes: &[u8], handler: &str) -> Result<Vec<u8>, DeployError> {
+    let invalid = |why: String| {
+        DeployError::InvalidZip(format!(
+            "Could not unzip uploaded file. Please check your file, then try to upload again. ({why})"
+        ))
+    };
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| invalid(e.to_string()))?;
+    let wanted = handler.trim_start_matches("./");
+    let mut declared: u64 = 0;
+    let mut found = None;
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|e| invalid(e.to_string()))?;
+        let Some(path) = entry.enclosed_name() else {
+            return Err(invalid(format!(
+                "entry {:?} has an absolute or parent-relative path",
+                entry.name()
+            )));
+        };
+        declared = declared.saturating_add(entry.size());
+        if declared > MAX_UNZIPPED_BYTES {
+            return Err(DeployError::InvalidParameter(format!(
+                "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
+            )));
+        }
+        if path.to_str() == Some(wanted) && entry.is_file() {
+            found = Some(i);
+        }
+    }
+    let Some(index) = found else {
+        return Err(DeployError::InvalidParameter(format!(
+            "The handler {handler} was not found in the deployment package: it names the component's path in the zip"
+        )));
+    };
+    let entry = archive.by_index(index).map_err(|e| invalid(e.to_string()))?;
+    let declared_size = entry.size();
+    let mut wasm = Vec::with_capacity(declared_size.min(64 << 20) as usize);
+    // The declared size may lie: never inflate more than the limit allows.
+    entry
+        .take(MAX_UNZIPPED_BYTES + 1)
+        .read_to_end(&mut wasm)
+        .map_err(|e| invalid(e.to_string()))?;
+    if wasm.len() as u64 > MAX_UNZIPPED_BYTES {
+        return Err(DeployError::InvalidParameter(format!(
+            "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
+        )));
+    }
+    Ok(wasm)
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut out);
+        for (name, data) in entries {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .expect("start");
+            w.write_all(data).expect("write");
+        }
+        w.finish().expect("finish");
+        out.into_inner()
+    }
+
+    const COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    #[test]
+    fn bare_component_and_zip_are_accepted() {
+        let p = unpack(COMPONENT, "function.wasm").expect("bare");
+        assert_eq!(p.wasm, COMPONENT);
+        let z = zip_with(&[("function.wasm", COMPONENT)]);
+        let p = unpack(&z, "function.wasm").expect("zip");
+        assert_eq!(p.wasm, COMPONENT);
+        assert_eq!(p.code_size, z.len() as u64);
+        assert_eq!(p.code_sha256.len(), 44);
+    }
+
+    #[test]
+    fn garbage_missing_handler_and_non_wasm_are_refused() {
+        assert!(matches!(unpack(b"hello", "f.wasm"), Err(DeployError::InvalidZip(_))));
+        assert!(matches!(unpack(b"PKgarbage", "f.wasm"), Err(DeployError::InvalidZip(_))));
+        let z = zip_with(&[("other.wasm", COMPONENT)]);
+        assert!(matches!(unpack(&z, "function.wasm"), Err(DeployError::InvalidParameter(_))));
+        let z = zip_with(&[("function.wasm", b"not wasm")]);
+        assert!(matches!(unpack(&z, "function.wasm"), Err(DeployError::InvalidCode(_))));
+    }
+
+    #[test]
+    fn traversal_paths_are_refused() {
+        let z = zip_with(&[("../evil.wasm", COMPONENT)]);
+        assert!(matches!(unpack(&z, "function.wasm"), Err(DeployError::InvalidZip(_))));
+    }
+
+    #[test]
+    fn a_zip_bomb_is_refused_by_declared_size() {
+        // 300 MB of zeros deflates to a few hundred KB.
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        w.start_file("function.wasm", opts).expect("start");
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..300 {
+            w.write_all(&chunk).expect("write");
+        }
+        w.finish().expect("finish");
+        let z = out.into_inner();
+        assert!(z.len() < MAX_ZIPPED_BYTES);
+        let e = unpack(&z, "function.wasm").expect_err("bomb");
+        assert!(e.to_string().contains("Unzipped size"), "{e}");
+    }
+}

@@ -1,0 +1,48 @@
+//! Scheduler settings.
+
+use hearth_pool::PoolConfig;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Lambda's default account concurrency limit.
+pub const DEFAULT_ACCOUNT_CONCURRENCY: u32 = 1_000;
+
+/// Lambda keeps at least this much of the account limit unreserved.
+pub const MIN_UNRESERVED_CONCURRENCY: u32 = 100;
+
+/// Everything the scheduler is configured with.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Root of all state: `code/`, `cache/` (compiled code), `logs/`, `tmp/`.
+    pub state_dir: PathBuf,
+    /// Region in ARNs and `AWS_REGION`.
+    pub region: String,
+    /// Account id in ARNs.
+    pub account_id: String,
+    /// Concurrent executions allowed across all functions (Lambda default 1,000).
+    pub account_concurrency: u32,
+    /// Warm pool: keep-alive and the global memory budget.
+    pub pool: PoolConfig,
+    /// Waits before the retries of a failed `Event` invocation (Lambda: about 1 and 2 min).
+    pub async_retry_delays: Vec<Duration>,
+    /// Longest an `Event` invocation is retried while throttled (Lambda: 6 h).
+    pub async_max_event_age: Duration,
+    /// Bound on how long shutdown waits for in-flight invocations.
+    pub shutdown_grace: Duration,
+}
+
+impl SchedulerConfig {
+    /// Defaults for a state directory: Lambda's limits, us-east-1, a dummy account.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            state_dir: state_dir.into(),
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+            account_concurrency: DEFAULT_ACCOUNT_CONCURRENCY,
+            pool: PoolConfig::default(),
+            async_retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
+            async_max_event_age: Duration::from_secs(6 * 3600),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! What can go wrong, per operation. The front door maps each variant to Lambda's wire error
+//! once (`x-amzn-ErrorType`, status, message).
+
+/// A function (or qualifier) that does not exist. The message is Lambda's.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("Function not found: {arn}")]
+pub struct NotFound {
+    pub arn: String,
+}
+
+/// Why a deploy or configuration change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// A request member breaks its constraint (`ValidationException`).
+    #[error("{0}")]
+    Validation(String),
+    /// A parameter is missing or out of range (`InvalidParameterValueException`).
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The name is taken (`ResourceConflictException`).
+    #[error("Function already exist: {0}")]
+    AlreadyExists(String),
+    /// The package is not a readable zip, or breaks a zip limit (`InvalidZipFileException`
+    /// or `RequestTooLargeException` for the size limits, as Lambda does).
+    #[error("{0}")]
+    InvalidZip(String),
+    /// The package exceeds Lambda's size limit (`RequestEntityTooLargeException`).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The code is not a valid component for this runtime (`InvalidParameterValueException`).
+    #[error("{0}")]
+    InvalidCode(String),
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    /// Reading or writing state failed (`ServiceException`).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why an invocation could not run. A function error is not an [`InvokeError`]: it is a
+/// successful invoke whose response carries `X-Amz-Function-Error`.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
+    /// Over a concurrency limit (`TooManyRequestsException`, 429, with `Reason`).
+    #[error("Rate Exceeded.")]
+    Throttled { reason: ThrottleReason },
+    /// The request breaks a rule (`InvalidRequestContentException` / `InvalidParameterValueException`).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The payload exceeds the limit for this invocation type (`RequestEntityTooLargeException`).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The host could not provide a sandbox (`ServiceException`).
+    #[error("{0}")]
+    Capacity(String),
+    /// The server is shutting down (`ServiceException`).
+    #[error("the service is shutting down")]
+    ShuttingDown,
+}
+
+/// The `Reason` of a `TooManyRequestsException`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleReason {
+    /// The function is at its reserved concurrency (or it is 0).
+    ReservedFunctionConcurrentInvocationLimitExceeded,
+    /// The unreserved part of the account limit is used up, or the warm pool's memory
+    /// budget cannot fit another sandbox.
+    ConcurrentInvocationLimitExceeded,
+}
+
+impl ThrottleReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReservedFunctionConcurrentInvocationLimitExceeded => {
+                "ReservedFunctionConcurrentInvocationLimitExceeded"
+            }
+            Self::ConcurrentInvocationLimitExceeded => "ConcurrentInvocationLimitExceeded",
+        }
+    }
+}

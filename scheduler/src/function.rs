@@ -1,0 +1,386 @@
+//! A function's configuration: the CreateFunction request, its validation, and the
+//! `FunctionConfiguration` every control-plane call returns.
+
+use crate::error::DeployError;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The runtime name of wasm functions: a WASI component built for `wasm32-wasip2`.
+pub const WASM_RUNTIME: &str = "wasm32-wasip2";
+/// Default `Handler` for wasm functions: the component's path inside the zip.
+pub const DEFAULT_WASM_HANDLER: &str = "function.wasm";
+/// Lambda's default Timeout, seconds.
+pub const DEFAULT_TIMEOUT_S: u32 = 3;
+/// Lambda's Timeout range, seconds.
+pub const TIMEOUT_RANGE_S: std::ops::RangeInclusive<u32> = 1..=900;
+/// Lambda's default MemorySize, MB.
+pub const DEFAULT_MEMORY_MB: u32 = 128;
+/// Lambda's MemorySize range, MB.
+pub const MEMORY_RANGE_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
+/// Lambda's `/tmp` size range, MB (default 512).
+pub const EPHEMERAL_RANGE_MB: std::ops::RangeInclusive<u32> = 512..=10_240;
+/// Lambda's limit on the serialized environment variables: 4 KB.
+pub const MAX_ENVIRONMENT_BYTES: usize = 4 * 1024;
+/// Lambda's FunctionName limit (plain names).
+pub const MAX_FUNCTION_NAME_LEN: usize = 64;
+
+/// `Environment` of a request or a configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Environment {
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+/// `EphemeralStorage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EphemeralStorage {
+    pub size: u32,
+}
+
+/// `Code` of CreateFunction: the deployment package, base64 in JSON.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionCode {
+    pub zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: Option<String>,
+    #[serde(rename = "ImageUri")]
+    pub image_uri: Option<String>,
+}
+
+/// The CreateFunction request body. Unknown fields are ignored rather than refused: the AWS
+/// CLI and SDKs send optional members hearth does not model (VpcConfig, TracingConfig, …).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateFunction {
+    pub function_name: String,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub code: FunctionCode,
+    #[serde(default)]
+    pub runtime: Option<String>,
+    #[serde(default)]
+    pub handler: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<u32>,
+    #[serde(default)]
+    pub memory_size: Option<u32>,
+    #[serde(default)]
+    pub ephemeral_storage: Option<EphemeralStorage>,
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub architectures: Option<Vec<String>>,
+    #[serde(default)]
+    pub package_type: Option<String>,
+}
+
+/// Lambda's `FunctionConfiguration`, as every control-plane call returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionConfiguration {
+    pub function_name: String,
+    pub function_arn: String,
+    pub runtime: String,
+    pub role: String,
+    pub handler: String,
+    pub code_size: u64,
+    pub description: String,
+    pub timeout: u32,
+    pub memory_size: u32,
+    pub last_modified: String,
+    pub code_sha256: String,
+    pub version: String,
+    pub environment: Environment,
+    pub state: String,
+    pub last_update_status: String,
+    pub revision_id: String,
+    pub package_type: String,
+    pub architectures: Vec<String>,
+    pub ephemeral_storage: EphemeralStorage,
+}
+
+/// One constraint failure, in the words AWS's request validation uses
+/// (`ValidationException`).
+fn constraint(value: impl std::fmt::Display, field: &str, rule: &str) -> DeployError {
+    DeployError::Validation(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {rule}"
+    ))
+}
+
+/// Checks a plain function name: 1–64 of `[A-Za-z0-9_-]`.
+pub fn validate_name(name: &str) -> Result<(), DeployError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_FUNCTION_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(constraint(
+            name,
+            "functionName",
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]{1,64}",
+        ))
+    }
+}
+
+/// The validated settings of a CreateFunction request (everything but the code).
+#[derive(Debug, Clone)]
+pub struct ValidSettings {
+    pub runtime: String,
+    pub handler: String,
+    pub timeout_s: u32,
+    pub memory_mb: u32,
+    pub ephemeral_mb: u32,
+    pub environment: Environment,
+    pub role: String,
+    pub description: String,
+    pub architectures: Vec<String>,
+}
+
+impl CreateFunction {
+    /// Validates every field against Lambda's rules, naming the field and the range.
+    pub fn validate(&self) -> Result<ValidSettings, DeployError> {
+        validate_name(&self.function_name)?;
+        let runtime = self
+            .runtime
+            .clone()
+            .unwrap_or_else(|| WASM_RUNTIME.to_owned());
+        if runtime != WASM_RUNTIME {
+            return Err(DeployError::InvalidParameter(format!(
+                "The runtime parameter of {runtime} is not supported by hearth yet. Supported: {WASM_RUNTIME}."
+            )));
+        }
+        if let Some(p) = &self.package_type
+            && p != "Zip"
+        {
+            return Err(DeployError::InvalidParameter(format!(
+                "PackageType {p} is not supported: only Zip."
+            )));
+        }
+        let timeout_s = self.timeout.unwrap_or(DEFAULT_TIMEOUT_S);
+        if !TIMEOUT_RANGE_S.contains(&timeout_s) {
+            return Err(constraint(
+                timeout_s,
+                "timeout",
+                if timeout_s < 1 {
+                    "Member must have value greater than or equal to 1"
+                } else {
+                    "Member must have value less than or equal to 900"
+                },
+            ));
+        }
+        let memory_mb = self.memory_size.unwrap_or(DEFAULT_MEMORY_MB);
+        if !MEMORY_RANGE_MB.contains(&memory_mb) {
+            return Err(constraint(
+                memory_mb,
+                "memorySize",
+                if memory_mb < 128 {
+                    "Member must have value greater than or equal to 128"
+                } else {
+                    "Member must have value less than or equal to 10240"
+                },
+            ));
+        }
+        if u64::from(memory_mb) > hearth_sandbox::WASM32_MAX_MEMORY_MB {
+            return Err(DeployError::InvalidParameter(format!(
+                "MemorySize {memory_mb} MB is more than a {WASM_RUNTIME} function can address ({} MB): wasm32 linear memory ends at 4 GiB.",
+                hearth_sandbox::WASM32_MAX_MEMORY_MB
+            )));
+        }
+        let ephemeral_mb = self.ephemeral_storage.map_or(512, |e| e.size);
+        if !EPHEMERAL_RANGE_MB.contains(&ephemeral_mb) {
+            return Err(constraint(
+                ephemeral_mb,
+                "ephemeralStorage.size",
+                "Member must have value between 512 and 10240",
+            ));
+        }
+        let environment = self.environment.clone().unwrap_or_default();
+        validate_environment(&environment)?;
+        let handler = self
+            .handler
+            .clone()
+            .unwrap_or_else(|| DEFAULT_WASM_HANDLER.to_owned());
+        if handler.is_empty() || handler.len() > 128 {
+            return Err(constraint(
+                &handler,
+                "handler",
+                "Member must have length between 1 and 128",
+            ));
+        }
+        let architectures = self
+            .architectures
+            .clone()
+            .unwrap_or_else(|| vec!["x86_64".to_owned()]);
+        if architectures.len() != 1 || !matches!(architectures[0].as_str(), "x86_64" | "arm64") {
+            return Err(constraint(
+                format!("{architectures:?}"),
+                "architectures",
+                "Member must have length 1 and be one of [x86_64, arm64]",
+            ));
+        }
+        Ok(ValidSettings {
+            runtime,
+            handler,
+            timeout_s,
+            memory_mb,
+            ephemeral_mb,
+            environment,
+            role: self.role.clone().unwrap_or_default(),
+            description: self.description.clone().unwrap_or_default(),
+            architectures,
+        })
+    }
+}
+
+/// Lambda's 4 KB limit on the environment, measured on its JSON form; names must be valid
+/// identifiers and may not shadow the reserved runtime variables.
+pub fn validate_environment(env: &Environment) -> Result<(), DeployError> {
+    let json = serde_json::to_string(&env.variables).unwrap_or_default();
+    if json.len() > MAX_ENVIRONMENT_BYTES {
+        return Err(DeployError::InvalidParameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {json}"
+        )));
+    }
+    for key in env.variables.keys() {
+        let valid = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(constraint(
+                key,
+                "environment.variables",
+                "Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+",
+            ));
+        }
+        if RESERVED_ENVIRONMENT.contains(&key.as_str()) {
+            return Err(DeployError::InvalidParameter(format!(
+                "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {key}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Variables the runtime sets and a function may not override (Lambda's reserved list).
+pub const RESERVED_ENVIRONMENT: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// `2024-01-31T12:00:00.000+0000`, Lambda's LastModified format, for now.
+pub fn last_modified_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let days = (secs / 86_400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> CreateFunction {
+        CreateFunction {
+            function_name: "echo".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_lambdas() {
+        let s = request().validate().expect("valid");
+        assert_eq!((s.timeout_s, s.memory_mb, s.ephemeral_mb), (3, 128, 512));
+        assert_eq!(s.handler, "function.wasm");
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_field() {
+        let mut r = request();
+        r.timeout = Some(901);
+        let e = r.validate().expect_err("timeout").to_string();
+        assert!(e.contains("'timeout'") && e.contains("900"), "{e}");
+        let mut r = request();
+        r.memory_size = Some(64);
+        assert!(r.validate().expect_err("memory").to_string().contains("memorySize"));
+        let mut r = request();
+        r.memory_size = Some(8192);
+        assert!(matches!(r.validate(), Err(DeployError::InvalidParameter(_))));
+        let mut r = request();
+        r.function_name = "bad name".into();
+        assert!(r.validate().is_err());
+        let mut r = request();
+        r.runtime = Some("python3.12".into());
+        assert!(matches!(r.validate(), Err(DeployError::InvalidParameter(_))));
+    }
+
+    #[test]
+    fn environment_limit_and_reserved_keys() {
+        let mut env = Environment::default();
+        env.variables.insert("BIG".into(), "x".repeat(5000));
+        assert!(validate_environment(&env).is_err());
+        let mut env = Environment::default();
+        env.variables.insert("AWS_REGION".into(), "x".into());
+        assert!(validate_environment(&env).is_err());
+        let mut env = Environment::default();
+        env.variables.insert("GREETING".into(), "hi".into());
+        assert!(validate_environment(&env).is_ok());
+    }
+
+    #[test]
+    fn last_modified_has_lambdas_format() {
+        let s = last_modified_now();
+        assert_eq!(s.len(), "2024-01-31T12:00:00.000+0000".len());
+        assert!(s.ends_with("+0000") && s.as_bytes()[10] == b'T');
+    }
+}

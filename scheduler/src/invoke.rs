@@ -1,0 +1,419 @@
+//! The invoke path: synchronous (`RequestResponse`), asynchronous (`Event`) and `DryRun`.
+
+use crate::error::{InvokeError, ThrottleReason};
+use crate::logs::{Report, format_invocation, tail};
+use crate::registry::{FunctionEntry, Inner, PoolKey, Pooled, Scheduler};
+use hearth_pool::{Acquired, WarmPool};
+use hearth_runtime_api::limits::{MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES};
+use hearth_runtime_api::{Invocation, new_request_id, new_trace_id};
+use hearth_sandbox::{InvokeOutcome, StartError, WasmSandbox};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// One invocation as the front door hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeRequest {
+    /// Name, partial ARN (`ACCOUNT:function:NAME`) or full ARN, optionally with `:QUALIFIER`.
+    pub function: String,
+    /// `?Qualifier=`.
+    pub qualifier: Option<String>,
+    pub payload: Vec<u8>,
+    /// Decoded `X-Amz-Client-Context`.
+    pub client_context: Option<String>,
+    /// `X-Amz-Log-Type: Tail`.
+    pub log_tail: bool,
+}
+
+/// The result of a synchronous invocation that ran (possibly into a function error).
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    pub request_id: String,
+    /// The function's response, or the error body when `function_error` is set.
+    pub payload: Vec<u8>,
+    /// `X-Amz-Function-Error`: `Unhandled` when the function or its sandbox failed.
+    pub function_error: Option<&'static str>,
+    /// `X-Amz-Executed-Version`.
+    pub executed_version: String,
+    /// `X-Amz-Log-Result`, when a tail was asked for.
+    pub log_result: Option<String>,
+}
+
+/// An `Event` invocation waiting in the async queue.
+#[derive(Debug)]
+pub(crate) struct AsyncEvent {
+    function: String,
+    request_id: String,
+    payload: Vec<u8>,
+    accepted: Instant,
+}
+
+/// Frees a cold-start memory reservation, or a busy sandbox's, unless it was handed back to
+/// the pool: however the invocation ends, the pool's accounting stays right.
+struct BusySlot<'a> {
+    pool: &'a WarmPool<PoolKey, Pooled>,
+    key: &'a PoolKey,
+    memory_mb: u64,
+    armed: bool,
+}
+
+impl Drop for BusySlot<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.pool.discard(self.key, self.memory_mb);
+        }
+    }
+}
+
+/// Splits `NAME`, `NAME:QUALIFIER`, `ACCOUNT:function:NAME[:Q]` and
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]` into name and qualifier.
+pub fn parse_function_ref(reference: &str) -> (&str, Option<&str>) {
+    let parts: Vec<&str> = reference.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "function", name] => (name, None),
+        ["arn", _, "lambda", _, _, "function", name, q] => (name, Some(q)),
+        [_, "function", name] => (name, None),
+        [_, "function", name, q] => (name, Some(q)),
+        [name, q] => (name, Some(q)),
+        _ => (reference, None),
+    }
+}
+
+impl Scheduler {
+    /// Finds the function an invoke names. Only `$LATEST` exists until versions land.
+    fn resolve(&self, reference: &str, qualifier: Option<&str>) -> Result<Arc<FunctionEntry>, InvokeError> {
+        let (name, in_ref) = parse_function_ref(reference);
+        if let (Some(a), Some(b)) = (in_ref, qualifier)
+            && a != b
+        {
+            return Err(InvokeError::InvalidRequest(
+                "The derived qualifier from the function name does not match the specified qualifier.".into(),
+            ));
+        }
+        let entry = self.entry(name).map_err(InvokeError::NotFound)?;
+        match in_ref.or(qualifier) {
+            None | Some("$LATEST") => Ok(entry),
+            Some(q) => Err(InvokeError::NotFound(crate::error::NotFound {
+                arn: format!("{}:{q}", self.function_arn(name)),
+            })),
+        }
+    }
+
+    /// `RequestResponse`: runs the invocation and waits for its result. The invocation runs
+    /// in its own task, so a caller that goes away does not cut it short (as on Lambda).
+    pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, InvokeError> {
+        if request.payload.len() > MAX_SYNC_PAYLOAD_BYTES {
+            return Err(InvokeError::PayloadTooLarge(format!(
+                "{} byte payload is too large for the RequestResponse invocation type (limit {MAX_SYNC_PAYLOAD_BYTES} bytes)",
+                request.payload.len()
+            )));
+        }
+        let entry = self.resolve(&request.function, request.qualifier.as_deref())?;
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.run(
+                entry,
+                new_request_id(),
+                request.payload,
+                request.client_context,
+                request.log_tail,
+            )
+            .await
+        })
+        .await
+        .map_err(|e| InvokeError::Capacity(format!("invocation task failed: {e}")))?
+    }
+
+    /// `Event`: queues the invocation and returns its request id at once.
+    pub fn invoke_event(&self, request: InvokeRequest) -> Result<String, InvokeError> {
+        if request.payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
+            return Err(InvokeError::PayloadTooLarge(format!(
+                "{} byte payload is too large for the Event invocation type (limit {MAX_ASYNC_PAYLOAD_BYTES} bytes)",
+                request.payload.len()
+            )));
+        }
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let entry = self.resolve(&request.function, request.qualifier.as_deref())?;
+        let request_id = new_request_id();
+        self.inner
+            .async_tx
+            .send(AsyncEvent {
+                function: entry.config.function_name.clone(),
+                request_id: request_id.clone(),
+                payload: request.payload,
+                accepted: Instant::now(),
+            })
+            .map_err(|_| InvokeError::ShuttingDown)?;
+        Ok(request_id)
+    }
+
+    /// `DryRun`: checks the function exists and would be admitted now.
+    pub fn dry_run(&self, request: &InvokeRequest) -> Result<(), InvokeError> {
+        let entry = self.resolve(&request.function, request.qualifier.as_deref())?;
+        self.inner
+            .admission
+            .would_admit(&entry.config.function_name)
+            .map_err(|reason| InvokeError::Throttled { reason })
+    }
+
+    /// One invocation, start to end.
+    async fn run(
+        &self,
+        entry: Arc<FunctionEntry>,
+        request_id: String,
+        payload: Vec<u8>,
+        client_context: Option<String>,
+        log_tail: bool,
+    ) -> Result<InvokeResponse, InvokeError> {
+        let inner = &self.inner;
+        if inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let name = &entry.config.function_name;
+        let _permit = inner.admission.admit(name).map_err(|reason| {
+            entry.metrics.throttles.inc();
+            InvokeError::Throttled { reason }
+        })?;
+        entry.metrics.invocations.inc();
+        inner.metrics.concurrent().inc();
+        let result = self
+            .run_admitted(&entry, request_id, payload, client_context, log_tail)
+            .await;
+        inner.metrics.concurrent().dec();
+        result
+    }
+
+    async fn run_admitted(
+        &self,
+        entry: &FunctionEntry,
+        request_id: String,
+        payload: Vec<u8>,
+        client_context: Option<String>,
+        log_tail: bool,
+    ) -> Result<InvokeResponse, InvokeError> {
+        let inner: &Inner = &self.inner;
+        let memory_mb = u64::from(entry.config.memory_size);
+        let mut slot = BusySlot {
+            pool: &inner.pool,
+            key: &entry.key,
+            memory_mb,
+            armed: true,
+        };
+        let (mut sandbox, init_duration) =
+            match inner.pool.acquire(&entry.key, memory_mb, Instant::now()) {
+                Ok(Acquired::Warm(Pooled(sandbox))) => (sandbox, None),
+                Ok(Acquired::Cold { evicted }) => {
+                    drop(evicted);
+                    entry.metrics.cold_starts.inc();
+                    match entry.code.start().await {
+                        Ok(sandbox) => {
+                            let init = sandbox.init_duration();
+                            entry.metrics.init_duration.observe(init.as_secs_f64());
+                            (sandbox, Some(init))
+                        }
+                        Err(StartError::Capacity(why)) => return Err(InvokeError::Capacity(why)),
+                        Err(StartError::Init { error, output }) => {
+                            return Ok(self.init_failed(entry, request_id, error, output, log_tail));
+                        }
+                        Err(StartError::Sandbox { failure, output }) => {
+                            let error = failure.to_function_error(&request_id);
+                            return Ok(self.init_failed(entry, request_id, error, output, log_tail));
+                        }
+                    }
+                }
+                Err(_budget) => {
+                    slot.armed = false;
+                    entry.metrics.throttles.inc();
+                    return Err(InvokeError::Throttled {
+                        reason: ThrottleReason::ConcurrentInvocationLimitExceeded,
+                    });
+                }
+            };
+
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(u64::from(entry.config.timeout));
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            deadline_ms: hearth_runtime_api::invocation::deadline_unix_ms(deadline),
+            invoked_function_arn: entry.config.function_arn.clone(),
+            trace_id: new_trace_id(),
+            client_context,
+            cognito_identity: None,
+            payload,
+        };
+        let outcome = sandbox.invoke(invocation, deadline).await;
+        let duration = started.elapsed();
+        let mut output = sandbox.take_output();
+        let max_memory_used_mb = sandbox.max_memory_used_mb();
+
+        let (payload, function_error) = match outcome {
+            InvokeOutcome::Response(payload) => (payload, None),
+            InvokeOutcome::FunctionError(error) => (error.to_json(), Some("Unhandled")),
+            InvokeOutcome::Failed(failure) => {
+                let error = failure.to_function_error(&request_id);
+                output.extend_from_slice(
+                    format!("{}\n", error.error_message).as_bytes(),
+                );
+                (error.to_json(), Some("Unhandled"))
+            }
+        };
+        self.give_back(&mut slot, sandbox);
+
+        if function_error.is_some() {
+            entry.metrics.errors.inc();
+        }
+        entry.metrics.duration.observe(duration.as_secs_f64());
+        let text = format_invocation(
+            &Report {
+                request_id: &request_id,
+                version: &entry.config.version,
+                duration,
+                memory_mb: entry.config.memory_size,
+                max_memory_used_mb,
+                init_duration,
+            },
+            &output,
+        );
+        let log_result = log_tail.then(|| tail(&text));
+        inner.logs.append(&entry.config.function_name, text);
+        Ok(InvokeResponse {
+            request_id,
+            payload,
+            function_error,
+            executed_version: entry.config.version.clone(),
+            log_result,
+        })
+    }
+
+    /// Returns a healthy sandbox to the pool; a failed one is dropped and its slot freed.
+    fn give_back(&self, slot: &mut BusySlot<'_>, sandbox: WasmSandbox) {
+        if !sandbox.is_alive() {
+            return; // `slot` discards the reservation when dropped.
+        }
+        slot.armed = false;
+        if let Some(retired) = self
+            .inner
+            .pool
+            .release(slot.key, Pooled(sandbox), Instant::now())
+        {
+            drop(retired);
+        }
+    }
+
+    /// The answer to an invocation whose cold start failed: the init error, logged like
+    /// Lambda logs a failed INIT.
+    fn init_failed(
+        &self,
+        entry: &FunctionEntry,
+        request_id: String,
+        error: hearth_runtime_api::FunctionError,
+        mut output: Vec<u8>,
+        log_tail: bool,
+    ) -> InvokeResponse {
+        entry.metrics.errors.inc();
+        output.extend_from_slice(
+            format!(
+                "INIT_REPORT Status: error\tError Type: {}\n{}\n",
+                error.error_type, error.error_message
+            )
+            .as_bytes(),
+        );
+        let text = format_invocation(
+            &Report {
+                request_id: &request_id,
+                version: &entry.config.version,
+                duration: Duration::ZERO,
+                memory_mb: entry.config.memory_size,
+                max_memory_used_mb: 0,
+                init_duration: None,
+            },
+            &output,
+        );
+        let log_result = log_tail.then(|| tail(&text));
+        self.inner.logs.append(&entry.config.function_name, text);
+        InvokeResponse {
+            request_id,
+            payload: error.to_json(),
+            function_error: Some("Unhandled"),
+            executed_version: entry.config.version.clone(),
+            log_result,
+        }
+    }
+
+    /// The async queue's consumer: each event runs in its own task with Lambda's retry
+    /// policy. Holds only a weak reference to the scheduler.
+    pub(crate) fn spawn_async_worker(&self, mut rx: mpsc::UnboundedReceiver<AsyncEvent>) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                let scheduler = Scheduler { inner };
+                tokio::spawn(async move { scheduler.run_event(event).await });
+            }
+        });
+    }
+
+    /// Runs one `Event` invocation: function errors are retried after the configured delays
+    /// (Lambda: 2 retries, ~1 and ~2 min); throttles are retried with backoff until the
+    /// event is older than the maximum event age.
+    async fn run_event(&self, event: AsyncEvent) {
+        let delays = self.inner.config.async_retry_delays.clone();
+        let max_age = self.inner.config.async_max_event_age;
+        let mut attempts = 0usize;
+        let mut throttle_backoff = Duration::from_millis(100);
+        loop {
+            let entry = match self.entry(&event.function) {
+                Ok(entry) => entry,
+                Err(_) => {
+                    tracing::warn!(request_id = %event.request_id, function = %event.function, "async event dropped: function deleted");
+                    return;
+                }
+            };
+            let result = self
+                .run(entry, event.request_id.clone(), event.payload.clone(), None, false)
+                .await;
+            match result {
+                Ok(response) if response.function_error.is_none() => return,
+                Ok(_) => {
+                    attempts += 1;
+                    let Some(delay) = delays.get(attempts - 1) else {
+                        tracing::warn!(request_id = %event.request_id, attempts, "async event failed after its retries");
+                        return;
+                    };
+                    tokio::time::sleep(*delay).await;
+                }
+                Err(InvokeError::Throttled { .. } | InvokeError::Capacity(_)) => {
+                    if event.accepted.elapsed() >= max_age {
+                        tracing::warn!(request_id = %event.request_id, "async event expired while throttled");
+                        return;
+                    }
+                    tokio::time::sleep(throttle_backoff).await;
+                    throttle_backoff = (throttle_backoff * 2).min(Duration::from_secs(300));
+                }
+                Err(e) => {
+                    tracing::warn!(request_id = %event.request_id, error = %e, "async event dropped");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_function_ref;
+
+    #[test]
+    fn function_references() {
+        assert_eq!(parse_function_ref("echo"), ("echo", None));
+        assert_eq!(parse_function_ref("echo:$LATEST"), ("echo", Some("$LATEST")));
+        assert_eq!(parse_function_ref("123:function:echo"), ("echo", None));
+        assert_eq!(
+            parse_function_ref("arn:aws:lambda:us-east-1:123:function:echo:7"),
+            ("echo", Some("7"))
+        );
+    }
+}

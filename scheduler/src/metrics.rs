@@ -1,0 +1,165 @@
+//! Prometheus metrics. Per-function handles are resolved once per function version
+//! ([`FunctionMetrics`]), so the invoke path bumps counters without label lookups.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Buckets for durations in seconds: 50 µs to 15 min.
+const DURATION_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+];
+
+/// All of hearth's metrics, registered in one registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    invocations: IntCounterVec,
+    errors: IntCounterVec,
+    throttles: IntCounterVec,
+    cold_starts: IntCounterVec,
+    duration: HistogramVec,
+    init_duration: HistogramVec,
+    concurrent: IntGauge,
+    sandboxes: IntGaugeVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Handles for one function.
+#[derive(Clone)]
+pub struct FunctionMetrics {
+    pub invocations: prometheus::IntCounter,
+    pub errors: prometheus::IntCounter,
+    pub throttles: prometheus::IntCounter,
+    pub cold_starts: prometheus::IntCounter,
+    pub duration: prometheus::Histogram,
+    pub init_duration: prometheus::Histogram,
+    pub idle: IntGauge,
+    pub busy: IntGauge,
+}
+
+impl std::fmt::Debug for FunctionMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FunctionMetrics")
+    }
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), &["function"])
+        .expect("static metric definition is valid");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("each metric is registered once");
+    c
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str) -> HistogramVec {
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(DURATION_BUCKETS.to_vec()),
+        &["function"],
+    )
+    .expect("static metric definition is valid");
+    registry
+        .register(Box::new(h.clone()))
+        .expect("each metric is registered once");
+    h
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    // The `expect`s here and above run on static, known-valid definitions registered once
+    // into a fresh registry: they cannot fail.
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("hearth".into()), None)
+            .expect("static prefix is valid");
+        let concurrent = IntGauge::new(
+            "concurrent_executions",
+            "Invocations running now, all functions",
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(concurrent.clone()))
+            .expect("registered once");
+        let sandboxes = IntGaugeVec::new(
+            Opts::new("sandboxes", "Live sandboxes per function and state (idle, busy)"),
+            &["function", "state"],
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(sandboxes.clone()))
+            .expect("registered once");
+        Self {
+            invocations: counter(&registry, "invocations_total", "Invocations admitted"),
+            errors: counter(
+                &registry,
+                "errors_total",
+                "Invocations that ended in a function or sandbox error",
+            ),
+            throttles: counter(&registry, "throttles_total", "Invocations refused with 429"),
+            cold_starts: counter(&registry, "cold_starts_total", "Sandboxes created"),
+            duration: histogram(
+                &registry,
+                "duration_seconds",
+                "Invocation duration (excluding INIT)",
+            ),
+            init_duration: histogram(
+                &registry,
+                "init_duration_seconds",
+                "INIT duration of cold starts",
+            ),
+            registry,
+            concurrent,
+            sandboxes,
+        }
+    }
+
+    /// Handles for one function name.
+    pub fn function(&self, name: &str) -> FunctionMetrics {
+        FunctionMetrics {
+            invocations: self.invocations.with_label_values(&[name]),
+            errors: self.errors.with_label_values(&[name]),
+            throttles: self.throttles.with_label_values(&[name]),
+            cold_starts: self.cold_starts.with_label_values(&[name]),
+            duration: self.duration.with_label_values(&[name]),
+            init_duration: self.init_duration.with_label_values(&[name]),
+            idle: self.sandboxes.with_label_values(&[name, "idle"]),
+            busy: self.sandboxes.with_label_values(&[name, "busy"]),
+        }
+    }
+
+    /// Forgets a deleted function's series.
+    pub fn remove_function(&self, name: &str) {
+        let _ = self.invocations.remove_label_values(&[name]);
+        let _ = self.errors.remove_label_values(&[name]);
+        let _ = self.throttles.remove_label_values(&[name]);
+        let _ = self.cold_starts.remove_label_values(&[name]);
+        let _ = self.duration.remove_label_values(&[name]);
+        let _ = self.init_duration.remove_label_values(&[name]);
+        let _ = self.sandboxes.remove_label_values(&[name, "idle"]);
+        let _ = self.sandboxes.remove_label_values(&[name, "busy"]);
+    }
+
+    /// The gauge of running invocations.
+    pub fn concurrent(&self) -> &IntGauge {
+        &self.concurrent
+    }
+
+    /// The Prometheus text exposition of everything.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
