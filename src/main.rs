@@ -1,1 +1,200 @@
-fn main() {}
+//! The `hearth` command: a thin layer over the library (`serve`, `deploy`, `invoke`).
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use hearth::client::{self, HearthClient};
+use hearth_scheduler::{Scheduler, SchedulerConfig};
+use hyper::StatusCode;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "hearth", version, about = "Self-hosted, Lambda-compatible function runtime")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: Lambda's Invoke and control-plane APIs on one port.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9001")]
+        listen: SocketAddr,
+        /// Where functions, compiled code, logs and sandboxes' /tmp live.
+        #[arg(long, default_value = "./.hearth")]
+        state_dir: PathBuf,
+        /// Seconds an idle sandbox is kept warm.
+        #[arg(long, default_value_t = 600)]
+        keep_alive: u64,
+        /// Memory budget for all live sandboxes, MB (default: 80% of the machine's memory).
+        #[arg(long)]
+        memory_budget: Option<u64>,
+        /// Account concurrency limit.
+        #[arg(long, default_value_t = 1000)]
+        account_concurrency: u32,
+    },
+    /// Deploy a function from a .wasm component or a zip holding one (CreateFunction).
+    Deploy {
+        name: String,
+        file: PathBuf,
+        /// MemorySize, MB (128–4096 for wasm functions).
+        #[arg(long)]
+        memory: Option<u32>,
+        /// Timeout, seconds (1–900).
+        #[arg(long)]
+        timeout: Option<u32>,
+        /// Environment variable, KEY=VALUE; repeat for more.
+        #[arg(long = "env", value_parser = parse_env)]
+        env: Vec<(String, String)>,
+        /// The component's path inside the zip.
+        #[arg(long, default_value = "function.wasm")]
+        handler: String,
+        #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+        endpoint: String,
+    },
+    /// Invoke a function and print its response.
+    Invoke {
+        name: String,
+        /// JSON payload, or @FILE to read it from a file.
+        #[arg(long, default_value = "{}")]
+        payload: String,
+        /// Invocation type (default: a synchronous RequestResponse).
+        #[arg(long = "type", value_enum)]
+        kind: Option<InvokeKind>,
+        /// Print the last 4 KB of the invocation's log to stderr.
+        #[arg(long)]
+        log_tail: bool,
+        #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+        endpoint: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InvokeKind {
+    Event,
+    DryRun,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            listen,
+            state_dir,
+            keep_alive,
+            memory_budget,
+            account_concurrency,
+        } => {
+            let mut config = SchedulerConfig::new(state_dir);
+            config.pool.keep_alive = Duration::from_secs(keep_alive);
+            if let Some(mb) = memory_budget {
+                config.pool.memory_budget_mb = mb;
+            }
+            config.account_concurrency = account_concurrency;
+            let scheduler = Scheduler::new(config).context("starting the scheduler")?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "hearth is serving Lambda's API");
+            hearth::serve(listener, scheduler, Default::default(), shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Deploy {
+            name,
+            file,
+            memory,
+            timeout,
+            env,
+            handler,
+            endpoint,
+        } => {
+            let zip = client::package(&file, &handler)?;
+            let request =
+                client::create_function_request(&name, &zip, &handler, memory, timeout, &env);
+            let reply = HearthClient::new(&endpoint).create_function(&request).await?;
+            if reply.status != StatusCode::CREATED {
+                bail!("deploy failed: {}", reply.error_text());
+            }
+            println!("{}", String::from_utf8_lossy(&reply.body));
+            Ok(())
+        }
+        Command::Invoke {
+            name,
+            payload,
+            kind,
+            log_tail,
+            endpoint,
+        } => {
+            let payload = match payload.strip_prefix('@') {
+                Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}"))?,
+                None => payload.into_bytes(),
+            };
+            let kind = match kind {
+                None => "RequestResponse",
+                Some(InvokeKind::Event) => "Event",
+                Some(InvokeKind::DryRun) => "DryRun",
+            };
+            let reply = HearthClient::new(&endpoint)
+                .invoke(&name, payload, kind, log_tail)
+                .await?;
+            if !reply.status.is_success() {
+                bail!("invoke failed: {}", reply.error_text());
+            }
+            if let Some(tail) = reply.header("X-Amz-Log-Result") {
+                let log = base64::engine::general_purpose::STANDARD.decode(tail)?;
+                eprint!("{}", String::from_utf8_lossy(&log));
+            }
+            match reply.status {
+                StatusCode::ACCEPTED => eprintln!(
+                    "queued as {}",
+                    reply.header("x-amzn-RequestId").unwrap_or("?")
+                ),
+                StatusCode::NO_CONTENT => eprintln!("dry run: the invocation would be accepted"),
+                _ => println!("{}", String::from_utf8_lossy(&reply.body)),
+            }
+            if let Some(error) = reply.header("X-Amz-Function-Error") {
+                bail!("the function failed ({error})");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

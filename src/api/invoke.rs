@@ -1,0 +1,125 @@
+//! `POST /2015-03-31/functions/{name}/invocations`: the Invoke API.
+
+use super::errors::ApiError;
+use super::{Body, State, empty_response, full, query_param, read_body};
+use base64::Engine as _;
+use hearth_runtime_api::limits::{
+    MAX_ASYNC_PAYLOAD_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_PAYLOAD_BYTES,
+};
+use hearth_scheduler::InvokeRequest;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+
+/// `X-Amz-Invocation-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Result<Option<&'a str>, ApiError> {
+    req.headers()
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::invalid_parameter(format!("header {name} is not ASCII")))
+        })
+        .transpose()
+}
+
+pub async fn invoke(
+    state: &State,
+    req: Request<Incoming>,
+    function: String,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let kind = match header(&req, "x-amz-invocation-type")? {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("Event") => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            return Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+            )));
+        }
+    };
+    let log_tail = match header(&req, "x-amz-log-type")? {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
+            )));
+        }
+    };
+    let client_context = header(&req, "x-amz-client-context")?
+        .map(decode_client_context)
+        .transpose()?;
+    let qualifier = query_param(&req, "Qualifier")?;
+    let limit = match kind {
+        InvocationType::Event => MAX_ASYNC_PAYLOAD_BYTES,
+        _ => MAX_SYNC_PAYLOAD_BYTES,
+    };
+    let payload = read_body(req, limit, || {
+        format!("Request must be smaller than {limit} bytes for the InvokeFunction operation")
+    })
+    .await?;
+    if !payload.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
+        return Err(ApiError::invalid_content(
+            "Could not parse request body into json: the payload must be valid JSON",
+        ));
+    }
+    let request = InvokeRequest {
+        function,
+        qualifier,
+        payload: payload.to_vec(),
+        client_context,
+        log_tail,
+    };
+    let scheduler = &state.scheduler;
+    match kind {
+        InvocationType::DryRun => {
+            scheduler.dry_run(&request)?;
+            Ok(empty_response(StatusCode::NO_CONTENT, request_id))
+        }
+        InvocationType::Event => {
+            let id = scheduler.invoke_event(request)?;
+            Ok(empty_response(StatusCode::ACCEPTED, &id))
+        }
+        InvocationType::RequestResponse => {
+            let result = scheduler.invoke(request).await?;
+            let mut builder = Response::builder()
+                .status(StatusCode::OK)
+                .header("Content-Type", "application/json")
+                .header("x-amzn-RequestId", &result.request_id)
+                .header("X-Amz-Executed-Version", &result.executed_version);
+            if let Some(kind) = result.function_error {
+                builder = builder.header("X-Amz-Function-Error", kind);
+            }
+            if let Some(tail) = &result.log_result {
+                builder = builder.header("X-Amz-Log-Result", tail);
+            }
+            Ok(builder
+                .body(full(result.payload))
+                .unwrap_or_else(|_| Response::new(full(""))))
+        }
+    }
+}
+
+/// `X-Amz-Client-Context`: base64 of a JSON object, at most 3,583 bytes decoded.
+fn decode_client_context(value: &str) -> Result<String, ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .map_err(|_| ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object."))?;
+    if bytes.len() > MAX_CLIENT_CONTEXT_BYTES {
+        return Err(ApiError::invalid_content(format!(
+            "Client context must be no larger than {MAX_CLIENT_CONTEXT_BYTES} bytes once decoded."
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object."))?;
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+        .map_err(|_| ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object."))?;
+    Ok(text)
+}

@@ -1,0 +1,175 @@
+//! Request routing for Lambda's REST paths, `/metrics` and `/health`.
+
+pub mod errors;
+pub mod functions;
+pub mod invoke;
+
+use bytes::Bytes;
+use errors::ApiError;
+use hearth_scheduler::Scheduler;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+
+/// Response body type of every handler.
+pub type Body = Full<Bytes>;
+
+/// What handlers share.
+#[derive(Debug)]
+pub struct State {
+    pub scheduler: Scheduler,
+}
+
+impl State {
+    pub fn new(scheduler: Scheduler) -> Self {
+        Self { scheduler }
+    }
+}
+
+/// A body from anything byte-like.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+}
+
+/// A JSON response with a request id.
+pub fn json_response(status: StatusCode, request_id: &str, value: &impl serde::Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .header("x-amzn-RequestId", request_id)
+        .body(full(body))
+        .unwrap_or_else(|_| Response::new(full("")))
+}
+
+/// An empty response with a request id.
+pub fn empty_response(status: StatusCode, request_id: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("x-amzn-RequestId", request_id)
+        .body(full(""))
+        .unwrap_or_else(|_| Response::new(full("")))
+}
+
+/// Reads a request body of at most `limit` bytes; a larger one is a 413 with `too_large`'s
+/// message, refused from `Content-Length` before reading when the client declares it.
+pub async fn read_body(req: Request<Incoming>, limit: usize, too_large: impl Fn() -> String) -> Result<Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::too_large(too_large()));
+    }
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(ApiError::too_large(too_large()))
+        }
+        Err(e) => Err(ApiError::invalid_content(format!("could not read the request body: {e}"))),
+    }
+}
+
+/// Decodes `%XX` escapes in one path segment (boto3 escapes the `:` of ARNs).
+pub fn percent_decode(segment: &str) -> Result<String, ApiError> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| ApiError::invalid_parameter(format!("bad escape in path segment {segment:?}")))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ApiError::invalid_parameter("path segment is not UTF-8"))
+}
+
+/// The value of query parameter `name`, decoded.
+pub fn query_param(req: &Request<Incoming>, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(query) = req.uri().query() else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == name {
+            return percent_decode(&v.replace('+', " ")).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// Routes one request.
+pub async fn handle(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let request_id = hearth_runtime_api::new_request_id();
+    match route(state, req, &request_id).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(&request_id),
+    }
+}
+
+async fn route(state: &State, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method().clone();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, ["health"]) => Ok(Response::new(full("ok\n"))),
+        (&Method::GET, ["metrics"]) => Ok(Response::builder()
+            .header("Content-Type", "text/plain; version=0.0.4")
+            .body(full(state.scheduler.metrics_text()))
+            .unwrap_or_else(|_| Response::new(full("")))),
+        (&Method::POST, ["2015-03-31", "functions", name, "invocations"]) => {
+            let name = percent_decode(name)?;
+            invoke::invoke(state, req, name, request_id).await
+        }
+        (&Method::POST, ["2015-03-31", "functions"]) => functions::create(state, req, request_id).await,
+        (&Method::GET, ["2015-03-31", "functions"]) => functions::list(state, &req, request_id),
+        (&Method::GET, ["2015-03-31", "functions", name]) => {
+            functions::get(state, &percent_decode(name)?, request_id)
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "configuration"]) => {
+            functions::get_configuration(state, &percent_decode(name)?, request_id)
+        }
+        (&Method::DELETE, ["2015-03-31", "functions", name]) => {
+            functions::delete(state, &percent_decode(name)?, request_id)
+        }
+        (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => {
+            let name = percent_decode(name)?;
+            functions::put_concurrency(state, req, &name, request_id).await
+        }
+        (&Method::DELETE, ["2017-10-31", "functions", name, "concurrency"]) => {
+            functions::delete_concurrency(state, &percent_decode(name)?, request_id)
+        }
+        (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
+            functions::get_concurrency(state, &percent_decode(name)?, request_id)
+        }
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            format!("no operation at {method} {path}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn decodes_arn_escapes() {
+        assert_eq!(
+            percent_decode("arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Aecho").expect("ok"),
+            "arn:aws:lambda:us-east-1:1:function:echo"
+        );
+        assert!(percent_decode("bad%zz").is_err());
+        assert!(percent_decode("trunc%4").is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! hearth: a self-hosted, Lambda-compatible function runtime.
+//!
+//! This crate is the binary's library half: the HTTP front door that speaks Lambda's Invoke
+//! and control-plane APIs, the CLI's client, and the wiring that starts a server. Business
+//! rules live in the crates below it (`hearth-scheduler`, `hearth-pool`, `hearth-sandbox`,
+//! `hearth-runtime-api`); this crate translates between HTTP and their calls, and maps their
+//! errors to Lambda's wire errors in exactly one place ([`api::errors`]).
+//!
+//! Layout:
+//! - [`server`]: the accept loop, graceful shutdown, [`server::serve`].
+//! - [`api`]: request routing and one handler module per API family.
+//! - [`client`]: the HTTP client behind `hearth deploy` and `hearth invoke`.
+
+pub mod api;
+pub mod client;
+pub mod server;
+
+pub use server::{ServerConfig, serve};
