@@ -28,7 +28,10 @@ impl Reply {
 
     /// `Code: message` from a Lambda error response.
     pub fn error_text(&self) -> String {
-        let code = self.header("x-amzn-ErrorType").unwrap_or("Error").to_owned();
+        let code = self
+            .header("x-amzn-ErrorType")
+            .unwrap_or("Error")
+            .to_owned();
         let message = serde_json::from_slice::<serde_json::Value>(&self.body)
             .ok()
             .and_then(|v| {
@@ -122,8 +125,7 @@ impl HearthClient {
 
 /// A deployment package from a file: a zip as is, a `.wasm` component zipped at `handler`.
 pub fn package(file: &Path, handler: &str) -> anyhow::Result<Vec<u8>> {
-    let bytes =
-        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     if bytes.starts_with(b"PK") {
         return Ok(bytes);
     }

@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "hearth", version, about = "Self-hosted, Lambda-compatible function runtime")]
+#[command(
+    name = "hearth",
+    version,
+    about = "Self-hosted, Lambda-compatible function runtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -89,8 +93,7 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -128,7 +131,9 @@ async fn main() -> anyhow::Result<()> {
             let zip = client::package(&file, &handler)?;
             let request =
                 client::create_function_request(&name, &zip, &handler, memory, timeout, &env);
-            let reply = HearthClient::new(&endpoint).create_function(&request).await?;
+            let reply = HearthClient::new(&endpoint)
+                .create_function(&request)
+                .await?;
             if reply.status != StatusCode::CREATED {
                 bail!("deploy failed: {}", reply.error_text());
             }

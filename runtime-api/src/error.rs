@@ -12,11 +12,7 @@ pub struct FunctionError {
     pub error_type: String,
     #[serde(rename = "errorMessage")]
     pub error_message: String,
-    #[serde(
-        rename = "stackTrace",
-        default,
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "stackTrace", default, skip_serializing_if = "Vec::is_empty")]
     pub stack_trace: Vec<String>,
 }
 

@@ -73,6 +73,9 @@ mod tests {
             .expect("clock after 1970")
             .as_millis() as u64;
         let ms = deadline_unix_ms(Instant::now() + std::time::Duration::from_secs(3));
-        assert!(ms >= now_ms + 2_900 && ms <= now_ms + 3_100, "{ms} vs {now_ms}");
+        assert!(
+            ms >= now_ms + 2_900 && ms <= now_ms + 3_100,
+            "{ms} vs {now_ms}"
+        );
     }
 }

@@ -232,7 +232,10 @@ mod tests {
         );
         s.init_fail().expect("init error");
         assert_eq!(
-            s.request_next().expect_err("after init error").kind.status(),
+            s.request_next()
+                .expect_err("after init error")
+                .kind
+                .status(),
             403
         );
         let mut s = Session::new();

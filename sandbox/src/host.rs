@@ -6,7 +6,9 @@
 //! [`Session`] and post an event back to the handle.
 
 use crate::limits::{DeadlineExceeded, MemoryLimiter};
-use hearth_runtime_api::{ApiError, ApiErrorKind, FunctionError, Invocation, SandboxFailure, Session};
+use hearth_runtime_api::{
+    ApiError, ApiErrorKind, FunctionError, Invocation, SandboxFailure, Session,
+};
 use std::time::Instant;
 use tokio::sync::mpsc;
 use wasmtime::StoreContextMut;
@@ -19,9 +21,15 @@ pub enum GuestEvent {
     /// The guest called `next` for the first time: INIT is over.
     Ready,
     /// `respond` for an invocation.
-    Response { request_id: String, payload: Vec<u8> },
+    Response {
+        request_id: String,
+        payload: Vec<u8>,
+    },
     /// `fail` for an invocation (or a response the host refused as too large).
-    Error { request_id: String, error: FunctionError },
+    Error {
+        request_id: String,
+        error: FunctionError,
+    },
     /// `init-fail` during INIT.
     InitError(FunctionError),
     /// The guest is gone: returned from `main`, trapped, or was stopped at its deadline.
@@ -114,38 +122,41 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     let mut abi = linker.instance(hearth_runtime_api::INTERFACE)?;
 
-    abi.func_wrap_async("next", |mut store: StoreContextMut<'_, SandboxState>, (): ()| {
-        Box::new(async move {
-            let state = store.data_mut();
-            state.session.request_next().map_err(ProtocolViolation)?;
-            state.deadline = None;
-            if !state.ready {
-                state.ready = true;
-                let _ = state.outbox.send(GuestEvent::Ready);
-            }
-            let Some(Delivery {
-                invocation,
-                deadline,
-            }) = state.inbox.recv().await
-            else {
-                return Err(Shutdown.into());
-            };
-            state
-                .session
-                .begin(&invocation.request_id)
-                .map_err(ProtocolViolation)?;
-            state.deadline = Some(deadline);
-            Ok((WitEvent {
-                request_id: invocation.request_id,
-                deadline_ms: invocation.deadline_ms,
-                invoked_function_arn: invocation.invoked_function_arn,
-                trace_id: invocation.trace_id,
-                client_context: invocation.client_context,
-                cognito_identity: invocation.cognito_identity,
-                payload: invocation.payload,
-            },))
-        })
-    })?;
+    abi.func_wrap_async(
+        "next",
+        |mut store: StoreContextMut<'_, SandboxState>, (): ()| {
+            Box::new(async move {
+                let state = store.data_mut();
+                state.session.request_next().map_err(ProtocolViolation)?;
+                state.deadline = None;
+                if !state.ready {
+                    state.ready = true;
+                    let _ = state.outbox.send(GuestEvent::Ready);
+                }
+                let Some(Delivery {
+                    invocation,
+                    deadline,
+                }) = state.inbox.recv().await
+                else {
+                    return Err(Shutdown.into());
+                };
+                state
+                    .session
+                    .begin(&invocation.request_id)
+                    .map_err(ProtocolViolation)?;
+                state.deadline = Some(deadline);
+                Ok((WitEvent {
+                    request_id: invocation.request_id,
+                    deadline_ms: invocation.deadline_ms,
+                    invoked_function_arn: invocation.invoked_function_arn,
+                    trace_id: invocation.trace_id,
+                    client_context: invocation.client_context,
+                    cognito_identity: invocation.cognito_identity,
+                    payload: invocation.payload,
+                },))
+            })
+        },
+    )?;
 
     abi.func_wrap(
         "respond",

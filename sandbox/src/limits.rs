@@ -95,7 +95,10 @@ mod tests {
         assert!(l.memory_growing(0, 512 * 1024, None).expect("ok"));
         assert!(l.memory_growing(512 * 1024, 1024 * 1024, None).expect("ok"));
         assert!(!l.exhausted());
-        assert!(!l.memory_growing(1024 * 1024, 1024 * 1024 + 65536, None).expect("ok"));
+        assert!(
+            !l.memory_growing(1024 * 1024, 1024 * 1024 + 65536, None)
+                .expect("ok")
+        );
         assert!(l.exhausted());
         assert_eq!(peak.load(Ordering::Relaxed), 1024 * 1024);
     }

@@ -208,8 +208,7 @@ impl WasmSandbox {
             };
         }
         loop {
-            let event = match tokio::time::timeout_at(deadline.into(), self.events.recv()).await
-            {
+            let event = match tokio::time::timeout_at(deadline.into(), self.events.recv()).await {
                 Ok(event) => event,
                 Err(_) => return InvokeOutcome::Failed(timeout),
             };
@@ -279,9 +278,12 @@ async fn run_guest(pre: CommandPre<SandboxState>, mut store: Store<SandboxState>
     let result = match pre.instantiate_async(&mut store).await {
         Ok(command) => command.wasi_cli_run().call_run(&mut store).await,
         Err(e) => {
-            let _ = store.data().outbox.send(GuestEvent::Exited(SandboxFailure::Exited {
-                detail: format!("{INSTANTIATE_FAILED}: {e:#}"),
-            }));
+            let _ = store
+                .data()
+                .outbox
+                .send(GuestEvent::Exited(SandboxFailure::Exited {
+                    detail: format!("{INSTANTIATE_FAILED}: {e:#}"),
+                }));
             return;
         }
     };

@@ -1,17 +1,19 @@
 //! Drives real guests through the wasm backend directly (no scheduler, no HTTP).
 
+#[path = "../../tests/support/guests.rs"]
+mod guests;
+use guests::guest;
+
 use hearth_runtime_api::{Invocation, SandboxFailure};
 use hearth_sandbox::{EngineConfig, FunctionSettings, InvokeOutcome, WasmEngine, WasmFunction};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-fn guest(name: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let path = root.join(format!("target/guests/wasm32-wasip2/guest/{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (build the guests first)", path.display()))
-}
-
-fn function(dir: &tempfile::TempDir, name: &str, memory_mb: u64, timeout: Duration) -> WasmFunction {
+fn function(
+    dir: &tempfile::TempDir,
+    name: &str,
+    memory_mb: u64,
+    timeout: Duration,
+) -> WasmFunction {
     let engine = WasmEngine::new(EngineConfig {
         cache_dir: dir.path().join("cache"),
         max_instances: 16,
@@ -51,7 +53,13 @@ async fn echo_round_trip_and_warm_reuse() {
     let mut s = f.start().await.expect("start");
     for i in 0..3 {
         let body = format!("{{\"i\":{i}}}");
-        match s.invoke(invocation(body.as_bytes()), Instant::now() + Duration::from_secs(3)).await {
+        match s
+            .invoke(
+                invocation(body.as_bytes()),
+                Instant::now() + Duration::from_secs(3),
+            )
+            .await
+        {
             InvokeOutcome::Response(p) => assert_eq!(p, body.as_bytes()),
             other => panic!("unexpected {other:?}"),
         }
@@ -65,7 +73,13 @@ async fn sleep_past_timeout_is_timedout() {
     let f = function(&dir, "sleep", 128, Duration::from_secs(1));
     let mut s = f.start().await.expect("start");
     let started = Instant::now();
-    match s.invoke(invocation(br#"{"ms":5000}"#), Instant::now() + Duration::from_secs(1)).await {
+    match s
+        .invoke(
+            invocation(br#"{"ms":5000}"#),
+            Instant::now() + Duration::from_secs(1),
+        )
+        .await
+    {
         InvokeOutcome::Failed(SandboxFailure::Timeout { .. }) => {}
         other => panic!("unexpected {other:?}"),
     }
@@ -78,7 +92,13 @@ async fn alloc_past_memory_is_oom() {
     let dir = tempfile::tempdir().expect("tmp");
     let f = function(&dir, "alloc", 128, Duration::from_secs(10));
     let mut s = f.start().await.expect("start");
-    match s.invoke(invocation(br#"{"mb":200}"#), Instant::now() + Duration::from_secs(10)).await {
+    match s
+        .invoke(
+            invocation(br#"{"mb":200}"#),
+            Instant::now() + Duration::from_secs(10),
+        )
+        .await
+    {
         InvokeOutcome::Failed(SandboxFailure::OutOfMemory { .. }) => {}
         other => panic!("unexpected {other:?}"),
     }

@@ -80,7 +80,9 @@ impl Admission {
             }
             Some(_) => {}
             None => {
-                let pool = self.account_limit.saturating_sub(state.reserved.values().sum());
+                let pool = self
+                    .account_limit
+                    .saturating_sub(state.reserved.values().sum());
                 if state.unreserved_in_flight >= pool {
                     return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
                 }

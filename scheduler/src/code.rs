@@ -73,7 +73,9 @@ fn extract(bytes: &[u8], handler: &str) -> Result<Vec<u8>, DeployError> {
     let mut declared: u64 = 0;
     let mut found = None;
     for i in 0..archive.len() {
-        let entry = archive.by_index_raw(i).map_err(|e| invalid(e.to_string()))?;
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| invalid(e.to_string()))?;
         let Some(path) = entry.enclosed_name() else {
             return Err(invalid(format!(
                 "entry {:?} has an absolute or parent-relative path",
@@ -95,7 +97,9 @@ fn extract(bytes: &[u8], handler: &str) -> Result<Vec<u8>, DeployError> {
             "The handler {handler} was not found in the deployment package: it names the component's path in the zip"
         )));
     };
-    let entry = archive.by_index(index).map_err(|e| invalid(e.to_string()))?;
+    let entry = archive
+        .by_index(index)
+        .map_err(|e| invalid(e.to_string()))?;
     let declared_size = entry.size();
     let mut wasm = Vec::with_capacity(declared_size.min(64 << 20) as usize);
     // The declared size may lie: never inflate more than the limit allows.
@@ -148,18 +152,33 @@ mod tests {
 
     #[test]
     fn garbage_missing_handler_and_non_wasm_are_refused() {
-        assert!(matches!(unpack(b"hello", "f.wasm"), Err(DeployError::InvalidZip(_))));
-        assert!(matches!(unpack(b"PKgarbage", "f.wasm"), Err(DeployError::InvalidZip(_))));
+        assert!(matches!(
+            unpack(b"hello", "f.wasm"),
+            Err(DeployError::InvalidZip(_))
+        ));
+        assert!(matches!(
+            unpack(b"PKgarbage", "f.wasm"),
+            Err(DeployError::InvalidZip(_))
+        ));
         let z = zip_with(&[("other.wasm", COMPONENT)]);
-        assert!(matches!(unpack(&z, "function.wasm"), Err(DeployError::InvalidParameter(_))));
+        assert!(matches!(
+            unpack(&z, "function.wasm"),
+            Err(DeployError::InvalidParameter(_))
+        ));
         let z = zip_with(&[("function.wasm", b"not wasm")]);
-        assert!(matches!(unpack(&z, "function.wasm"), Err(DeployError::InvalidCode(_))));
+        assert!(matches!(
+            unpack(&z, "function.wasm"),
+            Err(DeployError::InvalidCode(_))
+        ));
     }
 
     #[test]
     fn traversal_paths_are_refused() {
         let z = zip_with(&[("../evil.wasm", COMPONENT)]);
-        assert!(matches!(unpack(&z, "function.wasm"), Err(DeployError::InvalidZip(_))));
+        assert!(matches!(
+            unpack(&z, "function.wasm"),
+            Err(DeployError::InvalidZip(_))
+        ));
     }
 
     #[test]

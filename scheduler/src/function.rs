@@ -251,10 +251,7 @@ pub fn validate_environment(env: &Environment) -> Result<(), DeployError> {
         )));
     }
     for key in env.variables.keys() {
-        let valid = key
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
+        let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(constraint(
@@ -352,16 +349,27 @@ mod tests {
         assert!(e.contains("'timeout'") && e.contains("900"), "{e}");
         let mut r = request();
         r.memory_size = Some(64);
-        assert!(r.validate().expect_err("memory").to_string().contains("memorySize"));
+        assert!(
+            r.validate()
+                .expect_err("memory")
+                .to_string()
+                .contains("memorySize")
+        );
         let mut r = request();
         r.memory_size = Some(8192);
-        assert!(matches!(r.validate(), Err(DeployError::InvalidParameter(_))));
+        assert!(matches!(
+            r.validate(),
+            Err(DeployError::InvalidParameter(_))
+        ));
         let mut r = request();
         r.function_name = "bad name".into();
         assert!(r.validate().is_err());
         let mut r = request();
         r.runtime = Some("python3.12".into());
-        assert!(matches!(r.validate(), Err(DeployError::InvalidParameter(_))));
+        assert!(matches!(
+            r.validate(),
+            Err(DeployError::InvalidParameter(_))
+        ));
     }
 
     #[test]

@@ -82,7 +82,11 @@ pub fn parse_function_ref(reference: &str) -> (&str, Option<&str>) {
 
 impl Scheduler {
     /// Finds the function an invoke names. Only `$LATEST` exists until versions land.
-    fn resolve(&self, reference: &str, qualifier: Option<&str>) -> Result<Arc<FunctionEntry>, InvokeError> {
+    fn resolve(
+        &self,
+        reference: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Arc<FunctionEntry>, InvokeError> {
         let (name, in_ref) = parse_function_ref(reference);
         if let (Some(a), Some(b)) = (in_ref, qualifier)
             && a != b
@@ -254,9 +258,7 @@ impl Scheduler {
             InvokeOutcome::FunctionError(error) => (error.to_json(), Some("Unhandled")),
             InvokeOutcome::Failed(failure) => {
                 let error = failure.to_function_error(&request_id);
-                output.extend_from_slice(
-                    format!("{}\n", error.error_message).as_bytes(),
-                );
+                output.extend_from_slice(format!("{}\n", error.error_message).as_bytes());
                 (error.to_json(), Some("Unhandled"))
             }
         };
@@ -373,7 +375,13 @@ impl Scheduler {
                 }
             };
             let result = self
-                .run(entry, event.request_id.clone(), event.payload.clone(), None, false)
+                .run(
+                    entry,
+                    event.request_id.clone(),
+                    event.payload.clone(),
+                    None,
+                    false,
+                )
                 .await;
             match result {
                 Ok(response) if response.function_error.is_none() => return,
@@ -409,7 +417,10 @@ mod tests {
     #[test]
     fn function_references() {
         assert_eq!(parse_function_ref("echo"), ("echo", None));
-        assert_eq!(parse_function_ref("echo:$LATEST"), ("echo", Some("$LATEST")));
+        assert_eq!(
+            parse_function_ref("echo:$LATEST"),
+            ("echo", Some("$LATEST"))
+        );
         assert_eq!(parse_function_ref("123:function:echo"), ("echo", None));
         assert_eq!(
             parse_function_ref("arn:aws:lambda:us-east-1:123:function:echo:7"),

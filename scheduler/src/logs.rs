@@ -78,7 +78,11 @@ fn write_loop(dir: &Path, rx: mpsc::Receiver<Message>) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
                         let path = dir.join(format!("{}.log", e.key()));
-                        match std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+                        match std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(&path)
+                        {
                             Ok(f) => e.insert(f),
                             Err(err) => {
                                 tracing::warn!(path = %path.display(), %err, "cannot open function log");
@@ -114,7 +118,9 @@ pub struct Report<'a> {
 pub fn format_invocation(report: &Report<'_>, output: &[u8]) -> Vec<u8> {
     let id = report.request_id;
     let mut text = Vec::with_capacity(output.len() + 256);
-    text.extend_from_slice(format!("START RequestId: {id} Version: {}\n", report.version).as_bytes());
+    text.extend_from_slice(
+        format!("START RequestId: {id} Version: {}\n", report.version).as_bytes(),
+    );
     text.extend_from_slice(output);
     if !output.is_empty() && !output.ends_with(b"\n") {
         text.push(b'\n');

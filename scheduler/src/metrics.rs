@@ -8,8 +8,8 @@ use prometheus::{
 
 /// Buckets for durations in seconds: 50 µs to 15 min.
 const DURATION_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
 ];
 
 /// All of hearth's metrics, registered in one registry.
@@ -82,8 +82,8 @@ impl Metrics {
     // The `expect`s here and above run on static, known-valid definitions registered once
     // into a fresh registry: they cannot fail.
     pub fn new() -> Self {
-        let registry = Registry::new_custom(Some("hearth".into()), None)
-            .expect("static prefix is valid");
+        let registry =
+            Registry::new_custom(Some("hearth".into()), None).expect("static prefix is valid");
         let concurrent = IntGauge::new(
             "concurrent_executions",
             "Invocations running now, all functions",
@@ -93,7 +93,10 @@ impl Metrics {
             .register(Box::new(concurrent.clone()))
             .expect("registered once");
         let sandboxes = IntGaugeVec::new(
-            Opts::new("sandboxes", "Live sandboxes per function and state (idle, busy)"),
+            Opts::new(
+                "sandboxes",
+                "Live sandboxes per function and state (idle, busy)",
+            ),
             &["function", "state"],
         )
         .expect("static metric definition is valid");

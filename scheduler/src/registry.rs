@@ -236,7 +236,8 @@ impl Scheduler {
         self.entry(name)?;
         let admission = &self.inner.admission;
         let others = admission.reserved_except(name);
-        let unreserved = i64::from(admission.account_limit()) - i64::from(others) - i64::from(reserved);
+        let unreserved =
+            i64::from(admission.account_limit()) - i64::from(others) - i64::from(reserved);
         if unreserved < i64::from(MIN_UNRESERVED_CONCURRENCY) {
             return Err(DeployError::InvalidParameter(format!(
                 "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED_CONCURRENCY}]."
@@ -304,15 +305,23 @@ impl Scheduler {
         }
     }
 
-    fn read_functions(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<FunctionEntry>>> {
+    fn read_functions(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<FunctionEntry>>> {
         // The map is only replaced entry by entry; a panic elsewhere cannot leave it torn.
-        self.inner.functions.read().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .functions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn write_functions(
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<FunctionEntry>>> {
-        self.inner.functions.write().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .functions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Drops sandboxes idle past the keep-alive. Holds only a weak reference, so it ends

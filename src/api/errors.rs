@@ -30,15 +30,27 @@ impl ApiError {
     }
 
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            message,
+        )
     }
 
     pub fn invalid_content(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidRequestContentException", message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            message,
+        )
     }
 
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException", message)
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
+            message,
+        )
     }
 
     /// The HTTP response, with `request_id` in `x-amzn-RequestId`.
@@ -75,13 +87,19 @@ impl From<InvokeError> for ApiError {
             }
             InvokeError::Throttled { reason } => Self {
                 reason: Some(reason.as_str()),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", message)
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequestsException",
+                    message,
+                )
             },
             InvokeError::InvalidRequest(_) => Self::invalid_parameter(message),
             InvokeError::PayloadTooLarge(_) => Self::too_large(message),
-            InvokeError::Capacity(_) | InvokeError::ShuttingDown => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", message)
-            }
+            InvokeError::Capacity(_) | InvokeError::ShuttingDown => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                message,
+            ),
         }
     }
 }
@@ -103,15 +121,21 @@ impl From<DeployError> for ApiError {
             DeployError::NotFound(_) => {
                 Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
             }
-            DeployError::Internal(_) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", message)
-            }
+            DeployError::Internal(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                message,
+            ),
         }
     }
 }
 
 impl From<hearth_scheduler::NotFound> for ApiError {
     fn from(e: hearth_scheduler::NotFound) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", e.to_string())
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            e.to_string(),
+        )
     }
 }

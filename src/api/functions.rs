@@ -14,12 +14,17 @@ pub const MAX_CREATE_REQUEST_BYTES: usize = 69_905_067;
 const MAX_LIST_ITEMS: usize = 50;
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_content(format!("Could not parse request body into json: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid_content(format!("Could not parse request body into json: {e}"))
+    })
 }
 
 /// `POST /2015-03-31/functions`.
-pub async fn create(state: &State, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, ApiError> {
+pub async fn create(
+    state: &State,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
     let body = read_body(req, MAX_CREATE_REQUEST_BYTES, || {
         format!("Request must be smaller than {MAX_CREATE_REQUEST_BYTES} bytes for the CreateFunction operation")
     })
@@ -45,13 +50,21 @@ pub fn get(state: &State, name: &str, request_id: &str) -> Result<Response<Body>
 }
 
 /// `GET /2015-03-31/functions/{name}/configuration`.
-pub fn get_configuration(state: &State, name: &str, request_id: &str) -> Result<Response<Body>, ApiError> {
+pub fn get_configuration(
+    state: &State,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
     let config = state.scheduler.get_function(name)?;
     Ok(json_response(StatusCode::OK, request_id, &config))
 }
 
 /// `GET /2015-03-31/functions?Marker&MaxItems`: pages of at most 50, `NextMarker` to go on.
-pub fn list(state: &State, req: &Request<Incoming>, request_id: &str) -> Result<Response<Body>, ApiError> {
+pub fn list(
+    state: &State,
+    req: &Request<Incoming>,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
     let max_items = match query_param(req, "MaxItems")? {
         None => MAX_LIST_ITEMS,
         Some(v) => match v.parse::<usize>() {
@@ -115,11 +128,19 @@ pub async fn put_concurrency(
         )
     })?;
     let n = state.scheduler.put_function_concurrency(name, n)?;
-    Ok(json_response(StatusCode::OK, request_id, &json!({ "ReservedConcurrentExecutions": n })))
+    Ok(json_response(
+        StatusCode::OK,
+        request_id,
+        &json!({ "ReservedConcurrentExecutions": n }),
+    ))
 }
 
 /// `GET /2019-09-30/functions/{name}/concurrency`.
-pub fn get_concurrency(state: &State, name: &str, request_id: &str) -> Result<Response<Body>, ApiError> {
+pub fn get_concurrency(
+    state: &State,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
     let body = match state.scheduler.get_function_concurrency(name)? {
         Some(n) => json!({ "ReservedConcurrentExecutions": n }),
         None => json!({}),
@@ -128,7 +149,11 @@ pub fn get_concurrency(state: &State, name: &str, request_id: &str) -> Result<Re
 }
 
 /// `DELETE /2017-10-31/functions/{name}/concurrency`.
-pub fn delete_concurrency(state: &State, name: &str, request_id: &str) -> Result<Response<Body>, ApiError> {
+pub fn delete_concurrency(
+    state: &State,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
     state.scheduler.delete_function_concurrency(name)?;
     Ok(empty_response(StatusCode::NO_CONTENT, request_id))
 }

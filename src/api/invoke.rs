@@ -111,15 +111,19 @@ pub async fn invoke(
 fn decode_client_context(value: &str) -> Result<String, ApiError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(value)
-        .map_err(|_| ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object."))?;
+        .map_err(|_| {
+            ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object.")
+        })?;
     if bytes.len() > MAX_CLIENT_CONTEXT_BYTES {
         return Err(ApiError::invalid_content(format!(
             "Client context must be no larger than {MAX_CLIENT_CONTEXT_BYTES} bytes once decoded."
         )));
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object."))?;
-    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
-        .map_err(|_| ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object."))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object.")
+    })?;
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).map_err(|_| {
+        ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object.")
+    })?;
     Ok(text)
 }

@@ -7,7 +7,7 @@ pub mod invoke;
 use bytes::Bytes;
 use errors::ApiError;
 use hearth_scheduler::Scheduler;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -32,7 +32,11 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 }
 
 /// A JSON response with a request id.
-pub fn json_response(status: StatusCode, request_id: &str, value: &impl serde::Serialize) -> Response<Body> {
+pub fn json_response(
+    status: StatusCode,
+    request_id: &str,
+    value: &impl serde::Serialize,
+) -> Response<Body> {
     let body = serde_json::to_vec(value).unwrap_or_default();
     Response::builder()
         .status(status)
@@ -51,23 +55,56 @@ pub fn empty_response(status: StatusCode, request_id: &str) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
+/// Bodies over a limit are still read (and discarded) up to this size before the 413 goes
+/// out: a client that is still sending when the server answers and closes sees a reset
+/// instead of the error. Beyond it, the connection is closed at once.
+const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
+
 /// Reads a request body of at most `limit` bytes; a larger one is a 413 with `too_large`'s
-/// message, refused from `Content-Length` before reading when the client declares it.
-pub async fn read_body(req: Request<Incoming>, limit: usize, too_large: impl Fn() -> String) -> Result<Bytes, ApiError> {
+/// message, decided from `Content-Length` before buffering anything when the client sends it.
+pub async fn read_body(
+    req: Request<Incoming>,
+    limit: usize,
+    too_large: impl Fn() -> String,
+) -> Result<Bytes, ApiError> {
     let declared = req
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let mut body = req.into_body();
     if declared.is_some_and(|n| n > limit as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
+            drain(&mut body).await;
+        }
         return Err(ApiError::too_large(too_large()));
     }
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            Err(ApiError::too_large(too_large()))
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::invalid_content(format!("could not read the request body: {e}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                drain(&mut body).await;
+                return Err(ApiError::too_large(too_large()));
+            }
+            buf.extend_from_slice(&data);
         }
-        Err(e) => Err(ApiError::invalid_content(format!("could not read the request body: {e}"))),
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Reads and discards the rest of a body, up to [`DRAIN_LIMIT`].
+async fn drain(body: &mut Incoming) {
+    let mut seen: u64 = 0;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len() as u64;
+            if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
     }
 }
 
@@ -82,7 +119,9 @@ pub fn percent_decode(segment: &str) -> Result<String, ApiError> {
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| ApiError::invalid_parameter(format!("bad escape in path segment {segment:?}")))?;
+                .ok_or_else(|| {
+                    ApiError::invalid_parameter(format!("bad escape in path segment {segment:?}"))
+                })?;
             out.push(hex);
             i += 3;
         } else {
@@ -116,7 +155,11 @@ pub async fn handle(state: &State, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-async fn route(state: &State, req: Request<Incoming>, request_id: &str) -> Result<Response<Body>, ApiError> {
+async fn route(
+    state: &State,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
@@ -130,7 +173,9 @@ async fn route(state: &State, req: Request<Incoming>, request_id: &str) -> Resul
             let name = percent_decode(name)?;
             invoke::invoke(state, req, name, request_id).await
         }
-        (&Method::POST, ["2015-03-31", "functions"]) => functions::create(state, req, request_id).await,
+        (&Method::POST, ["2015-03-31", "functions"]) => {
+            functions::create(state, req, request_id).await
+        }
         (&Method::GET, ["2015-03-31", "functions"]) => functions::list(state, &req, request_id),
         (&Method::GET, ["2015-03-31", "functions", name]) => {
             functions::get(state, &percent_decode(name)?, request_id)

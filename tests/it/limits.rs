@@ -1,0 +1,164 @@
+//! Limits of the Invoke API: concurrency, payload sizes, header values.
+
+use crate::server::{TestServer, json};
+use hyper::Method;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_concurrency_one_throttles_the_second_concurrent_invoke() {
+    let s = TestServer::start().await;
+    s.deployed("sleep", "sleep", None, Some(10)).await;
+    let put = s
+        .client
+        .send(
+            Method::PUT,
+            "/2017-10-31/functions/sleep/concurrency",
+            &[],
+            r#"{"ReservedConcurrentExecutions":1}"#,
+        )
+        .await
+        .expect("put");
+    assert_eq!(put.status, 200, "{}", put.error_text());
+    assert_eq!(json(&put)["ReservedConcurrentExecutions"], 1);
+
+    let invoke = |c: hearth::client::HearthClient| async move {
+        c.invoke("sleep", br#"{"ms":700}"#.to_vec(), "RequestResponse", false)
+            .await
+            .expect("invoke")
+    };
+    let (a, b) = tokio::join!(invoke(s.client.clone()), invoke(s.client.clone()));
+    let statuses = [a.status.as_u16(), b.status.as_u16()];
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 429).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&c| c == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    let throttled = if a.status == 429 { &a } else { &b };
+    assert_eq!(
+        throttled.header("x-amzn-ErrorType"),
+        Some("TooManyRequestsException")
+    );
+    assert_eq!(
+        json(throttled)["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+    assert!(throttled.header("Retry-After").is_some());
+
+    // Reserving 0 throttles every invoke; deleting the reservation lifts it.
+    s.client
+        .send(
+            Method::PUT,
+            "/2017-10-31/functions/sleep/concurrency",
+            &[],
+            r#"{"ReservedConcurrentExecutions":0}"#,
+        )
+        .await
+        .expect("put");
+    assert_eq!(s.invoke("sleep", r#"{"ms":1}"#).await.status, 429);
+    let del = s
+        .client
+        .send(
+            Method::DELETE,
+            "/2017-10-31/functions/sleep/concurrency",
+            &[],
+            Vec::new(),
+        )
+        .await
+        .expect("delete");
+    assert_eq!(del.status, 204);
+    assert_eq!(s.invoke("sleep", r#"{"ms":1}"#).await.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservations_keep_100_unreserved() {
+    let s = TestServer::start().await; // account limit 200 in tests
+    s.deployed("echo", "echo", None, None).await;
+    let put = |n: u32| {
+        let c = s.client.clone();
+        async move {
+            c.send(
+                Method::PUT,
+                "/2017-10-31/functions/echo/concurrency",
+                &[],
+                format!(r#"{{"ReservedConcurrentExecutions":{n}}}"#),
+            )
+            .await
+            .expect("put")
+        }
+    };
+    assert_eq!(put(100).await.status, 200);
+    let refused = put(101).await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        refused.header("x-amzn-ErrorType"),
+        Some("InvalidParameterValueException")
+    );
+    let get = s.get("/2019-09-30/functions/echo/concurrency").await;
+    assert_eq!(json(&get)["ReservedConcurrentExecutions"], 100);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payloads_over_the_limits_are_413() {
+    let s = TestServer::start().await;
+    s.deployed("echo", "echo", None, None).await;
+    // 7 MB of valid JSON: a string.
+    let big = format!("\"{}\"", "a".repeat(7 * 1024 * 1024));
+    let reply = s.invoke("echo", &big).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(
+        reply.header("x-amzn-ErrorType"),
+        Some("RequestEntityTooLargeException")
+    );
+    // Async payloads stop at 1 MB.
+    let over_async = format!("\"{}\"", "a".repeat(1024 * 1024 + 10));
+    assert_eq!(
+        s.invoke_as("echo", &over_async, "Event", false)
+            .await
+            .status,
+        413
+    );
+    // Just under the sync limit goes through and comes back whole.
+    let under = format!("\"{}\"", "b".repeat(6 * 1024 * 1024 - 100));
+    let reply = s.invoke("echo", &under).await;
+    assert_eq!(reply.status, 200, "{}", reply.error_text());
+    assert_eq!(reply.body.len(), under.len());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_headers_and_bodies_are_lambda_errors() {
+    let s = TestServer::start().await;
+    s.deployed("echo", "echo", None, None).await;
+    let bad_type = s.invoke_as("echo", "{}", "Sometimes", false).await;
+    assert_eq!(bad_type.status, 400);
+    assert_eq!(
+        bad_type.header("x-amzn-ErrorType"),
+        Some("InvalidParameterValueException")
+    );
+    let not_json = s.invoke("echo", "not json").await;
+    assert_eq!(not_json.status, 400);
+    assert_eq!(
+        not_json.header("x-amzn-ErrorType"),
+        Some("InvalidRequestContentException")
+    );
+    let bad_context = s
+        .client
+        .send(
+            Method::POST,
+            "/2015-03-31/functions/echo/invocations",
+            &[("X-Amz-Client-Context", "%%%".into())],
+            "{}",
+        )
+        .await
+        .expect("send");
+    assert_eq!(bad_context.status, 400);
+    let unknown = s.get("/2015-03-31/nothing-here").await;
+    assert_eq!(unknown.status, 404);
+    s.stop().await;
+}

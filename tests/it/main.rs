@@ -1,0 +1,11 @@
+//! End-to-end tests: a real server on port 0 with a temp state dir, real compiled guests,
+//! requests over HTTP. One binary, one module per feature, shared helpers in [`server`].
+
+#[path = "../support/guests.rs"]
+mod guests;
+mod server;
+
+mod deploy;
+mod failures;
+mod invoke;
+mod limits;

@@ -1,0 +1,143 @@
+//! A hearth server on an ephemeral port, and the client calls tests make against it.
+
+use crate::guests::guest;
+use base64::Engine as _;
+use hearth::client::{self, HearthClient, Reply};
+use hearth_scheduler::{Scheduler, SchedulerConfig};
+use hyper::Method;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+pub struct TestServer {
+    pub client: HearthClient,
+    pub scheduler: Scheduler,
+    _state_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `adjust` has changed the scheduler's defaults.
+    pub async fn start_with(adjust: impl FnOnce(&mut SchedulerConfig)) -> Self {
+        let state_dir = tempfile::tempdir().expect("temp state dir");
+        let mut config = SchedulerConfig::new(state_dir.path());
+        config.pool.memory_budget_mb = 8 * 1024;
+        config.account_concurrency = 200;
+        config.shutdown_grace = Duration::from_secs(5);
+        adjust(&mut config);
+        let scheduler = Scheduler::new(config).expect("scheduler");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(hearth::serve(
+            listener,
+            scheduler.clone(),
+            hearth::ServerConfig {
+                shutdown_grace: Duration::from_secs(5),
+            },
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            client: HearthClient::new(&endpoint),
+            scheduler,
+            _state_dir: state_dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Deploys example guest `example` as function `name`.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        example: &str,
+        memory_mb: Option<u32>,
+        timeout_s: Option<u32>,
+    ) -> Reply {
+        let dir = tempfile::tempdir().expect("tmp");
+        let wasm = dir.path().join("f.wasm");
+        std::fs::write(&wasm, guest(example)).expect("write wasm");
+        let zip = client::package(&wasm, "function.wasm").expect("zip");
+        let request =
+            client::create_function_request(name, &zip, "function.wasm", memory_mb, timeout_s, &[]);
+        self.client.create_function(&request).await.expect("create")
+    }
+
+    /// Deploys and asserts it worked.
+    pub async fn deployed(
+        &self,
+        name: &str,
+        example: &str,
+        memory_mb: Option<u32>,
+        timeout_s: Option<u32>,
+    ) {
+        let reply = self.deploy(name, example, memory_mb, timeout_s).await;
+        assert_eq!(reply.status, 201, "{}", reply.error_text());
+    }
+
+    pub async fn invoke(&self, name: &str, payload: &str) -> Reply {
+        self.client
+            .invoke(name, payload.as_bytes().to_vec(), "RequestResponse", false)
+            .await
+            .expect("invoke")
+    }
+
+    pub async fn invoke_as(&self, name: &str, payload: &str, kind: &str, tail: bool) -> Reply {
+        self.client
+            .invoke(name, payload.as_bytes().to_vec(), kind, tail)
+            .await
+            .expect("invoke")
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.client
+            .send(Method::GET, path, &[], Vec::new())
+            .await
+            .expect("get")
+    }
+
+    /// Stops the server the way SIGTERM does and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The body as JSON.
+pub fn json(reply: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&reply.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&reply.body)))
+}
+
+/// The decoded `X-Amz-Log-Result`.
+pub fn log_tail(reply: &Reply) -> String {
+    let tail = reply
+        .header("X-Amz-Log-Result")
+        .expect("X-Amz-Log-Result header");
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(tail)
+            .expect("base64"),
+    )
+    .expect("utf8")
+}
