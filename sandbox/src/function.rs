@@ -79,6 +79,7 @@ pub struct WasmFunction {
     pub(crate) pre: CommandPre<SandboxState>,
     pub(crate) settings: Arc<FunctionSettings>,
     pub(crate) env: Arc<Vec<(String, String)>>,
+    pub(crate) tmp: Arc<crate::tmp::TmpDirs>,
 }
 
 impl std::fmt::Debug for WasmFunction {
@@ -114,7 +115,9 @@ impl WasmFunction {
             ))
         })?;
         let env = Arc::new(settings.environment());
+        let tmp = crate::tmp::TmpDirs::new(&settings.tmp_root);
         Ok(Self {
+            tmp,
             engine: engine.clone(),
             pre,
             settings: Arc::new(settings),

@@ -57,6 +57,9 @@ pub struct SandboxState {
     pub(crate) deadline: Option<Instant>,
     /// The guest has called `next` at least once.
     pub(crate) ready: bool,
+    /// The sandbox's `/tmp`. Last field, so it is dropped (emptied, recycled) only after
+    /// everything that could still touch it: it lives exactly as long as the store.
+    pub(crate) _tmp: Option<crate::tmp::TmpDir>,
 }
 
 impl WasiView for SandboxState {

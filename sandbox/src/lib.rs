@@ -24,7 +24,7 @@
 //!   against: a guest that spins inside a single host call that never yields (none of the
 //!   WASI calls we expose do).
 //! - No network: the WASI context grants no sockets. `/tmp` is a per-sandbox directory,
-//!   removed when the sandbox is dropped.
+//!   emptied when the sandbox is dropped.
 //!
 //! Layout:
 //! - [`engine`]: the shared engine, its epoch ticker and the compiled-code cache.
@@ -33,6 +33,7 @@
 //! - [`host`]: the per-instance host state and the guest ABI's host functions.
 //! - [`limits`]: the memory limiter and the deadline check.
 //! - [`output`]: capture of the guest's stdout/stderr for the function's log.
+//! - [`tmp`]: per-sandbox `/tmp` directories, recycled when left empty.
 
 pub mod engine;
 pub mod function;
@@ -40,6 +41,7 @@ pub mod host;
 pub mod limits;
 pub mod output;
 pub mod sandbox;
+pub mod tmp;
 
 pub use engine::{EngineConfig, WasmEngine};
 pub use function::{FunctionSettings, WasmFunction};

@@ -11,7 +11,6 @@ use crate::limits::{DeadlineExceeded, MemoryLimiter};
 use crate::output::OutputBuffer;
 use hearth_runtime_api::limits::INIT_TIMEOUT;
 use hearth_runtime_api::{FunctionError, Invocation, SandboxFailure, Session};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -62,7 +61,6 @@ pub struct WasmSandbox {
     init_duration: Duration,
     log_stream: String,
     alive: bool,
-    _tmp: TmpDir,
 }
 
 impl std::fmt::Debug for WasmSandbox {
@@ -81,12 +79,42 @@ impl Drop for WasmSandbox {
 }
 
 impl WasmFunction {
+    /// The floor under a cold start: instantiate this function from its `InstancePre` into
+    /// a fresh store with an empty WASI context, run none of the guest, drop it. Benchmarks
+    /// compare [`WasmFunction::start`] against this.
+    pub async fn instantiate_only(&self) -> Result<(), String> {
+        let (_inbox_tx, inbox_rx) = mpsc::channel(1);
+        let (events_tx, _events_rx) = mpsc::unbounded_channel();
+        let state = SandboxState {
+            wasi: WasiCtxBuilder::new().build(),
+            table: Default::default(),
+            limiter: MemoryLimiter::new(self.settings.memory_mb, Arc::default()),
+            session: Session::new(),
+            inbox: inbox_rx,
+            outbox: events_tx,
+            deadline: None,
+            ready: false,
+            _tmp: None,
+        };
+        let mut store = Store::new(self.engine.engine(), state);
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_callback(host::on_epoch);
+        store.set_epoch_deadline(1);
+        self.pre
+            .instantiate_async(&mut store)
+            .await
+            .map(drop)
+            .map_err(|e| format!("{e:#}"))
+    }
+
     /// Cold start: instantiate, run the guest's INIT until it first calls `next` (at most
     /// 10 s), and hand back the idle sandbox.
     pub async fn start(&self) -> Result<WasmSandbox, StartError> {
         let started = Instant::now();
         let settings = &self.settings;
-        let tmp = TmpDir::create(&settings.tmp_root)
+        let tmp = self
+            .tmp
+            .take()
             .map_err(|e| StartError::Capacity(format!("creating /tmp: {e}")))?;
         let output = OutputBuffer::new();
         let peak_memory = Arc::new(AtomicU64::new(0));
@@ -112,6 +140,7 @@ impl WasmFunction {
             outbox: events_tx,
             deadline: Some(started + INIT_TIMEOUT),
             ready: false,
+            _tmp: Some(tmp),
         };
         let mut store = Store::new(self.engine.engine(), state);
         store.limiter(|s| &mut s.limiter);
@@ -130,7 +159,6 @@ impl WasmFunction {
             init_duration: Duration::ZERO,
             log_stream,
             alive: true,
-            _tmp: tmp,
         };
 
         let event = tokio::time::timeout_at((started + INIT_TIMEOUT).into(), sandbox.events.recv())
@@ -370,30 +398,6 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// A sandbox's private `/tmp`, removed with everything in it when dropped.
-#[derive(Debug)]
-struct TmpDir(PathBuf);
-
-impl TmpDir {
-    fn create(root: &Path) -> std::io::Result<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = root.join(format!("sbx-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path)?;
-        Ok(Self(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

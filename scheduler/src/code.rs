@@ -200,4 +200,21 @@ mod tests {
         let e = unpack(&z, "function.wasm").expect_err("bomb");
         assert!(e.to_string().contains("Unzipped size"), "{e}");
     }
+
+    proptest::proptest! {
+        /// Untrusted bytes never panic the unpacker: any input is a package or an error.
+        #[test]
+        fn arbitrary_packages_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..2048), zip_magic in proptest::bool::ANY) {
+            let mut bytes = if zip_magic { b"PK\x03\x04".to_vec() } else { b"\0asm".to_vec() };
+            bytes.extend_from_slice(&tail);
+            let _ = unpack(&bytes, "function.wasm");
+        }
+
+        /// A real zip with arbitrary entry names: unsafe names are refused, nothing panics.
+        #[test]
+        fn arbitrary_entry_names_never_panic(name in "\\PC{1,40}") {
+            let z = zip_with(&[(name.as_str(), COMPONENT)]);
+            let _ = unpack(&z, "function.wasm");
+        }
+    }
 }

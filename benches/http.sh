@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Sync invoke over HTTP with keep-alive, beside the HTTP floor (GET /health on the same
+# server), in one run. Installs wrk from Debian's packages if it is missing.
+#
+#   benches/http.sh [seconds] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+conns=${2:-32}
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk…" >&2
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+echo "building hearth (release) and the echo guest…" >&2
+cargo build --release -q -p hearth
+cargo build -q --profile guest --target wasm32-wasip2 -p hearth-examples --target-dir target/guests
+
+state=$(mktemp -d)
+port=$((20000 + RANDOM % 20000))
+endpoint="http://127.0.0.1:$port"
+RUST_LOG=warn target/release/hearth serve --listen "127.0.0.1:$port" --state-dir "$state" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$state"' EXIT
+for _ in $(seq 100); do curl -sf "$endpoint/health" >/dev/null && break; sleep 0.1; done
+target/release/hearth deploy echo target/guests/wasm32-wasip2/guest/echo.wasm --endpoint "$endpoint" >/dev/null
+
+cat > "$state/invoke.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"hello":"world"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+echo "== floor: GET /health ($secs s, $conns connections)"
+wrk -t1 -c"$conns" -d"${secs}s" --latency "$endpoint/health" | tee "$state/floor.txt"
+echo "== sync invoke of echo ($secs s, $conns connections)"
+wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$state/invoke.lua" \
+  "$endpoint/2015-03-31/functions/echo/invocations" | tee "$state/invoke.txt"
+
+floor=$(awk '/Requests\/sec/ {print $2}' "$state/floor.txt")
+invoke=$(awk '/Requests\/sec/ {print $2}' "$state/invoke.txt")
+errors=$(grep -c "Non-2xx" "$state/invoke.txt" || true)
+echo
+printf 'floor  GET /health : %10.0f req/s\n' "$floor"
+awk -v i="$invoke" -v f="$floor" 'BEGIN { printf "invoke echo       : %10.0f req/s  (%.2f of the floor)\n", i, i / f }'
+[ "$errors" = 0 ] || echo "WARNING: non-2xx responses during the invoke run"

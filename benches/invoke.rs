@@ -1,0 +1,401 @@
+//! In-process latency of the invoke path, each case beside the floor under it, measured in
+//! the same run.
+//!
+//! Run: `cargo bench --bench invoke` (add `-- --quick` for a short run). Prints p50/p90/p99
+//! per case and the ratio of each p50 to its floor, draws the distributions as a text
+//! histogram, and writes the latency CDFs to `target/bench/invoke.svg`.
+//!
+//! Cases:
+//! - floor `instantiate`: wasmtime instantiation of echo from its `InstancePre` (pooling
+//!   allocator, copy-on-write image) into a fresh store, no guest code run, dropped.
+//! - `sandbox cold start`: a new sandbox of echo (instantiate + guest INIT to its first
+//!   `next`) and its first invocation, then dropped.
+//! - `scheduler cold start`: the full in-process path with no idle sandbox: admission, pool
+//!   miss (evicting the other function's idle sandbox to fit a 128 MB budget), cold start,
+//!   invoke, log, metrics.
+//! - floor `spawn+join`: one tokio task spawned and awaited (the scheduler runs each
+//!   invocation in its own task).
+//! - `sandbox warm invoke`: one invocation into an idle sandbox parked in `next`.
+//! - `scheduler warm invoke`: the full in-process path with a warm sandbox.
+
+#[path = "../tests/support/guests.rs"]
+mod guests;
+
+use base64::Engine as _;
+use hearth_runtime_api::Invocation;
+use hearth_sandbox::{EngineConfig, FunctionSettings, InvokeOutcome, WasmEngine, WasmFunction};
+use hearth_scheduler::{CreateFunction, InvokeRequest, Scheduler, SchedulerConfig};
+use std::future::Future;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+struct Case {
+    name: &'static str,
+    floor: Option<&'static str>,
+    samples: Vec<Duration>,
+}
+
+impl Case {
+    fn percentile(&self, p: f64) -> Duration {
+        let mut s = self.samples.clone();
+        s.sort_unstable();
+        s[((s.len() - 1) as f64 * p).round() as usize]
+    }
+}
+
+async fn measure<F, Fut>(
+    name: &'static str,
+    floor: Option<&'static str>,
+    iterations: usize,
+    mut f: F,
+) -> Case
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    eprint!("  {name:<28} warming up…");
+    for _ in 0..(iterations / 10).max(10) {
+        f().await;
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    let step = (iterations / 10).max(1);
+    for i in 0..iterations {
+        let t = Instant::now();
+        f().await;
+        samples.push(t.elapsed());
+        if i % step == 0 {
+            eprint!("\r  {name:<28} {:>3}%        ", i * 100 / iterations);
+        }
+    }
+    eprintln!("\r  {name:<28} done       ");
+    Case {
+        name,
+        floor,
+        samples,
+    }
+}
+
+fn settings(dir: &std::path::Path) -> FunctionSettings {
+    FunctionSettings {
+        function_name: "echo".into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "function.wasm".into(),
+        region: "us-east-1".into(),
+        initialization_type: "on-demand".into(),
+        environment: vec![],
+        tmp_root: dir.join("tmp"),
+    }
+}
+
+fn invocation() -> Invocation {
+    Invocation {
+        request_id: "bench".into(),
+        deadline_ms: 0,
+        invoked_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:echo".into(),
+        trace_id: "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0"
+            .into(),
+        client_context: None,
+        cognito_identity: None,
+        payload: br#"{"hello":"world"}"#.to_vec(),
+    }
+}
+
+async fn deploy(scheduler: &Scheduler, name: &str, wasm: &[u8]) {
+    let request: CreateFunction = serde_json::from_value(serde_json::json!({
+        "FunctionName": name,
+        "Runtime": "wasm32-wasip2",
+        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(wasm) },
+    }))
+    .expect("request");
+    scheduler.create_function(request).await.expect("deploy");
+}
+
+fn request(name: &str) -> InvokeRequest {
+    InvokeRequest {
+        function: name.into(),
+        payload: br#"{"hello":"world"}"#.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (cold_n, warm_n) = if quick { (500, 2_000) } else { (5_000, 50_000) };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Measure from a worker thread, as the server's connection tasks run: from `block_on`'s
+    // thread every wake-up would be a cross-thread futex hand-off that the server never pays.
+    let cases = runtime.block_on(async {
+        tokio::spawn(async move {
+            let dir = tempfile::tempdir().expect("tmp");
+            let wasm = guests::guest("echo");
+            let engine = WasmEngine::new(EngineConfig {
+                cache_dir: dir.path().join("cache"),
+                max_instances: 256,
+            })
+            .expect("engine");
+            let echo = WasmFunction::prepare(&engine, "bench-echo", &wasm, settings(dir.path()))
+                .expect("prepare");
+
+            let mut config = SchedulerConfig::new(dir.path().join("state"));
+            config.pool.memory_budget_mb = 128; // room for exactly one sandbox: a/b alternate cold
+            let cold = Scheduler::new(config).expect("scheduler");
+            deploy(&cold, "a", &wasm).await;
+            deploy(&cold, "b", &wasm).await;
+            let warm =
+                Scheduler::new(SchedulerConfig::new(dir.path().join("warm"))).expect("scheduler");
+            deploy(&warm, "echo", &wasm).await;
+
+            eprintln!(
+                "measuring ({} cold / {} warm iterations per case)",
+                cold_n, warm_n
+            );
+            let mut cases = Vec::new();
+            cases.push(
+                measure("instantiate", None, cold_n, || async {
+                    echo.instantiate_only().await.expect("instantiate");
+                })
+                .await,
+            );
+            // Sandboxes kept alive so their teardown stays out of the measurement.
+            let kept = std::sync::Mutex::new(Vec::new());
+            cases.push(
+                measure(
+                    "sandbox start (no drop)",
+                    Some("instantiate"),
+                    100,
+                    || async {
+                        let s = echo.start().await.expect("start");
+                        kept.lock().expect("not poisoned").push(s);
+                    },
+                )
+                .await,
+            );
+            drop(kept);
+            cases.push(
+                measure(
+                    "sandbox cold start",
+                    Some("instantiate"),
+                    cold_n,
+                    || async {
+                        let mut s = echo.start().await.expect("start");
+                        let r = s
+                            .invoke(invocation(), Instant::now() + Duration::from_secs(3))
+                            .await;
+                        assert!(matches!(r, InvokeOutcome::Response(_)));
+                    },
+                )
+                .await,
+            );
+            let mut flip = false;
+            cases.push(
+                measure("scheduler cold start", Some("instantiate"), cold_n, || {
+                    flip = !flip;
+                    let name = if flip { "a" } else { "b" };
+                    let cold = &cold;
+                    async move {
+                        let r = cold.invoke(request(name)).await.expect("invoke");
+                        assert!(r.function_error.is_none());
+                    }
+                })
+                .await,
+            );
+            cases.push(
+                measure("spawn+join", None, warm_n, || async {
+                    tokio::spawn(async {}).await.expect("join");
+                })
+                .await,
+            );
+            let mut sandbox = echo.start().await.expect("start");
+            let sandbox = &mut sandbox;
+            let mut samples = Vec::with_capacity(warm_n);
+            eprint!("  {:<28} running…", "sandbox warm invoke");
+            for i in 0..warm_n + warm_n / 10 {
+                let t = Instant::now();
+                let r = sandbox
+                    .invoke(invocation(), Instant::now() + Duration::from_secs(3))
+                    .await;
+                let took = t.elapsed();
+                assert!(matches!(r, InvokeOutcome::Response(_)));
+                if i >= warm_n / 10 {
+                    samples.push(took);
+                }
+            }
+            eprintln!("\r  {:<28} done       ", "sandbox warm invoke");
+            cases.push(Case {
+                name: "sandbox warm invoke",
+                floor: Some("spawn+join"),
+                samples,
+            });
+            cases.push(
+                measure(
+                    "scheduler warm invoke",
+                    Some("spawn+join"),
+                    warm_n,
+                    || async {
+                        let r = warm.invoke(request("echo")).await.expect("invoke");
+                        assert!(r.function_error.is_none());
+                    },
+                )
+                .await,
+            );
+            cases
+        })
+        .await
+        .expect("bench task")
+    });
+    report(&cases);
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn report(cases: &[Case]) {
+    println!(
+        "\n{:<24} {:>10} {:>10} {:>10}   p50 vs floor",
+        "case", "p50 µs", "p90 µs", "p99 µs"
+    );
+    for case in cases {
+        let p50 = case.percentile(0.5);
+        let ratio = case
+            .floor
+            .and_then(|f| cases.iter().find(|c| c.name == f))
+            .map(|f| format!("{:.1}× {}", micros(p50) / micros(f.percentile(0.5)), f.name))
+            .unwrap_or_else(|| "(floor)".into());
+        println!(
+            "{:<24} {:>10.1} {:>10.1} {:>10.1}   {ratio}",
+            case.name,
+            micros(p50),
+            micros(case.percentile(0.9)),
+            micros(case.percentile(0.99)),
+        );
+    }
+    println!("\nlatency distributions (log-scale buckets, µs):");
+    for case in cases {
+        histogram(case);
+    }
+    match write_svg(cases) {
+        Ok(path) => println!("\nCDF chart: {path}"),
+        Err(e) => eprintln!("could not write the chart: {e}"),
+    }
+}
+
+/// Buckets at 1, 1.5, 2, 3, 5, 7 × powers of ten.
+fn bucket_edges() -> Vec<f64> {
+    let mut edges = Vec::new();
+    let mut decade = 1.0;
+    while decade < 1e6 {
+        for m in [1.0, 1.5, 2.0, 3.0, 5.0, 7.0] {
+            edges.push(decade * m);
+        }
+        decade *= 10.0;
+    }
+    edges
+}
+
+fn histogram(case: &Case) {
+    let edges = bucket_edges();
+    let mut counts = vec![0usize; edges.len()];
+    for s in &case.samples {
+        let us = micros(*s);
+        let i = edges.iter().rposition(|&e| us >= e).unwrap_or(0);
+        counts[i] += 1;
+    }
+    let first = counts.iter().position(|&c| c > 0).unwrap_or(0);
+    let last = counts.iter().rposition(|&c| c > 0).unwrap_or(0);
+    let max = counts.iter().copied().max().unwrap_or(1).max(1);
+    println!("  {}", case.name);
+    for i in first..=last {
+        let bar = "█".repeat((counts[i] * 50).div_ceil(max));
+        println!("    ≥{:>8.1} {:<50} {}", edges[i], bar, counts[i]);
+    }
+}
+
+/// CDF of every case on a log-x axis, as a standalone SVG.
+fn write_svg(cases: &[Case]) -> std::io::Result<String> {
+    let (w, h, left, bottom) = (900.0, 480.0, 60.0, 40.0);
+    let all: Vec<f64> = cases
+        .iter()
+        .flat_map(|c| c.samples.iter().map(|s| micros(*s)))
+        .collect();
+    let lo = all
+        .iter()
+        .copied()
+        .fold(f64::MAX, f64::min)
+        .max(0.1)
+        .log10()
+        .floor();
+    let hi = all
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
+    let x = |us: f64| left + (us.max(0.1).log10() - lo) / (hi - lo) * (w - left - 20.0);
+    let y = |q: f64| (h - bottom) - q * (h - bottom - 20.0);
+    let colors = ["#888", "#d62728", "#ff7f0e", "#aaa", "#1f77b4", "#2ca02c"];
+    let mut svg = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n"
+    );
+    let mut decade = lo;
+    while decade <= hi {
+        let xv = x(10f64.powf(decade));
+        svg += &format!(
+            "<line x1='{xv}' y1='20' x2='{xv}' y2='{}' stroke='#eee'/><text x='{xv}' y='{}' text-anchor='middle'>{} µs</text>\n",
+            h - bottom,
+            h - bottom + 16.0,
+            10f64.powf(decade)
+        );
+        decade += 1.0;
+    }
+    for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
+        svg += &format!(
+            "<text x='{}' y='{}' text-anchor='end'>p{}</text>\n",
+            left - 6.0,
+            y(q) + 4.0,
+            (q * 100.0) as u32
+        );
+    }
+    for (i, case) in cases.iter().enumerate() {
+        let mut s: Vec<f64> = case.samples.iter().map(|d| micros(*d)).collect();
+        s.sort_by(f64::total_cmp);
+        let n = s.len() as f64;
+        let step = (s.len() / 400).max(1);
+        let points: Vec<String> = s
+            .iter()
+            .enumerate()
+            .step_by(step)
+            .map(|(j, us)| format!("{:.1},{:.1}", x(*us), y(j as f64 / n)))
+            .collect();
+        let color = colors[i % colors.len()];
+        let dash = if case.floor.is_none() {
+            " stroke-dasharray='4 3'"
+        } else {
+            ""
+        };
+        svg += &format!(
+            "<polyline fill='none' stroke='{color}' stroke-width='2'{dash} points='{}'/>\n",
+            points.join(" ")
+        );
+        svg += &format!(
+            "<text x='{}' y='{}' fill='{color}'>{} (p50 {:.1} µs)</text>\n",
+            left + 10.0,
+            36.0 + 16.0 * i as f64,
+            case.name,
+            micros(case.percentile(0.5))
+        );
+    }
+    svg += "</svg>\n";
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("invoke.svg");
+    std::fs::File::create(&path)?.write_all(svg.as_bytes())?;
+    Ok(path.display().to_string())
+}
