@@ -8,6 +8,9 @@
 //! Cases:
 //! - floor `instantiate`: wasmtime instantiation of echo from its `InstancePre` (pooling
 //!   allocator, copy-on-write image) into a fresh store, no guest code run, dropped.
+//! - `start, never-used slot`: a cold start (no invoke) while 100 sandboxes stay alive, so
+//!   each lands in a pool slot no sandbox used before: page faults and a new `/tmp` included.
+//!   The first cold starts after `hearth serve` look like this.
 //! - `sandbox cold start`: a new sandbox of echo (instantiate + guest INIT to its first
 //!   `next`) and its first invocation, then dropped.
 //! - `scheduler cold start`: the full in-process path with no idle sandbox: admission, pool
@@ -166,7 +169,7 @@ fn main() {
             let kept = std::sync::Mutex::new(Vec::new());
             cases.push(
                 measure(
-                    "sandbox start (no drop)",
+                    "start, never-used slot",
                     Some("instantiate"),
                     100,
                     || async {
