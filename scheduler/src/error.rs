@@ -20,6 +20,19 @@ pub enum DeployError {
     /// The name is taken (`ResourceConflictException`).
     #[error("Function already exist: {0}")]
     AlreadyExists(String),
+    /// Another conflict: an alias that exists, a version an alias still points to
+    /// (`ResourceConflictException`).
+    #[error("{0}")]
+    Conflict(String),
+    /// A `RevisionId` that is not the current one (`PreconditionFailedException`, 412).
+    #[error(
+        "The Revision Id provided does not match the latest Revision Id. Call the {0} API to retrieve the latest Revision Id"
+    )]
+    PreconditionFailed(&'static str),
+    /// A resource other than a function (alias, config) that does not exist
+    /// (`ResourceNotFoundException`).
+    #[error("{0}")]
+    ResourceNotFound(String),
     /// The package is not a readable zip, or breaks a zip limit (`InvalidZipFileException`
     /// or `RequestTooLargeException` for the size limits, as Lambda does).
     #[error("{0}")]

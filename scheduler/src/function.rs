@@ -78,6 +78,80 @@ pub struct CreateFunction {
     pub architectures: Option<Vec<String>>,
     #[serde(default)]
     pub package_type: Option<String>,
+    /// Publish version 1 right away.
+    #[serde(default)]
+    pub publish: bool,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The UpdateFunctionConfiguration request body: only the members present change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateConfiguration {
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<u32>,
+    pub memory_size: Option<u32>,
+    pub environment: Option<Environment>,
+    pub runtime: Option<String>,
+    pub ephemeral_storage: Option<EphemeralStorage>,
+    pub revision_id: Option<String>,
+}
+
+impl UpdateConfiguration {
+    /// The function as it would be after this update, as a CreateFunction to validate.
+    pub fn merged(&self, current: &FunctionConfiguration) -> CreateFunction {
+        CreateFunction {
+            function_name: current.function_name.clone(),
+            role: Some(self.role.clone().unwrap_or_else(|| current.role.clone())),
+            code: FunctionCode::default(),
+            runtime: Some(
+                self.runtime
+                    .clone()
+                    .unwrap_or_else(|| current.runtime.clone()),
+            ),
+            handler: Some(
+                self.handler
+                    .clone()
+                    .unwrap_or_else(|| current.handler.clone()),
+            ),
+            timeout: Some(self.timeout.unwrap_or(current.timeout)),
+            memory_size: Some(self.memory_size.unwrap_or(current.memory_size)),
+            ephemeral_storage: Some(self.ephemeral_storage.unwrap_or(current.ephemeral_storage)),
+            environment: Some(
+                self.environment
+                    .clone()
+                    .unwrap_or_else(|| current.environment.clone()),
+            ),
+            description: Some(
+                self.description
+                    .clone()
+                    .unwrap_or_else(|| current.description.clone()),
+            ),
+            architectures: Some(current.architectures.clone()),
+            package_type: None,
+            publish: false,
+            tags: BTreeMap::new(),
+        }
+    }
+}
+
+/// The UpdateFunctionCode request body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateCode {
+    pub zip_file: Option<String>,
+    #[serde(rename = "S3Bucket")]
+    pub s3_bucket: Option<String>,
+    pub image_uri: Option<String>,
+    #[serde(default)]
+    pub publish: bool,
+    #[serde(default)]
+    pub dry_run: bool,
+    pub revision_id: Option<String>,
+    pub architectures: Option<Vec<String>>,
 }
 
 /// Lambda's `FunctionConfiguration`, as every control-plane call returns it.

@@ -1,7 +1,7 @@
 //! The scheduler: functions, admission, and the invoke path.
 //!
 //! This crate owns what a Lambda region does between the front door and a sandbox: the
-//! function registry and its code, admission against the account and reserved concurrency
+//! function registry and its code (durable under the state directory), admission against the account and reserved concurrency
 //! limits, synchronous and asynchronous (`Event`) invocation with retries, the function logs
 //! (`START` / `END` / `REPORT`) and the Prometheus metrics. It must not speak HTTP: the front
 //! door turns requests into calls here and maps [`error`] values to Lambda's wire errors once.
@@ -16,7 +16,12 @@
 //! - [`function`]: a function's configuration (Lambda's `FunctionConfiguration`), the
 //!   CreateFunction request and its validation.
 //! - [`code`]: deployment packages: a zip or a bare component, their limits and hashes.
-//! - [`registry`]: the [`Scheduler`] itself and the control-plane operations.
+//! - [`registry`]: the [`Scheduler`] itself, start-up from disk, name resolution.
+//! - [`control`]: control-plane operations on functions (create, update, delete, list,
+//!   concurrency, tags, account settings).
+//! - [`versions`]: PublishVersion and aliases.
+//! - [`event_config`]: asynchronous-invocation settings and destinations.
+//! - [`record`], [`store`]: what is persisted, and how (atomic writes under the state dir).
 //! - [`admission`]: account and reserved concurrency.
 //! - [`invoke`]: synchronous, asynchronous and dry-run invocation.
 //! - [`logs`], [`metrics`], [`error`].
@@ -24,15 +29,20 @@
 pub mod admission;
 pub mod code;
 pub mod config;
+pub mod control;
 pub mod error;
+pub mod event_config;
 pub mod function;
 pub mod invoke;
 pub mod logs;
 pub mod metrics;
+pub mod record;
 pub mod registry;
+pub mod store;
+pub mod versions;
 
 pub use config::SchedulerConfig;
 pub use error::{DeployError, InvokeError, NotFound};
-pub use function::{CreateFunction, FunctionConfiguration};
+pub use function::{CreateFunction, FunctionConfiguration, UpdateCode, UpdateConfiguration};
 pub use invoke::{InvokeRequest, InvokeResponse};
 pub use registry::Scheduler;

@@ -1,27 +1,29 @@
-//! The [`Scheduler`] and the control-plane operations on its function registry.
+//! The [`Scheduler`]: its state, start-up from the state directory, and name resolution.
 //!
-//! The registry lives in memory here; every function version is compiled and linked once
-//! when it is created ([`hearth_sandbox::WasmFunction`]) and gets its own pool key, so an
-//! update never hands an old sandbox to a new configuration.
+//! Each function version (`$LATEST` and every published one) is compiled and linked once
+//! ([`hearth_sandbox::WasmFunction`]) and has its own pool key, so an update never hands an
+//! old sandbox to a new configuration. Control-plane changes are serialised by one async
+//! lock, written to disk ([`crate::store`]) and only then made visible; invocations read the
+//! current entries through a short read lock.
 
 use crate::admission::Admission;
-use crate::code;
-use crate::config::{MIN_UNRESERVED_CONCURRENCY, SchedulerConfig};
+use crate::config::SchedulerConfig;
 use crate::error::{DeployError, NotFound};
-use crate::function::{CreateFunction, EphemeralStorage, FunctionConfiguration, last_modified_now};
+use crate::function::FunctionConfiguration;
 use crate::invoke::AsyncEvent;
 use crate::logs::LogStore;
 use crate::metrics::{FunctionMetrics, Metrics};
-use base64::Engine as _;
+use crate::record::FunctionRecord;
+use crate::store::StateStore;
 use hearth_pool::{PoolStats, WarmPool};
 use hearth_sandbox::{EngineConfig, FunctionSettings, WasmEngine, WasmFunction, WasmSandbox};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// A pool key: function name and the generation of its code and configuration.
+/// A pool key: function name and the generation of one version's code and configuration.
 pub(crate) type PoolKey = (String, u64);
 
 /// A sandbox as the pool sees it.
@@ -33,7 +35,7 @@ impl hearth_pool::Sandbox for Pooled {
     }
 }
 
-/// One deployed function version.
+/// One deployed function version, ready to run.
 #[derive(Debug)]
 pub(crate) struct FunctionEntry {
     pub(crate) config: FunctionConfiguration,
@@ -42,11 +44,29 @@ pub(crate) struct FunctionEntry {
     pub(crate) metrics: FunctionMetrics,
 }
 
+/// A function: its durable record and the runnable entries built from it.
+#[derive(Debug)]
+pub(crate) struct FunctionState {
+    pub(crate) record: FunctionRecord,
+    pub(crate) latest: Arc<FunctionEntry>,
+    pub(crate) versions: BTreeMap<u64, Arc<FunctionEntry>>,
+}
+
+impl FunctionState {
+    /// Every entry of the function (for retiring pool keys).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Arc<FunctionEntry>> {
+        std::iter::once(&self.latest).chain(self.versions.values())
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) config: SchedulerConfig,
     pub(crate) engine: WasmEngine,
+    pub(crate) store: StateStore,
     /// A std lock: held only for map operations, never across `.await`.
-    pub(crate) functions: RwLock<HashMap<String, Arc<FunctionEntry>>>,
+    pub(crate) functions: RwLock<HashMap<String, FunctionState>>,
+    /// Serialises control-plane changes (held across compilation and the disk write).
+    pub(crate) control: tokio::sync::Mutex<()>,
     pub(crate) pool: WarmPool<PoolKey, Pooled>,
     pub(crate) admission: Admission,
     pub(crate) logs: LogStore,
@@ -71,14 +91,16 @@ impl std::fmt::Debug for Scheduler {
 }
 
 impl Scheduler {
-    /// Builds the scheduler and starts its background tasks (keep-alive reaper, async
-    /// invocation worker). Must be called inside a tokio runtime.
+    /// Opens the state directory, loads every function and unfinished `Event` invocation, and
+    /// starts the background tasks (keep-alive reaper, async worker). Must be called inside a
+    /// tokio runtime.
     pub fn new(config: SchedulerConfig) -> Result<Self, DeployError> {
         let internal = |e: &dyn std::fmt::Display| DeployError::Internal(e.to_string());
         let tmp = config.state_dir.join("tmp");
         // Sandboxes of an earlier run left their /tmp behind only if it crashed.
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| internal(&e))?;
+        let store = StateStore::open(&config.state_dir).map_err(|e| internal(&e))?;
         let engine = WasmEngine::new(EngineConfig {
             cache_dir: config.state_dir.join("cache"),
             max_instances: config.account_concurrency.max(1),
@@ -91,7 +113,9 @@ impl Scheduler {
             admission: Admission::new(config.account_concurrency),
             config,
             engine,
+            store,
             functions: RwLock::default(),
+            control: tokio::sync::Mutex::new(()),
             logs,
             metrics: Metrics::new(),
             generation: AtomicU64::new(1),
@@ -99,9 +123,111 @@ impl Scheduler {
             async_tx,
         });
         let scheduler = Self { inner };
+        scheduler.load()?;
         scheduler.spawn_reaper();
         scheduler.spawn_async_worker(async_rx);
+        scheduler.resume_events()?;
         Ok(scheduler)
+    }
+
+    /// Rebuilds every function from its record. A function whose code cannot be loaded is
+    /// reported and left out rather than keeping the server from starting.
+    fn load(&self) -> Result<(), DeployError> {
+        let records = self
+            .inner
+            .store
+            .load_functions()
+            .map_err(|e| DeployError::Internal(e.to_string()))?;
+        for record in records {
+            let name = record.name.clone();
+            match self.build_state(record) {
+                Ok(state) => {
+                    self.inner
+                        .admission
+                        .set_reserved(&name, state.record.reserved_concurrency);
+                    self.write_functions().insert(name, state);
+                }
+                Err(e) => tracing::error!(function = %name, error = %e, "cannot load function"),
+            }
+        }
+        Ok(())
+    }
+
+    fn build_state(&self, record: FunctionRecord) -> Result<FunctionState, DeployError> {
+        let latest = self.prepare_stored(&record.latest.config, &record.latest.wasm_sha256)?;
+        let mut versions = BTreeMap::new();
+        for (n, version) in &record.versions {
+            versions.insert(
+                *n,
+                self.prepare_stored(&version.config, &version.wasm_sha256)?,
+            );
+        }
+        Ok(FunctionState {
+            record,
+            latest,
+            versions,
+        })
+    }
+
+    fn prepare_stored(
+        &self,
+        config: &FunctionConfiguration,
+        wasm_sha256: &str,
+    ) -> Result<Arc<FunctionEntry>, DeployError> {
+        let wasm = self
+            .inner
+            .store
+            .load_code(wasm_sha256)
+            .map_err(|e| DeployError::Internal(format!("code {wasm_sha256}: {e}")))?;
+        self.prepare_entry(config, wasm_sha256, &wasm)
+    }
+
+    /// Compiles (or loads from the cache) and links one version. Blocking: CPU-heavy when the
+    /// code is not cached yet.
+    pub(crate) fn prepare_entry(
+        &self,
+        config: &FunctionConfiguration,
+        wasm_sha256: &str,
+        wasm: &[u8],
+    ) -> Result<Arc<FunctionEntry>, DeployError> {
+        let settings = FunctionSettings {
+            function_name: config.function_name.clone(),
+            version: config.version.clone(),
+            memory_mb: u64::from(config.memory_size),
+            timeout: Duration::from_secs(u64::from(config.timeout)),
+            handler: config.handler.clone(),
+            region: self.inner.config.region.clone(),
+            initialization_type: "on-demand".into(),
+            environment: config
+                .environment
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            tmp_root: self.inner.config.state_dir.join("tmp"),
+        };
+        let code = WasmFunction::prepare(&self.inner.engine, wasm_sha256, wasm, settings)
+            .map_err(|e| DeployError::InvalidCode(e.to_string()))?;
+        let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
+        Ok(Arc::new(FunctionEntry {
+            config: config.clone(),
+            code,
+            key: (config.function_name.clone(), generation),
+            metrics: self.inner.metrics.function(&config.function_name),
+        }))
+    }
+
+    /// [`Self::prepare_entry`] off the async workers.
+    pub(crate) async fn prepare_entry_async(
+        &self,
+        config: FunctionConfiguration,
+        wasm_sha256: String,
+        wasm: Arc<Vec<u8>>,
+    ) -> Result<Arc<FunctionEntry>, DeployError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.prepare_entry(&config, &wasm_sha256, &wasm))
+            .await
+            .map_err(|e| DeployError::Internal(e.to_string()))?
     }
 
     /// The scheduler's settings.
@@ -117,152 +243,47 @@ impl Scheduler {
         )
     }
 
-    /// CreateFunction: validates, unpacks, compiles and registers a function; `State` is
-    /// `Active` when this returns.
-    pub async fn create_function(
+    /// The entry a qualifier names (`None` and `$LATEST`: latest; a number: that version; else
+    /// an alias), and the ARN the caller used for it.
+    pub(crate) fn resolve_entry(
         &self,
-        request: CreateFunction,
-    ) -> Result<FunctionConfiguration, DeployError> {
-        let settings = request.validate()?;
-        let name = request.function_name.clone();
-        if self.read_functions().contains_key(&name) {
-            return Err(DeployError::AlreadyExists(self.function_arn(&name)));
-        }
-        let zip = request.code.zip_file.as_deref().ok_or_else(|| {
-            DeployError::InvalidParameter("Please provide a source for function code.".into())
-        })?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(zip.trim())
-            .map_err(|e| {
-                DeployError::InvalidParameter(format!("Code.ZipFile is not valid base64: {e}"))
-            })?;
-        let package = code::unpack(&bytes, &settings.handler)?;
-        let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
-        let sandbox_settings = FunctionSettings {
-            function_name: name.clone(),
-            version: "$LATEST".into(),
-            memory_mb: u64::from(settings.memory_mb),
-            timeout: Duration::from_secs(u64::from(settings.timeout_s)),
-            handler: settings.handler.clone(),
-            region: self.inner.config.region.clone(),
-            initialization_type: "on-demand".into(),
-            environment: settings
-                .environment
-                .variables
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            tmp_root: self.inner.config.state_dir.join("tmp"),
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(Arc<FunctionEntry>, String), NotFound> {
+        let functions = self.read_functions();
+        let state = functions.get(name).ok_or_else(|| self.not_found(name))?;
+        let arn = self.function_arn(name);
+        let not_found = |q: &str| NotFound {
+            arn: format!("{arn}:{q}"),
         };
-        let engine = self.inner.engine.clone();
-        let (wasm, hash) = (package.wasm, package.wasm_sha256_hex.clone());
-        // Compiling takes tens to hundreds of ms of CPU: keep it off the async workers.
-        let code = tokio::task::spawn_blocking(move || {
-            WasmFunction::prepare(&engine, &hash, &wasm, sandbox_settings)
-        })
-        .await
-        .map_err(|e| DeployError::Internal(e.to_string()))?
-        .map_err(|e| DeployError::InvalidCode(e.to_string()))?;
-
-        let config = FunctionConfiguration {
-            function_arn: self.function_arn(&name),
-            function_name: name.clone(),
-            runtime: settings.runtime,
-            role: settings.role,
-            handler: settings.handler,
-            code_size: package.code_size,
-            description: settings.description,
-            timeout: settings.timeout_s,
-            memory_size: settings.memory_mb,
-            last_modified: last_modified_now(),
-            code_sha256: package.code_sha256,
-            version: "$LATEST".into(),
-            environment: settings.environment,
-            state: "Active".into(),
-            last_update_status: "Successful".into(),
-            revision_id: uuid::Uuid::new_v4().to_string(),
-            package_type: "Zip".into(),
-            architectures: settings.architectures,
-            ephemeral_storage: EphemeralStorage {
-                size: settings.ephemeral_mb,
-            },
-        };
-        let entry = Arc::new(FunctionEntry {
-            config: config.clone(),
-            code,
-            key: (name.clone(), generation),
-            metrics: self.inner.metrics.function(&name),
-        });
-        let mut functions = self.write_functions();
-        if functions.contains_key(&name) {
-            return Err(DeployError::AlreadyExists(self.function_arn(&name)));
+        match qualifier {
+            None => Ok((state.latest.clone(), arn)),
+            Some("$LATEST") => Ok((state.latest.clone(), format!("{arn}:$LATEST"))),
+            Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
+                let n: u64 = q.parse().map_err(|_| not_found(q))?;
+                let entry = state.versions.get(&n).ok_or_else(|| not_found(q))?;
+                Ok((entry.clone(), format!("{arn}:{q}")))
+            }
+            Some(q) => {
+                let alias = state.record.aliases.get(q).ok_or_else(|| not_found(q))?;
+                let entry = match alias.function_version.as_str() {
+                    "$LATEST" => state.latest.clone(),
+                    v => v
+                        .parse::<u64>()
+                        .ok()
+                        .and_then(|n| state.versions.get(&n))
+                        .cloned()
+                        .ok_or_else(|| not_found(q))?,
+                };
+                Ok((entry, format!("{arn}:{q}")))
+            }
         }
-        functions.insert(name, entry);
-        Ok(config)
     }
 
-    /// DeleteFunction: unregisters the function; its idle sandboxes stop at once, busy ones
-    /// when their invocation ends.
-    pub fn delete_function(&self, name: &str) -> Result<(), NotFound> {
-        let entry = self
-            .write_functions()
-            .remove(name)
-            .ok_or_else(|| self.not_found(name))?;
-        drop(self.inner.pool.retire(&entry.key));
-        self.inner.admission.set_reserved(name, None);
-        self.inner.metrics.remove_function(name);
-        Ok(())
-    }
-
-    /// GetFunctionConfiguration.
-    pub fn get_function(&self, name: &str) -> Result<FunctionConfiguration, NotFound> {
-        Ok(self.entry(name)?.config.clone())
-    }
-
-    /// ListFunctions, ordered by name.
-    pub fn list_functions(&self) -> Vec<FunctionConfiguration> {
-        let mut all: Vec<_> = self
-            .read_functions()
-            .values()
-            .map(|e| e.config.clone())
-            .collect();
-        all.sort_by(|a, b| a.function_name.cmp(&b.function_name));
-        all
-    }
-
-    /// PutFunctionConcurrency: reserve `reserved` concurrent executions for `name`, keeping
-    /// at least 100 of the account limit unreserved as Lambda does.
-    pub fn put_function_concurrency(&self, name: &str, reserved: u32) -> Result<u32, DeployError> {
-        self.entry(name)?;
-        let admission = &self.inner.admission;
-        let others = admission.reserved_except(name);
-        let unreserved =
-            i64::from(admission.account_limit()) - i64::from(others) - i64::from(reserved);
-        if unreserved < i64::from(MIN_UNRESERVED_CONCURRENCY) {
-            return Err(DeployError::InvalidParameter(format!(
-                "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED_CONCURRENCY}]."
-            )));
-        }
-        admission.set_reserved(name, Some(reserved));
-        Ok(reserved)
-    }
-
-    /// GetFunctionConcurrency.
-    pub fn get_function_concurrency(&self, name: &str) -> Result<Option<u32>, NotFound> {
-        self.entry(name)?;
-        Ok(self.inner.admission.reserved(name))
-    }
-
-    /// DeleteFunctionConcurrency.
-    pub fn delete_function_concurrency(&self, name: &str) -> Result<(), NotFound> {
-        self.entry(name)?;
-        self.inner.admission.set_reserved(name, None);
-        Ok(())
-    }
-
-    /// Live / idle / busy sandboxes of a function's current version.
+    /// Live / idle / busy sandboxes of a function's `$LATEST`.
     pub fn pool_stats(&self, name: &str) -> Result<PoolStats, NotFound> {
-        Ok(self.inner.pool.stats(&self.entry(name)?.key))
+        let (entry, _) = self.resolve_entry(name, None)?;
+        Ok(self.inner.pool.stats(&entry.key))
     }
 
     /// The function logs.
@@ -272,16 +293,22 @@ impl Scheduler {
 
     /// `/metrics`: the Prometheus text, with sandbox gauges brought up to date.
     pub fn metrics_text(&self) -> String {
-        for entry in self.read_functions().values() {
-            let stats = self.inner.pool.stats(&entry.key);
-            entry.metrics.idle.set(stats.idle as i64);
-            entry.metrics.busy.set(stats.busy as i64);
+        for state in self.read_functions().values() {
+            let (mut idle, mut busy) = (0, 0);
+            for entry in state.entries() {
+                let stats = self.inner.pool.stats(&entry.key);
+                idle += stats.idle;
+                busy += stats.busy;
+            }
+            state.latest.metrics.idle.set(idle as i64);
+            state.latest.metrics.busy.set(busy as i64);
         }
         self.inner.metrics.render()
     }
 
     /// Stops admitting invocations, waits (at most the shutdown grace) for in-flight ones to
-    /// finish, then stops every idle sandbox and flushes the logs.
+    /// finish, then stops every idle sandbox and flushes the logs. Queued `Event`
+    /// invocations stay on disk and run after the next start.
     pub async fn shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         let until = Instant::now() + self.inner.config.shutdown_grace;
@@ -292,32 +319,26 @@ impl Scheduler {
         self.inner.logs.flush();
     }
 
-    pub(crate) fn entry(&self, name: &str) -> Result<Arc<FunctionEntry>, NotFound> {
-        self.read_functions()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| self.not_found(name))
-    }
-
     pub(crate) fn not_found(&self, name: &str) -> NotFound {
         NotFound {
             arn: self.function_arn(name),
         }
     }
 
-    fn read_functions(
+    pub(crate) fn read_functions(
         &self,
-    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<FunctionEntry>>> {
-        // The map is only replaced entry by entry; a panic elsewhere cannot leave it torn.
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<String, FunctionState>> {
+        // Entries are replaced whole under the write lock; a panic elsewhere cannot leave one
+        // torn, so a poisoned lock still guards consistent data.
         self.inner
             .functions
             .read()
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_functions(
+    pub(crate) fn write_functions(
         &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<FunctionEntry>>> {
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, FunctionState>> {
         self.inner
             .functions
             .write()

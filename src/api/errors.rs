@@ -114,8 +114,16 @@ impl From<DeployError> for ApiError {
             DeployError::InvalidParameter(_)
             | DeployError::InvalidZip(_)
             | DeployError::InvalidCode(_) => Self::invalid_parameter(message),
-            DeployError::AlreadyExists(_) => {
+            DeployError::AlreadyExists(_) | DeployError::Conflict(_) => {
                 Self::new(StatusCode::CONFLICT, "ResourceConflictException", message)
+            }
+            DeployError::PreconditionFailed(_) => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailedException",
+                message,
+            ),
+            DeployError::ResourceNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
             }
             DeployError::TooLarge(_) => Self::too_large(message),
             DeployError::NotFound(_) => {

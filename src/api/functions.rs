@@ -2,7 +2,7 @@
 
 use super::errors::ApiError;
 use super::{Body, State, empty_response, json_response, query_param, read_body};
-use hearth_scheduler::CreateFunction;
+use hearth_scheduler::{CreateFunction, UpdateCode, UpdateConfiguration};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
@@ -13,10 +13,27 @@ pub const MAX_CREATE_REQUEST_BYTES: usize = 69_905_067;
 /// Most functions ListFunctions returns per page.
 const MAX_LIST_ITEMS: usize = 50;
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Parses a JSON request body; an empty body is `{}` (boto3 sends none for some calls).
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| {
         ApiError::invalid_content(format!("Could not parse request body into json: {e}"))
     })
+}
+
+/// Reads a small JSON request body.
+pub async fn json_body<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+) -> Result<T, ApiError> {
+    let body = read_body(req, 1024 * 1024, || {
+        "Request must be smaller than 1048576 bytes".into()
+    })
+    .await?;
+    parse_json(&body)
 }
 
 /// `POST /2015-03-31/functions`.
@@ -35,13 +52,20 @@ pub async fn create(
 }
 
 /// `GET /2015-03-31/functions/{name}`: GetFunction.
-pub fn get(state: &State, name: &str, request_id: &str) -> Result<Response<Body>, ApiError> {
+pub fn get(
+    state: &State,
+    req: &Request<Incoming>,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
     let scheduler = &state.scheduler;
-    let config = scheduler.get_function(name)?;
+    let qualifier = query_param(req, "Qualifier")?;
+    let config = scheduler.get_function(name, qualifier.as_deref())?;
+    let tags = scheduler.list_tags(&scheduler.function_arn(name))?;
     let mut body = json!({
         "Configuration": config,
         "Code": { "RepositoryType": "S3", "Location": "" },
-        "Tags": {},
+        "Tags": tags,
     });
     if let Some(n) = scheduler.get_function_concurrency(name)? {
         body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
@@ -52,10 +76,43 @@ pub fn get(state: &State, name: &str, request_id: &str) -> Result<Response<Body>
 /// `GET /2015-03-31/functions/{name}/configuration`.
 pub fn get_configuration(
     state: &State,
+    req: &Request<Incoming>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let config = state.scheduler.get_function(name)?;
+    let qualifier = query_param(req, "Qualifier")?;
+    let config = state.scheduler.get_function(name, qualifier.as_deref())?;
+    Ok(json_response(StatusCode::OK, request_id, &config))
+}
+
+/// `PUT /2015-03-31/functions/{name}/code`: UpdateFunctionCode.
+pub async fn update_code(
+    state: &State,
+    req: Request<Incoming>,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let body = read_body(req, MAX_CREATE_REQUEST_BYTES, || {
+        format!("Request must be smaller than {MAX_CREATE_REQUEST_BYTES} bytes for the UpdateFunctionCode operation")
+    })
+    .await?;
+    let request: UpdateCode = parse_json(&body)?;
+    let config = state.scheduler.update_function_code(name, request).await?;
+    Ok(json_response(StatusCode::OK, request_id, &config))
+}
+
+/// `PUT /2015-03-31/functions/{name}/configuration`: UpdateFunctionConfiguration.
+pub async fn update_configuration(
+    state: &State,
+    req: Request<Incoming>,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let request: UpdateConfiguration = json_body(req).await?;
+    let config = state
+        .scheduler
+        .update_function_configuration(name, request)
+        .await?;
     Ok(json_response(StatusCode::OK, request_id, &config))
 }
 
@@ -92,9 +149,18 @@ pub fn list(
     Ok(json_response(StatusCode::OK, request_id, &body))
 }
 
-/// `DELETE /2015-03-31/functions/{name}`.
-pub fn delete(state: &State, name: &str, request_id: &str) -> Result<Response<Body>, ApiError> {
-    state.scheduler.delete_function(name)?;
+/// `DELETE /2015-03-31/functions/{name}[?Qualifier=N]`.
+pub async fn delete(
+    state: &State,
+    req: &Request<Incoming>,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let qualifier = query_param(req, "Qualifier")?;
+    state
+        .scheduler
+        .delete_function(name, qualifier.as_deref())
+        .await?;
     Ok(empty_response(StatusCode::NO_CONTENT, request_id))
 }
 
@@ -111,8 +177,7 @@ pub async fn put_concurrency(
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let body = read_body(req, 64 * 1024, || "Request too large".into()).await?;
-    let request: PutConcurrency = parse_json(&body)?;
+    let request: PutConcurrency = json_body(req).await?;
     let n = request.reserved_concurrent_executions.ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -127,7 +192,7 @@ pub async fn put_concurrency(
             format!("1 validation error detected: Value '{n}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0"),
         )
     })?;
-    let n = state.scheduler.put_function_concurrency(name, n)?;
+    let n = state.scheduler.put_function_concurrency(name, n).await?;
     Ok(json_response(
         StatusCode::OK,
         request_id,
@@ -149,11 +214,61 @@ pub fn get_concurrency(
 }
 
 /// `DELETE /2017-10-31/functions/{name}/concurrency`.
-pub fn delete_concurrency(
+pub async fn delete_concurrency(
     state: &State,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    state.scheduler.delete_function_concurrency(name)?;
+    state.scheduler.delete_function_concurrency(name).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT, request_id))
+}
+
+/// `GET /2016-08-19/account-settings`.
+pub fn account_settings(state: &State, request_id: &str) -> Result<Response<Body>, ApiError> {
+    Ok(json_response(
+        StatusCode::OK,
+        request_id,
+        &state.scheduler.account_settings(),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagRequest {
+    #[serde(default)]
+    tags: std::collections::BTreeMap<String, String>,
+}
+
+/// `GET /2017-03-31/tags/{arn}`: ListTags.
+pub fn list_tags(state: &State, arn: &str, request_id: &str) -> Result<Response<Body>, ApiError> {
+    let tags = state.scheduler.list_tags(arn)?;
+    Ok(json_response(
+        StatusCode::OK,
+        request_id,
+        &json!({ "Tags": tags }),
+    ))
+}
+
+/// `POST /2017-03-31/tags/{arn}`: TagResource.
+pub async fn tag(
+    state: &State,
+    req: Request<Incoming>,
+    arn: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let request: TagRequest = json_body(req).await?;
+    state.scheduler.tag_resource(arn, request.tags).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT, request_id))
+}
+
+/// `DELETE /2017-03-31/tags/{arn}?tagKeys=a&tagKeys=b`: UntagResource.
+pub async fn untag(
+    state: &State,
+    req: &Request<Incoming>,
+    arn: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let keys = super::query_params(req, "tagKeys")?;
+    state.scheduler.untag_resource(arn, &keys).await?;
     Ok(empty_response(StatusCode::NO_CONTENT, request_id))
 }

@@ -3,6 +3,7 @@
 pub mod errors;
 pub mod functions;
 pub mod invoke;
+pub mod versions;
 
 use bytes::Bytes;
 use errors::ApiError;
@@ -134,16 +135,21 @@ pub fn percent_decode(segment: &str) -> Result<String, ApiError> {
 
 /// The value of query parameter `name`, decoded.
 pub fn query_param(req: &Request<Incoming>, name: &str) -> Result<Option<String>, ApiError> {
+    Ok(query_params(req, name)?.into_iter().next())
+}
+
+/// Every value of a repeated query parameter, decoded.
+pub fn query_params(req: &Request<Incoming>, name: &str) -> Result<Vec<String>, ApiError> {
     let Some(query) = req.uri().query() else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    for pair in query.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if k == name {
-            return percent_decode(&v.replace('+', " ")).map(Some);
-        }
-    }
-    Ok(None)
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
 }
 
 /// Routes one request.
@@ -178,23 +184,76 @@ async fn route(
         }
         (&Method::GET, ["2015-03-31", "functions"]) => functions::list(state, &req, request_id),
         (&Method::GET, ["2015-03-31", "functions", name]) => {
-            functions::get(state, &percent_decode(name)?, request_id)
-        }
-        (&Method::GET, ["2015-03-31", "functions", name, "configuration"]) => {
-            functions::get_configuration(state, &percent_decode(name)?, request_id)
+            functions::get(state, &req, &percent_decode(name)?, request_id)
         }
         (&Method::DELETE, ["2015-03-31", "functions", name]) => {
-            functions::delete(state, &percent_decode(name)?, request_id)
+            functions::delete(state, &req, &percent_decode(name)?, request_id).await
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "configuration"]) => {
+            functions::get_configuration(state, &req, &percent_decode(name)?, request_id)
+        }
+        (&Method::PUT, ["2015-03-31", "functions", name, "configuration"]) => {
+            let name = percent_decode(name)?;
+            functions::update_configuration(state, req, &name, request_id).await
+        }
+        (&Method::PUT, ["2015-03-31", "functions", name, "code"]) => {
+            let name = percent_decode(name)?;
+            functions::update_code(state, req, &name, request_id).await
+        }
+        (&Method::POST, ["2015-03-31", "functions", name, "versions"]) => {
+            let name = percent_decode(name)?;
+            versions::publish(state, req, &name, request_id).await
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "versions"]) => {
+            versions::list_versions(state, &req, &percent_decode(name)?, request_id)
+        }
+        (&Method::POST, ["2015-03-31", "functions", name, "aliases"]) => {
+            let name = percent_decode(name)?;
+            versions::create_alias(state, req, &name, request_id).await
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "aliases"]) => {
+            versions::list_aliases(state, &req, &percent_decode(name)?, request_id)
+        }
+        (&Method::GET, ["2015-03-31", "functions", name, "aliases", alias]) => versions::get_alias(
+            state,
+            &percent_decode(name)?,
+            &percent_decode(alias)?,
+            request_id,
+        ),
+        (&Method::PUT, ["2015-03-31", "functions", name, "aliases", alias]) => {
+            let (name, alias) = (percent_decode(name)?, percent_decode(alias)?);
+            versions::update_alias(state, req, &name, &alias, request_id).await
+        }
+        (&Method::DELETE, ["2015-03-31", "functions", name, "aliases", alias]) => {
+            let (name, alias) = (percent_decode(name)?, percent_decode(alias)?);
+            versions::delete_alias(state, &name, &alias, request_id).await
+        }
+        (method, ["2019-09-25", "functions", name, "event-invoke-config"]) => {
+            let (method, name) = (method.clone(), percent_decode(name)?);
+            versions::event_invoke_config(state, req, method, &name, request_id).await
         }
         (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => {
             let name = percent_decode(name)?;
             functions::put_concurrency(state, req, &name, request_id).await
         }
         (&Method::DELETE, ["2017-10-31", "functions", name, "concurrency"]) => {
-            functions::delete_concurrency(state, &percent_decode(name)?, request_id)
+            functions::delete_concurrency(state, &percent_decode(name)?, request_id).await
         }
         (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
             functions::get_concurrency(state, &percent_decode(name)?, request_id)
+        }
+        (&Method::GET, ["2016-08-19", "account-settings"]) => {
+            functions::account_settings(state, request_id)
+        }
+        (&Method::GET, ["2017-03-31", "tags", arn]) => {
+            functions::list_tags(state, &percent_decode(arn)?, request_id)
+        }
+        (&Method::POST, ["2017-03-31", "tags", arn]) => {
+            let arn = percent_decode(arn)?;
+            functions::tag(state, req, &arn, request_id).await
+        }
+        (&Method::DELETE, ["2017-03-31", "tags", arn]) => {
+            functions::untag(state, &req, &percent_decode(arn)?, request_id).await
         }
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,

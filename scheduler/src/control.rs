@@ -1,0 +1,507 @@
+//! Control-plane operations on functions: create, update, delete, get, list, concurrency,
+//! tags, account settings. Every change is written to disk before it is acknowledged.
+
+use crate::code;
+use crate::config::MIN_UNRESERVED_CONCURRENCY;
+use crate::error::{DeployError, NotFound};
+use crate::function::{
+    CreateFunction, EphemeralStorage, FunctionConfiguration, UpdateCode, UpdateConfiguration,
+    ValidSettings, last_modified_now,
+};
+use crate::record::{FunctionRecord, VersionRecord};
+use crate::registry::{FunctionEntry, FunctionState, Scheduler};
+use base64::Engine as _;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Lambda's `GetAccountSettings` answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountSettings {
+    pub account_limit: AccountLimit,
+    pub account_usage: AccountUsage,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountLimit {
+    pub total_code_size: u64,
+    pub code_size_unzipped: u64,
+    pub code_size_zipped: u64,
+    pub concurrent_executions: u32,
+    pub unreserved_concurrent_executions: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountUsage {
+    pub total_code_size: u64,
+    pub function_count: u64,
+}
+
+/// Lambda's default storage quota for all deployment packages: 75 GB.
+const TOTAL_CODE_SIZE: u64 = 80_530_636_800;
+
+fn decode_zip(zip: Option<&str>) -> Result<Vec<u8>, DeployError> {
+    let zip = zip.ok_or_else(|| {
+        DeployError::InvalidParameter("Please provide a source for function code.".into())
+    })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(zip.trim())
+        .map_err(|e| {
+            DeployError::InvalidParameter(format!("Code.ZipFile is not valid base64: {e}"))
+        })
+}
+
+fn check_revision(
+    current: &str,
+    given: Option<&str>,
+    api: &'static str,
+) -> Result<(), DeployError> {
+    match given {
+        Some(r) if r != current => Err(DeployError::PreconditionFailed(api)),
+        _ => Ok(()),
+    }
+}
+
+impl Scheduler {
+    /// A `FunctionConfiguration` for `$LATEST` from validated settings.
+    fn latest_config(
+        &self,
+        name: &str,
+        settings: ValidSettings,
+        package: &code::Package,
+    ) -> FunctionConfiguration {
+        FunctionConfiguration {
+            function_arn: self.function_arn(name),
+            function_name: name.to_owned(),
+            runtime: settings.runtime,
+            role: settings.role,
+            handler: settings.handler,
+            code_size: package.code_size,
+            description: settings.description,
+            timeout: settings.timeout_s,
+            memory_size: settings.memory_mb,
+            last_modified: last_modified_now(),
+            code_sha256: package.code_sha256.clone(),
+            version: "$LATEST".into(),
+            environment: settings.environment,
+            state: "Active".into(),
+            last_update_status: "Successful".into(),
+            revision_id: uuid::Uuid::new_v4().to_string(),
+            package_type: "Zip".into(),
+            architectures: settings.architectures,
+            ephemeral_storage: EphemeralStorage {
+                size: settings.ephemeral_mb,
+            },
+        }
+    }
+
+    /// CreateFunction: validates, unpacks, compiles, stores and registers a function;
+    /// `State` is `Active` when this returns. With `Publish`, version 1 is published too.
+    pub async fn create_function(
+        &self,
+        request: CreateFunction,
+    ) -> Result<FunctionConfiguration, DeployError> {
+        let settings = request.validate()?;
+        let name = request.function_name.clone();
+        let _control = self.inner.control.lock().await;
+        if self.read_functions().contains_key(&name) {
+            return Err(DeployError::AlreadyExists(self.function_arn(&name)));
+        }
+        let package = code::unpack(
+            &decode_zip(request.code.zip_file.as_deref())?,
+            &settings.handler,
+        )?;
+        let config = self.latest_config(&name, settings, &package);
+        let wasm_sha = package.wasm_sha256_hex.clone();
+        let wasm = Arc::new(package.wasm);
+        let latest = self
+            .prepare_entry_async(config.clone(), wasm_sha.clone(), wasm.clone())
+            .await?;
+        self.inner
+            .store
+            .save_code(&wasm_sha, &wasm)
+            .map_err(|e| DeployError::Internal(e.to_string()))?;
+        let mut state = FunctionState {
+            record: FunctionRecord {
+                name: name.clone(),
+                latest: VersionRecord {
+                    config: config.clone(),
+                    wasm_sha256: wasm_sha,
+                },
+                versions: BTreeMap::new(),
+                next_version: 1,
+                aliases: BTreeMap::new(),
+                reserved_concurrency: None,
+                event_invoke_configs: BTreeMap::new(),
+                provisioned: BTreeMap::new(),
+                tags: request.tags.clone(),
+            },
+            latest,
+            versions: BTreeMap::new(),
+        };
+        if request.publish {
+            self.publish_into(&mut state, None).await?;
+        }
+        self.persist(&state.record)?;
+        self.write_functions().insert(name, state);
+        Ok(config)
+    }
+
+    /// UpdateFunctionCode: new code for `$LATEST` (and a new version with `Publish`).
+    pub async fn update_function_code(
+        &self,
+        name: &str,
+        request: UpdateCode,
+    ) -> Result<FunctionConfiguration, DeployError> {
+        let _control = self.inner.control.lock().await;
+        let mut record = self.record(name)?;
+        let current = record.latest.config.clone();
+        check_revision(
+            &current.revision_id,
+            request.revision_id.as_deref(),
+            "GetFunction",
+        )?;
+        let package = code::unpack(&decode_zip(request.zip_file.as_deref())?, &current.handler)?;
+        let mut config = current.clone();
+        config.code_size = package.code_size;
+        config.code_sha256 = package.code_sha256.clone();
+        config.last_modified = last_modified_now();
+        config.revision_id = uuid::Uuid::new_v4().to_string();
+        if let Some(arch) = request.architectures {
+            config.architectures = arch;
+        }
+        let wasm_sha = package.wasm_sha256_hex.clone();
+        let wasm = Arc::new(package.wasm);
+        let latest = self
+            .prepare_entry_async(config.clone(), wasm_sha.clone(), wasm.clone())
+            .await?;
+        if request.dry_run {
+            return Ok(config);
+        }
+        self.inner
+            .store
+            .save_code(&wasm_sha, &wasm)
+            .map_err(|e| DeployError::Internal(e.to_string()))?;
+        record.latest = VersionRecord {
+            config: config.clone(),
+            wasm_sha256: wasm_sha,
+        };
+        self.replace_latest(name, record, latest, request.publish)
+            .await?;
+        Ok(config)
+    }
+
+    /// UpdateFunctionConfiguration: only the members present change; the result is
+    /// validated as a whole, as CreateFunction would be.
+    pub async fn update_function_configuration(
+        &self,
+        name: &str,
+        request: UpdateConfiguration,
+    ) -> Result<FunctionConfiguration, DeployError> {
+        let _control = self.inner.control.lock().await;
+        let mut record = self.record(name)?;
+        let current = record.latest.config.clone();
+        check_revision(
+            &current.revision_id,
+            request.revision_id.as_deref(),
+            "GetFunction",
+        )?;
+        let merged = request.merged(&current);
+        let settings = merged.validate()?;
+        if settings.handler != current.handler {
+            // The handler names the component inside the package: it must still be there.
+            return Err(DeployError::InvalidParameter(
+                "Handler names the component's path in the deployment package; change it with UpdateFunctionCode".into(),
+            ));
+        }
+        let mut config = current.clone();
+        config.role = settings.role;
+        config.description = settings.description;
+        config.timeout = settings.timeout_s;
+        config.memory_size = settings.memory_mb;
+        config.environment = settings.environment;
+        config.ephemeral_storage = EphemeralStorage {
+            size: settings.ephemeral_mb,
+        };
+        config.last_modified = last_modified_now();
+        config.revision_id = uuid::Uuid::new_v4().to_string();
+        let wasm_sha = record.latest.wasm_sha256.clone();
+        let wasm = Arc::new(
+            self.inner
+                .store
+                .load_code(&wasm_sha)
+                .map_err(|e| DeployError::Internal(e.to_string()))?,
+        );
+        let latest = self
+            .prepare_entry_async(config.clone(), wasm_sha, wasm)
+            .await?;
+        record.latest.config = config.clone();
+        self.replace_latest(name, record, latest, false).await?;
+        Ok(config)
+    }
+
+    /// Swaps in a new `$LATEST` (after persisting), retiring the old one's sandboxes.
+    async fn replace_latest(
+        &self,
+        name: &str,
+        record: FunctionRecord,
+        latest: Arc<FunctionEntry>,
+        publish: bool,
+    ) -> Result<(), DeployError> {
+        let versions = self
+            .read_functions()
+            .get(name)
+            .map(|s| s.versions.clone())
+            .ok_or_else(|| self.not_found(name))?;
+        let mut state = FunctionState {
+            record,
+            latest,
+            versions,
+        };
+        if publish {
+            self.publish_into(&mut state, None).await?;
+        }
+        self.persist(&state.record)?;
+        let old = self.write_functions().insert(name.to_owned(), state);
+        if let Some(old) = old {
+            drop(self.inner.pool.retire(&old.latest.key));
+        }
+        Ok(())
+    }
+
+    /// DeleteFunction: the whole function, or with a qualifier one published version.
+    pub async fn delete_function(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(), DeployError> {
+        let _control = self.inner.control.lock().await;
+        match qualifier {
+            None | Some("$LATEST") => {
+                self.record(name)?;
+                self.inner
+                    .store
+                    .delete_function(name)
+                    .map_err(|e| DeployError::Internal(e.to_string()))?;
+                let Some(state) = self.write_functions().remove(name) else {
+                    return Err(self.not_found(name).into());
+                };
+                for entry in state.entries() {
+                    drop(self.inner.pool.retire(&entry.key));
+                }
+                self.inner.admission.set_reserved(name, None);
+                self.inner.metrics.remove_function(name);
+                Ok(())
+            }
+            Some(q) => {
+                let n: u64 = q.parse().map_err(|_| {
+                    DeployError::InvalidParameter(format!(
+                        "Deleting an alias with DeleteFunction is not supported; use DeleteAlias. Qualifier: {q}"
+                    ))
+                })?;
+                let mut record = self.record(name)?;
+                if !record.versions.contains_key(&n) {
+                    return Err(NotFound {
+                        arn: format!("{}:{q}", self.function_arn(name)),
+                    }
+                    .into());
+                }
+                if let Some(alias) = record.aliases.values().find(|a| a.function_version == q) {
+                    return Err(DeployError::Conflict(format!(
+                        "Unable to delete version because the following aliases reference it: [{}]",
+                        alias.name
+                    )));
+                }
+                record.versions.remove(&n);
+                record.event_invoke_configs.remove(q);
+                record.provisioned.remove(q);
+                self.persist(&record)?;
+                let mut functions = self.write_functions();
+                if let Some(state) = functions.get_mut(name) {
+                    state.record = record;
+                    if let Some(entry) = state.versions.remove(&n) {
+                        drop(self.inner.pool.retire(&entry.key));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// GetFunctionConfiguration (and GetFunction's `Configuration`) for a qualifier.
+    pub fn get_function(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<FunctionConfiguration, NotFound> {
+        Ok(self.resolve_entry(name, qualifier)?.0.config.clone())
+    }
+
+    /// ListFunctions: every function's `$LATEST`, ordered by name.
+    pub fn list_functions(&self) -> Vec<FunctionConfiguration> {
+        let mut all: Vec<_> = self
+            .read_functions()
+            .values()
+            .map(|s| s.record.latest.config.clone())
+            .collect();
+        all.sort_by(|a, b| a.function_name.cmp(&b.function_name));
+        all
+    }
+
+    /// PutFunctionConcurrency: reserve `reserved` concurrent executions for `name`, keeping
+    /// at least 100 of the account limit unreserved as Lambda does.
+    pub async fn put_function_concurrency(
+        &self,
+        name: &str,
+        reserved: u32,
+    ) -> Result<u32, DeployError> {
+        let _control = self.inner.control.lock().await;
+        let mut record = self.record(name)?;
+        let admission = &self.inner.admission;
+        let unreserved = i64::from(admission.account_limit())
+            - i64::from(admission.reserved_except(name))
+            - i64::from(reserved);
+        if unreserved < i64::from(MIN_UNRESERVED_CONCURRENCY) {
+            return Err(DeployError::InvalidParameter(format!(
+                "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED_CONCURRENCY}]."
+            )));
+        }
+        record.reserved_concurrency = Some(reserved);
+        self.store_record(record)?;
+        admission.set_reserved(name, Some(reserved));
+        Ok(reserved)
+    }
+
+    /// GetFunctionConcurrency.
+    pub fn get_function_concurrency(&self, name: &str) -> Result<Option<u32>, NotFound> {
+        Ok(self.record(name)?.reserved_concurrency)
+    }
+
+    /// DeleteFunctionConcurrency.
+    pub async fn delete_function_concurrency(&self, name: &str) -> Result<(), DeployError> {
+        let _control = self.inner.control.lock().await;
+        let mut record = self.record(name)?;
+        record.reserved_concurrency = None;
+        self.store_record(record)?;
+        self.inner.admission.set_reserved(name, None);
+        Ok(())
+    }
+
+    /// The function a taggable ARN names (tags live on the function).
+    fn tagged_function(&self, arn: &str) -> Result<String, DeployError> {
+        let (name, _) = crate::invoke::parse_function_ref(arn);
+        if !arn.starts_with("arn:") {
+            return Err(DeployError::InvalidParameter(format!(
+                "1 validation error detected: Value '{arn}' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:..."
+            )));
+        }
+        self.record(name)?;
+        Ok(name.to_owned())
+    }
+
+    /// ListTags.
+    pub fn list_tags(&self, arn: &str) -> Result<BTreeMap<String, String>, DeployError> {
+        let name = self.tagged_function(arn)?;
+        Ok(self.record(&name)?.tags)
+    }
+
+    /// TagResource: adds or replaces tags (Lambda allows 50 per function).
+    pub async fn tag_resource(
+        &self,
+        arn: &str,
+        tags: BTreeMap<String, String>,
+    ) -> Result<(), DeployError> {
+        let _control = self.inner.control.lock().await;
+        let name = self.tagged_function(arn)?;
+        let mut record = self.record(&name)?;
+        for (k, v) in &tags {
+            if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
+                return Err(DeployError::InvalidParameter(format!(
+                    "Tag key must be 1-128 characters and not start with aws:, value at most 256: {k}"
+                )));
+            }
+        }
+        record.tags.extend(tags);
+        if record.tags.len() > 50 {
+            return Err(DeployError::InvalidParameter(
+                "A function can have at most 50 tags".into(),
+            ));
+        }
+        self.store_record(record)
+    }
+
+    /// UntagResource.
+    pub async fn untag_resource(&self, arn: &str, keys: &[String]) -> Result<(), DeployError> {
+        let _control = self.inner.control.lock().await;
+        let name = self.tagged_function(arn)?;
+        let mut record = self.record(&name)?;
+        for key in keys {
+            record.tags.remove(key);
+        }
+        self.store_record(record)
+    }
+
+    /// GetAccountSettings.
+    pub fn account_settings(&self) -> AccountSettings {
+        let functions = self.read_functions();
+        let total: u64 = functions
+            .values()
+            .map(|s| {
+                s.record.latest.config.code_size
+                    + s.record
+                        .versions
+                        .values()
+                        .map(|v| v.config.code_size)
+                        .sum::<u64>()
+            })
+            .sum();
+        let admission = &self.inner.admission;
+        AccountSettings {
+            account_limit: AccountLimit {
+                total_code_size: TOTAL_CODE_SIZE,
+                code_size_unzipped: code::MAX_UNZIPPED_BYTES,
+                code_size_zipped: code::MAX_ZIPPED_BYTES as u64,
+                concurrent_executions: admission.account_limit(),
+                unreserved_concurrent_executions: admission
+                    .account_limit()
+                    .saturating_sub(admission.reserved_except("")),
+            },
+            account_usage: AccountUsage {
+                total_code_size: total,
+                function_count: functions.len() as u64,
+            },
+        }
+    }
+
+    /// A copy of a function's record.
+    pub(crate) fn record(&self, name: &str) -> Result<FunctionRecord, NotFound> {
+        self.read_functions()
+            .get(name)
+            .map(|s| s.record.clone())
+            .ok_or_else(|| self.not_found(name))
+    }
+
+    /// Writes a record to disk.
+    pub(crate) fn persist(&self, record: &FunctionRecord) -> Result<(), DeployError> {
+        self.inner
+            .store
+            .save_function(record)
+            .map_err(|e| DeployError::Internal(format!("writing state: {e}")))
+    }
+
+    /// Persists a changed record whose entries did not change, then makes it current.
+    pub(crate) fn store_record(&self, record: FunctionRecord) -> Result<(), DeployError> {
+        self.persist(&record)?;
+        let name = record.name.clone();
+        match self.write_functions().get_mut(&name) {
+            Some(state) => {
+                state.record = record;
+                Ok(())
+            }
+            None => Err(self.not_found(&name).into()),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Durable state under the state directory.
+//!
+//! Layout:
+//! - `functions/<name>.json`: one [`FunctionRecord`] per function — configuration of
+//!   `$LATEST` and every published version, aliases, concurrency, event-invoke configs,
+//!   provisioned concurrency, tags.
+//! - `code/<sha256 hex>.wasm`: components, content-addressed (written once, never changed).
+//! - `queue/<request id>.json`: accepted `Event` invocations not yet finished.
+//!
+//! Every write is a temp file, `fsync`, `rename` over the old one, `fsync` of the directory:
+//! after a crash at any point a reader sees the old file or the new one, never a mix, and
+//! whatever was acknowledged to a client is on disk.
+
+use crate::record::{FunctionRecord, QueuedEvent};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Handle on the state directory.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    root: PathBuf,
+}
+
+impl StateStore {
+    /// Opens (creates) the directories.
+    pub fn open(root: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let root = root.into();
+        for dir in ["functions", "code", "queue"] {
+            std::fs::create_dir_all(root.join(dir))?;
+        }
+        Ok(Self { root })
+    }
+
+    fn function_path(&self, name: &str) -> PathBuf {
+        self.root.join("functions").join(format!("{name}.json"))
+    }
+
+    /// Writes a function's record atomically.
+    pub fn save_function(&self, record: &FunctionRecord) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+        write_atomically(&self.function_path(&record.name), &bytes)
+    }
+
+    /// Removes a function's record (its code stays: other versions or functions may share it).
+    pub fn delete_function(&self, name: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.function_path(name)) {
+            Ok(()) => sync_dir(&self.root.join("functions")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every function record on disk. An unreadable record is reported and skipped, not fatal:
+    /// one bad file must not keep every other function from starting.
+    pub fn load_functions(&self) -> std::io::Result<Vec<FunctionRecord>> {
+        let mut records = Vec::new();
+        for entry in std::fs::read_dir(self.root.join("functions"))? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue; // leftovers of an interrupted write (`.tmp-*`)
+            }
+            match std::fs::read(&path).map(|b| serde_json::from_slice::<FunctionRecord>(&b)) {
+                Ok(Ok(record)) => records.push(record),
+                Ok(Err(e)) => {
+                    tracing::error!(path = %path.display(), error = %e, "unreadable function record")
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "cannot read function record")
+                }
+            }
+        }
+        records.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(records)
+    }
+
+    fn code_path(&self, sha256_hex: &str) -> PathBuf {
+        self.root.join("code").join(format!("{sha256_hex}.wasm"))
+    }
+
+    /// Stores a component under its hash (no-op when present).
+    pub fn save_code(&self, sha256_hex: &str, wasm: &[u8]) -> std::io::Result<()> {
+        let path = self.code_path(sha256_hex);
+        if path.exists() {
+            return Ok(());
+        }
+        write_atomically(&path, wasm)
+    }
+
+    /// A stored component.
+    pub fn load_code(&self, sha256_hex: &str) -> std::io::Result<Vec<u8>> {
+        std::fs::read(self.code_path(sha256_hex))
+    }
+
+    fn queue_path(&self, request_id: &str) -> PathBuf {
+        self.root.join("queue").join(format!("{request_id}.json"))
+    }
+
+    /// Persists an accepted (or retried) `Event` invocation.
+    pub fn save_event(&self, event: &QueuedEvent) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(event).map_err(std::io::Error::other)?;
+        write_atomically(&self.queue_path(&event.request_id), &bytes)
+    }
+
+    /// Forgets a finished `Event` invocation.
+    pub fn delete_event(&self, request_id: &str) -> std::io::Result<()> {
+        match std::fs::remove_file(self.queue_path(request_id)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every unfinished `Event` invocation, oldest first.
+    pub fn load_events(&self) -> std::io::Result<Vec<QueuedEvent>> {
+        let mut events = Vec::new();
+        for entry in std::fs::read_dir(self.root.join("queue"))? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            match std::fs::read(&path).map(|b| serde_json::from_slice::<QueuedEvent>(&b)) {
+                Ok(Ok(event)) => events.push(event),
+                Ok(Err(e)) => {
+                    tracing::error!(path = %path.display(), error = %e, "unreadable queued event")
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "cannot read queued event")
+                }
+            }
+        }
+        events.sort_by_key(|e| e.accepted_unix_ms);
+        Ok(events)
+    }
+}
+
+/// Writes `bytes` to `path` so that after a crash the file is the old one or the whole new
+/// one, and the new one is durable once this returns.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        match path.parent() {
+            Some(dir) => sync_dir(dir),
+            None => Ok(()),
+        }
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_files_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("f.json");
+        write_atomically(&path, b"old").expect("write");
+        write_atomically(&path, b"new").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"new");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    }
+
+    #[test]
+    fn events_round_trip_oldest_first() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = StateStore::open(dir.path()).expect("open");
+        for (id, at) in [("b", 2), ("a", 1)] {
+            store
+                .save_event(&QueuedEvent {
+                    request_id: id.into(),
+                    function: "f".into(),
+                    qualifier: None,
+                    payload: b"{}".to_vec(),
+                    accepted_unix_ms: at,
+                    attempts: 0,
+                })
+                .expect("save");
+        }
+        let ids: Vec<_> = store
+            .load_events()
+            .expect("load")
+            .into_iter()
+            .map(|e| e.request_id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        store.delete_event("a").expect("delete");
+        assert_eq!(store.load_events().expect("load").len(), 1);
+    }
+}
