@@ -60,7 +60,11 @@ def test_failed_event_goes_to_on_failure_destination(hearth, aws, lambda_client,
     assert len(report_ids(hearth.function_log(sink))) == 1, hearth.function_log(sink)
     # With MaximumRetryAttempts 0 the failing function ran exactly once before the record
     # was sent on.
-    failing_log = hearth.function_log(failing)
+    failing_log = wait_for(
+        lambda: report_ids(hearth.function_log(failing)) and hearth.function_log(failing),
+        10,
+        f"the failed invocation's REPORT in logs/{failing}.log",
+    )
     assert len(report_ids(failing_log)) == 1, failing_log
 
 

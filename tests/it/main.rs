@@ -5,7 +5,9 @@
 mod guests;
 mod server;
 
+mod control;
 mod deploy;
+mod durability;
 mod failures;
 mod invoke;
 mod limits;

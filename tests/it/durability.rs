@@ -1,0 +1,241 @@
+//! What a client was told survives `kill -9`: the real binary, killed and started again on
+//! the same state directory.
+
+use crate::server::json;
+use hearth::client::{self, HearthClient, Reply};
+use hyper::Method;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    client: HearthClient,
+}
+
+impl Server {
+    async fn start(state_dir: &std::path::Path, port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_hearth"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--state-dir",
+            ])
+            .arg(state_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn hearth");
+        let client = HearthClient::new(&format!("http://127.0.0.1:{port}"));
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.send(Method::GET, "/health", &[], Vec::new()).await
+                && r.status == 200
+            {
+                break;
+            }
+            assert!(Instant::now() < until, "hearth did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child, client }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: serde_json::Value) -> Reply {
+        let body = if body.is_null() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&body).expect("json")
+        };
+        self.client
+            .send(method, path, &[], body)
+            .await
+            .expect("request")
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    fn kill_9(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_acknowledged_survives_kill_9() {
+    let state = tempfile::tempdir().expect("state dir");
+    let port = free_port();
+    let server = Server::start(state.path(), port).await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let wasm = dir.path().join("sleep.wasm");
+    std::fs::write(&wasm, crate::guests::guest("sleep")).expect("write");
+    let zip = client::package(&wasm, "function.wasm").expect("zip");
+    let mut request = client::create_function_request(
+        "sleepy",
+        &zip,
+        "function.wasm",
+        Some(256),
+        Some(10),
+        &[("MODE".into(), "durable".into())],
+    );
+    request["Tags"] = serde_json::json!({"team": "core"});
+    let created = server
+        .client
+        .create_function(&request)
+        .await
+        .expect("create");
+    assert_eq!(created.status, 201, "{}", created.error_text());
+    assert_eq!(
+        server
+            .call(
+                Method::POST,
+                "/2015-03-31/functions/sleepy/versions",
+                serde_json::json!({})
+            )
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        server
+            .call(
+                Method::POST,
+                "/2015-03-31/functions/sleepy/aliases",
+                serde_json::json!({"Name": "live", "FunctionVersion": "1"})
+            )
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        server
+            .call(
+                Method::PUT,
+                "/2017-10-31/functions/sleepy/concurrency",
+                serde_json::json!({"ReservedConcurrentExecutions": 5})
+            )
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        server
+            .call(
+                Method::PUT,
+                "/2019-09-25/functions/sleepy/event-invoke-config",
+                serde_json::json!({"MaximumRetryAttempts": 1})
+            )
+            .await
+            .status,
+        200
+    );
+    let before = json(
+        &server
+            .call(
+                Method::GET,
+                "/2015-03-31/functions/sleepy",
+                serde_json::Value::Null,
+            )
+            .await,
+    );
+
+    let accepted = server
+        .client
+        .invoke("sleepy", br#"{"ms":1500}"#.to_vec(), "Event", false)
+        .await
+        .expect("event");
+    assert_eq!(accepted.status, 202);
+    let request_id = accepted.header("x-amzn-RequestId").expect("id").to_owned();
+    server.kill_9();
+
+    let server = Server::start(state.path(), port).await;
+    let after = json(
+        &server
+            .call(
+                Method::GET,
+                "/2015-03-31/functions/sleepy",
+                serde_json::Value::Null,
+            )
+            .await,
+    );
+    assert_eq!(after["Configuration"], before["Configuration"]);
+    assert_eq!(after["Tags"], serde_json::json!({"team": "core"}));
+    assert_eq!(after["Concurrency"]["ReservedConcurrentExecutions"], 5);
+    let alias = json(
+        &server
+            .call(
+                Method::GET,
+                "/2015-03-31/functions/sleepy/aliases/live",
+                serde_json::Value::Null,
+            )
+            .await,
+    );
+    assert_eq!(alias["FunctionVersion"], "1");
+    let config = json(
+        &server
+            .call(
+                Method::GET,
+                "/2019-09-25/functions/sleepy/event-invoke-config",
+                serde_json::Value::Null,
+            )
+            .await,
+    );
+    assert_eq!(config["MaximumRetryAttempts"], 1);
+    let invoked = server
+        .client
+        .invoke(
+            "sleepy:live",
+            br#"{"ms":1}"#.to_vec(),
+            "RequestResponse",
+            false,
+        )
+        .await
+        .expect("invoke");
+    assert_eq!(json(&invoked)["slept_ms"], 1);
+
+    // The Event accepted before the kill runs after the restart.
+    let log = state.path().join("logs/sleepy.log");
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains(&format!("REPORT RequestId: {request_id}")) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the accepted Event never ran after the restart:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let queue: Vec<_> = std::fs::read_dir(state.path().join("queue"))
+        .expect("queue dir")
+        .collect();
+    let until = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir(state.path().join("queue"))
+        .expect("queue dir")
+        .count()
+        > 0
+    {
+        assert!(
+            Instant::now() < until,
+            "finished events are removed from the queue ({} left)",
+            queue.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
