@@ -90,6 +90,22 @@ impl HearthClient {
         })
     }
 
+    /// Sends a JSON body.
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<Reply> {
+        self.send(
+            method,
+            path,
+            &[("Content-Type", "application/json".into())],
+            serde_json::to_vec(body)?,
+        )
+        .await
+    }
+
     /// CreateFunction with a zip (a `.wasm` file is zipped as `handler`).
     pub async fn create_function(&self, request: &serde_json::Value) -> anyhow::Result<Reply> {
         self.send(

@@ -9,9 +9,11 @@
 //! Layout:
 //! - [`server`]: the accept loop, graceful shutdown, [`server::serve`].
 //! - [`api`]: request routing and one handler module per API family.
-//! - [`client`]: the HTTP client behind `hearth deploy` and `hearth invoke`.
+//! - [`client`]: the HTTP client behind the CLI's subcommands.
+//! - [`cli`]: what `hearth deploy`, `functions` and `logs` do.
 
 pub mod api;
+pub mod cli;
 pub mod client;
 pub mod server;
 

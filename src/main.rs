@@ -3,7 +3,7 @@
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use hearth::client::{self, HearthClient};
+use hearth::client::HearthClient;
 use hearth_scheduler::{Scheduler, SchedulerConfig};
 use hyper::StatusCode;
 use std::net::SocketAddr;
@@ -41,7 +41,8 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         account_concurrency: u32,
     },
-    /// Deploy a function from a .wasm component or a zip holding one (CreateFunction).
+    /// Deploy a function from a .wasm component or a zip holding one: CreateFunction, or
+    /// UpdateFunctionCode (and Configuration) when it exists.
     Deploy {
         name: String,
         file: PathBuf,
@@ -57,6 +58,20 @@ enum Command {
         /// The component's path inside the zip.
         #[arg(long, default_value = "function.wasm")]
         handler: String,
+        #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+        endpoint: String,
+    },
+    /// List functions.
+    Functions {
+        #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+        endpoint: String,
+    },
+    /// Print a function's log (START / output / END / REPORT of every invocation).
+    Logs {
+        name: String,
+        /// Keep printing new lines as invocations happen.
+        #[arg(long, short)]
+        follow: bool,
         #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
         endpoint: String,
     },
@@ -144,17 +159,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             handler,
             endpoint,
         } => {
-            let zip = client::package(&file, &handler)?;
-            let request =
-                client::create_function_request(&name, &zip, &handler, memory, timeout, &env);
-            let reply = HearthClient::new(&endpoint)
-                .create_function(&request)
-                .await?;
-            if reply.status != StatusCode::CREATED {
-                bail!("deploy failed: {}", reply.error_text());
-            }
-            println!("{}", String::from_utf8_lossy(&reply.body));
+            let deploy = hearth::cli::Deploy {
+                name: &name,
+                file: &file,
+                handler: &handler,
+                memory_mb: memory,
+                timeout_s: timeout,
+                env: &env,
+            };
+            let config = hearth::cli::deploy(&HearthClient::new(&endpoint), &deploy).await?;
+            println!("{config}");
             Ok(())
+        }
+        Command::Functions { endpoint } => {
+            hearth::cli::functions(&HearthClient::new(&endpoint), &mut std::io::stdout()).await
+        }
+        Command::Logs {
+            name,
+            follow,
+            endpoint,
+        } => {
+            hearth::cli::logs(
+                &HearthClient::new(&endpoint),
+                &name,
+                follow,
+                &mut std::io::stdout(),
+            )
+            .await
         }
         Command::Invoke {
             name,

@@ -15,8 +15,9 @@ pub const DEFAULT_MAX_EVENT_AGE_S: u32 = 21_600;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EventInvokeConfigRequest {
-    pub maximum_retry_attempts: Option<u32>,
-    pub maximum_event_age_in_seconds: Option<u32>,
+    /// Signed, so a negative value is a range error rather than unparseable JSON.
+    pub maximum_retry_attempts: Option<i64>,
+    pub maximum_event_age_in_seconds: Option<i64>,
     pub destination_config: Option<DestinationConfig>,
 }
 
@@ -31,10 +32,15 @@ pub struct AsyncPolicy {
 
 fn validate(request: &EventInvokeConfigRequest) -> Result<(), DeployError> {
     if let Some(n) = request.maximum_retry_attempts
-        && n > 2
+        && !(0..=2).contains(&n)
     {
+        let rule = if n < 0 {
+            "Member must have value greater than or equal to 0"
+        } else {
+            "Member must have value less than or equal to 2"
+        };
         return Err(DeployError::Validation(format!(
-            "1 validation error detected: Value '{n}' at 'maximumRetryAttempts' failed to satisfy constraint: Member must have value less than or equal to 2"
+            "1 validation error detected: Value '{n}' at 'maximumRetryAttempts' failed to satisfy constraint: {rule}"
         )));
     }
     if let Some(n) = request.maximum_event_age_in_seconds
@@ -102,11 +108,14 @@ impl Scheduler {
                 .unwrap_or_default()
                 .as_secs_f64(),
             function_arn: format!("{}:{key}", self.function_arn(function)),
+            // Validated above: both fit in u32.
             maximum_retry_attempts: request
                 .maximum_retry_attempts
+                .map(|n| n as u32)
                 .or(base.as_ref().and_then(|b| b.maximum_retry_attempts)),
             maximum_event_age_in_seconds: request
                 .maximum_event_age_in_seconds
+                .map(|n| n as u32)
                 .or(base.as_ref().and_then(|b| b.maximum_event_age_in_seconds)),
             destination_config: request
                 .destination_config

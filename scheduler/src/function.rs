@@ -64,10 +64,11 @@ pub struct CreateFunction {
     pub runtime: Option<String>,
     #[serde(default)]
     pub handler: Option<String>,
+    /// Signed, so a negative value is a range error rather than unparseable JSON.
     #[serde(default)]
-    pub timeout: Option<u32>,
+    pub timeout: Option<i64>,
     #[serde(default)]
-    pub memory_size: Option<u32>,
+    pub memory_size: Option<i64>,
     #[serde(default)]
     pub ephemeral_storage: Option<EphemeralStorage>,
     #[serde(default)]
@@ -92,8 +93,8 @@ pub struct UpdateConfiguration {
     pub role: Option<String>,
     pub handler: Option<String>,
     pub description: Option<String>,
-    pub timeout: Option<u32>,
-    pub memory_size: Option<u32>,
+    pub timeout: Option<i64>,
+    pub memory_size: Option<i64>,
     pub environment: Option<Environment>,
     pub runtime: Option<String>,
     pub ephemeral_storage: Option<EphemeralStorage>,
@@ -117,8 +118,8 @@ impl UpdateConfiguration {
                     .clone()
                     .unwrap_or_else(|| current.handler.clone()),
             ),
-            timeout: Some(self.timeout.unwrap_or(current.timeout)),
-            memory_size: Some(self.memory_size.unwrap_or(current.memory_size)),
+            timeout: Some(self.timeout.unwrap_or(i64::from(current.timeout))),
+            memory_size: Some(self.memory_size.unwrap_or(i64::from(current.memory_size))),
             ephemeral_storage: Some(self.ephemeral_storage.unwrap_or(current.ephemeral_storage)),
             environment: Some(
                 self.environment
@@ -239,8 +240,12 @@ impl CreateFunction {
                 "PackageType {p} is not supported: only Zip."
             )));
         }
-        let timeout_s = self.timeout.unwrap_or(DEFAULT_TIMEOUT_S);
-        if !TIMEOUT_RANGE_S.contains(&timeout_s) {
+        let timeout = self.timeout.unwrap_or(i64::from(DEFAULT_TIMEOUT_S));
+        let Some(timeout_s) = u32::try_from(timeout)
+            .ok()
+            .filter(|t| TIMEOUT_RANGE_S.contains(t))
+        else {
+            let timeout_s = timeout;
             return Err(constraint(
                 timeout_s,
                 "timeout",
@@ -250,9 +255,13 @@ impl CreateFunction {
                     "Member must have value less than or equal to 900"
                 },
             ));
-        }
-        let memory_mb = self.memory_size.unwrap_or(DEFAULT_MEMORY_MB);
-        if !MEMORY_RANGE_MB.contains(&memory_mb) {
+        };
+        let memory = self.memory_size.unwrap_or(i64::from(DEFAULT_MEMORY_MB));
+        let Some(memory_mb) = u32::try_from(memory)
+            .ok()
+            .filter(|m| MEMORY_RANGE_MB.contains(m))
+        else {
+            let memory_mb = memory;
             return Err(constraint(
                 memory_mb,
                 "memorySize",
@@ -262,7 +271,7 @@ impl CreateFunction {
                     "Member must have value less than or equal to 10240"
                 },
             ));
-        }
+        };
         if u64::from(memory_mb) > hearth_sandbox::WASM32_MAX_MEMORY_MB {
             return Err(DeployError::InvalidParameter(format!(
                 "MemorySize {memory_mb} MB is more than a {WASM_RUNTIME} function can address ({} MB): wasm32 linear memory ends at 4 GiB.",

@@ -63,6 +63,31 @@ impl LogStore {
         }
     }
 
+    /// Up to `max` bytes of a function's log from byte `offset`, after flushing what was
+    /// appended so far; `None` when there is no log. The returned offset is where the next
+    /// read continues.
+    pub fn read(
+        &self,
+        function: &str,
+        offset: u64,
+        max: usize,
+    ) -> std::io::Result<Option<(Vec<u8>, u64)>> {
+        use std::io::{Read, Seek, SeekFrom};
+        self.flush();
+        let mut file = match std::fs::File::open(self.path(function)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let len = file.metadata()?.len();
+        let start = offset.min(len);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        file.take(max as u64).read_to_end(&mut buf)?;
+        let next = start + buf.len() as u64;
+        Ok(Some((buf, next)))
+    }
+
     /// Where a function's log lives.
     pub fn path(&self, function: &str) -> PathBuf {
         self.dir.join(format!("{function}.log"))

@@ -170,7 +170,10 @@ impl Scheduler {
     /// ListVersionsByFunction: `$LATEST`, then the published versions in order.
     pub fn list_versions(&self, name: &str) -> Result<Vec<FunctionConfiguration>, NotFound> {
         let record = self.record(name)?;
-        Ok(std::iter::once(record.latest.config)
+        let mut latest = record.latest.config;
+        // In version listings `$LATEST` carries its qualified ARN, as Lambda lists it.
+        latest.function_arn = format!("{}:$LATEST", latest.function_arn);
+        Ok(std::iter::once(latest)
             .chain(record.versions.into_values().map(|v| v.config))
             .collect())
     }

@@ -272,3 +272,45 @@ pub async fn untag(
     state.scheduler.untag_resource(arn, &keys).await?;
     Ok(empty_response(StatusCode::NO_CONTENT, request_id))
 }
+
+/// `GET /hearth/v1/logs/{name}?offset=N`: hearth's own endpoint behind `hearth logs`
+/// (Lambda sends logs to CloudWatch Logs, a separate service). Answers up to 1 MB from the
+/// offset and the next offset in `X-Hearth-Log-Offset`.
+pub fn read_log(
+    state: &State,
+    req: &Request<Incoming>,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    hearth_scheduler::function::validate_name(name)?;
+    let offset = query_param(req, "offset")?
+        .map(|o| o.parse::<u64>())
+        .transpose()
+        .map_err(|_| ApiError::invalid_parameter("offset must be a byte offset"))?
+        .unwrap_or(0);
+    let scheduler = &state.scheduler;
+    let read = scheduler
+        .logs()
+        .read(name, offset, 1024 * 1024)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceException",
+                e.to_string(),
+            )
+        })?;
+    let (bytes, next) = match read {
+        Some(found) => found,
+        None => {
+            scheduler.get_function(name, None)?;
+            (Vec::new(), 0)
+        }
+    };
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .header("x-amzn-RequestId", request_id)
+        .header("X-Hearth-Log-Offset", next.to_string())
+        .body(super::full(bytes))
+        .unwrap_or_else(|_| Response::new(super::full(""))))
+}

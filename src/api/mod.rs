@@ -242,6 +242,9 @@ async fn route(
         (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
             functions::get_concurrency(state, &percent_decode(name)?, request_id)
         }
+        (&Method::GET, ["hearth", "v1", "logs", name]) => {
+            functions::read_log(state, &req, &percent_decode(name)?, request_id)
+        }
         (&Method::GET, ["2016-08-19", "account-settings"]) => {
             functions::account_settings(state, request_id)
         }

@@ -367,3 +367,50 @@ async fn tags_and_account_settings() {
     assert_eq!(settings["AccountUsage"]["FunctionCount"], 1);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_deploy_updates_and_reads_logs() {
+    let s = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (echo, counter) = (
+        dir.path().join("echo.wasm"),
+        dir.path().join("counter.wasm"),
+    );
+    std::fs::write(&echo, crate::guests::guest("echo")).expect("write");
+    std::fs::write(&counter, crate::guests::guest("counter")).expect("write");
+    let deploy = |file: &std::path::Path, memory| hearth::cli::Deploy {
+        name: "f",
+        file: Box::leak(file.to_path_buf().into_boxed_path()),
+        handler: "function.wasm",
+        memory_mb: memory,
+        timeout_s: None,
+        env: &[],
+    };
+    hearth::cli::deploy(&s.client, &deploy(&echo, None))
+        .await
+        .expect("create");
+    let updated = hearth::cli::deploy(&s.client, &deploy(&counter, Some(256)))
+        .await
+        .expect("update");
+    let updated: serde_json::Value = serde_json::from_str(&updated).expect("json");
+    assert_eq!(updated["MemorySize"], 256);
+    assert_eq!(json(&s.invoke("f", "{}").await)["count"], 1);
+
+    let mut out = Vec::new();
+    hearth::cli::logs(&s.client, "f", false, &mut out)
+        .await
+        .expect("logs");
+    let text = String::from_utf8(out).expect("utf8");
+    assert!(
+        text.contains("count=1") && text.contains("REPORT RequestId:"),
+        "{text}"
+    );
+    let mut listing = Vec::new();
+    hearth::cli::functions(&s.client, &mut listing)
+        .await
+        .expect("functions");
+    assert!(String::from_utf8(listing).expect("utf8").contains("\nf "));
+    assert_eq!(s.get("/hearth/v1/logs/missing").await.status, 404);
+    assert_eq!(s.get("/hearth/v1/logs/..%2Fetc").await.status, 400);
+    s.stop().await;
+}

@@ -1,0 +1,140 @@
+//! What the `hearth` subcommands do, on top of [`crate::client`]. `main` parses flags and
+//! calls these.
+
+use crate::client::{self, HearthClient};
+use anyhow::{Context as _, bail};
+use hyper::{Method, StatusCode};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// What `hearth deploy` was asked to do.
+#[derive(Debug)]
+pub struct Deploy<'a> {
+    pub name: &'a str,
+    pub file: &'a Path,
+    pub handler: &'a str,
+    pub memory_mb: Option<u32>,
+    pub timeout_s: Option<u32>,
+    pub env: &'a [(String, String)],
+}
+
+/// Creates the function, or — when it exists — updates its code (and, if any setting was
+/// given, its configuration), as `aws lambda create-function` / `update-function-code` /
+/// `update-function-configuration` would. Returns the resulting configuration JSON.
+pub async fn deploy(client: &HearthClient, d: &Deploy<'_>) -> anyhow::Result<String> {
+    let zip = client::package(d.file, d.handler)?;
+    let request =
+        client::create_function_request(d.name, &zip, d.handler, d.memory_mb, d.timeout_s, d.env);
+    let reply = client.create_function(&request).await?;
+    if reply.status == StatusCode::CREATED {
+        return Ok(String::from_utf8_lossy(&reply.body).into_owned());
+    }
+    if reply.header("x-amzn-ErrorType") != Some("ResourceConflictException") {
+        bail!("deploy failed: {}", reply.error_text());
+    }
+    let code = serde_json::json!({ "ZipFile": request["Code"]["ZipFile"] });
+    let reply = client
+        .send_json(
+            Method::PUT,
+            &format!("/2015-03-31/functions/{}/code", d.name),
+            &code,
+        )
+        .await?;
+    if reply.status != StatusCode::OK {
+        bail!("updating the code failed: {}", reply.error_text());
+    }
+    let mut config = serde_json::Map::new();
+    for key in ["MemorySize", "Timeout", "Environment"] {
+        if let Some(v) = request.get(key) {
+            config.insert(key.to_owned(), v.clone());
+        }
+    }
+    if config.is_empty() {
+        return Ok(String::from_utf8_lossy(&reply.body).into_owned());
+    }
+    let reply = client
+        .send_json(
+            Method::PUT,
+            &format!("/2015-03-31/functions/{}/configuration", d.name),
+            &serde_json::Value::Object(config),
+        )
+        .await?;
+    if reply.status != StatusCode::OK {
+        bail!("updating the configuration failed: {}", reply.error_text());
+    }
+    Ok(String::from_utf8_lossy(&reply.body).into_owned())
+}
+
+/// `hearth functions`: every function, one line each, following ListFunctions' pages.
+pub async fn functions(client: &HearthClient, out: &mut impl Write) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{:<40} {:<14} {:>7} {:>8}  LAST MODIFIED",
+        "NAME", "RUNTIME", "MEMORY", "TIMEOUT"
+    )?;
+    let mut marker: Option<String> = None;
+    loop {
+        let path = match &marker {
+            Some(m) => format!("/2015-03-31/functions?Marker={m}"),
+            None => "/2015-03-31/functions".to_owned(),
+        };
+        let reply = client.send(Method::GET, &path, &[], Vec::new()).await?;
+        if reply.status != StatusCode::OK {
+            bail!("listing functions failed: {}", reply.error_text());
+        }
+        let page: serde_json::Value =
+            serde_json::from_slice(&reply.body).context("ListFunctions answered with bad JSON")?;
+        for f in page["Functions"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "{:<40} {:<14} {:>4} MB {:>6} s  {}",
+                f["FunctionName"].as_str().unwrap_or("?"),
+                f["Runtime"].as_str().unwrap_or("?"),
+                f["MemorySize"],
+                f["Timeout"],
+                f["LastModified"].as_str().unwrap_or("?"),
+            )?;
+        }
+        match page["NextMarker"].as_str() {
+            Some(next) => marker = Some(next.to_owned()),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// `hearth logs NAME [--follow]`: the function's log; with `follow`, keeps printing what
+/// is appended (polling every 200 ms) until interrupted.
+pub async fn logs(
+    client: &HearthClient,
+    name: &str,
+    follow: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut offset: u64 = 0;
+    loop {
+        let reply = client
+            .send(
+                Method::GET,
+                &format!("/hearth/v1/logs/{name}?offset={offset}"),
+                &[],
+                Vec::new(),
+            )
+            .await?;
+        if reply.status != StatusCode::OK {
+            bail!("reading the log failed: {}", reply.error_text());
+        }
+        out.write_all(&reply.body)?;
+        out.flush()?;
+        offset = reply
+            .header("X-Hearth-Log-Offset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(offset + reply.body.len() as u64);
+        if !follow {
+            return Ok(());
+        }
+        if reply.body.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
