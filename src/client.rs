@@ -44,20 +44,64 @@ impl Reply {
     }
 }
 
+/// An access key to sign requests with (SigV4), as the AWS SDKs do.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub region: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_REGION` from the environment,
+    /// when both keys are set.
+    pub fn from_env() -> Option<Self> {
+        let access_key_id = std::env::var("AWS_ACCESS_KEY_ID").ok()?;
+        let secret_access_key = std::env::var("AWS_SECRET_ACCESS_KEY").ok()?;
+        let region = std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|_| "us-east-1".into());
+        Some(Self {
+            access_key_id,
+            secret_access_key,
+            region,
+        })
+    }
+}
+
 /// A client for one hearth endpoint.
 #[derive(Debug, Clone)]
 pub struct HearthClient {
     endpoint: String,
     http: Client<HttpConnector, Full<Bytes>>,
+    signing: Option<SigningKey>,
 }
 
 impl HearthClient {
+    /// An unsigned client (for a server without credentials).
     pub fn new(endpoint: &str) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             http: Client::builder(TokioExecutor::new()).build(connector),
+            signing: None,
+        }
+    }
+
+    /// A client that signs every request with `key`.
+    pub fn signed(endpoint: &str, key: Option<SigningKey>) -> Self {
+        Self {
+            signing: key,
+            ..Self::new(endpoint)
         }
     }
 
@@ -69,13 +113,39 @@ impl HearthClient {
         headers: &[(&str, String)],
         body: impl Into<Bytes>,
     ) -> anyhow::Result<Reply> {
+        let body: Bytes = body.into();
         let mut builder = Request::builder()
-            .method(method)
+            .method(method.clone())
             .uri(format!("{}{path}", self.endpoint));
         for (k, v) in headers {
             builder = builder.header(*k, v);
         }
-        let request = builder.body(Full::new(body.into()))?;
+        let mut request = builder.body(Full::new(body.clone()))?;
+        if let Some(key) = &self.signing {
+            let host = request
+                .uri()
+                .authority()
+                .map(|a| a.as_str().to_owned())
+                .unwrap_or_default();
+            let (raw_path, raw_query) = match path.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (path, None),
+            };
+            let headers = request.headers_mut();
+            headers.insert(hyper::header::HOST, host.parse()?);
+            crate::auth::sign(
+                &key.access_key_id,
+                &key.secret_access_key,
+                &key.region,
+                &method,
+                raw_path,
+                raw_query,
+                headers,
+                &body,
+                std::time::SystemTime::now(),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot sign the request: {e}"))?;
+        }
         let response = self
             .http
             .request(request)

@@ -9,10 +9,12 @@
 //! Layout:
 //! - [`server`]: the accept loop, graceful shutdown, [`server::serve`].
 //! - [`api`]: request routing and one handler module per API family.
+//! - [`auth`]: AWS Signature Version 4 verification (and signing, for the CLI).
 //! - [`client`]: the HTTP client behind the CLI's subcommands.
 //! - [`cli`]: what `hearth deploy`, `functions` and `logs` do.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod server;

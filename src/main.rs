@@ -40,6 +40,14 @@ enum Command {
         /// Account concurrency limit.
         #[arg(long, default_value_t = 1000)]
         account_concurrency: u32,
+        /// File of access keys (`KEY SECRET` per line, or AWS's credentials INI format):
+        /// every request must then carry a valid SigV4 signature by one of them.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+        /// Serve a non-loopback address without credentials: anyone who can reach it can
+        /// deploy and run code.
+        #[arg(long)]
+        allow_unauthenticated: bool,
     },
     /// Deploy a function from a .wasm component or a zip holding one: CreateFunction, or
     /// UpdateFunctionCode (and Configuration) when it exists.
@@ -135,7 +143,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             keep_alive,
             memory_budget,
             account_concurrency,
+            credentials,
+            allow_unauthenticated,
         } => {
+            let credentials = match credentials {
+                Some(path) => {
+                    let creds = hearth::auth::Credentials::load(&path)?;
+                    if creds.is_empty() {
+                        bail!("{} holds no access keys", path.display());
+                    }
+                    tracing::info!(keys = ?creds.access_key_ids(), "requests must be signed");
+                    Some(creds)
+                }
+                None if !listen.ip().is_loopback() && !allow_unauthenticated => bail!(
+                    "refusing to serve {listen} without --credentials: anyone who can reach it could deploy and run code (pass --allow-unauthenticated to do it anyway)"
+                ),
+                None => None,
+            };
             let mut config = SchedulerConfig::new(state_dir);
             config.pool.keep_alive = Duration::from_secs(keep_alive);
             if let Some(mb) = memory_budget {
@@ -147,7 +171,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             tracing::info!(address = %listener.local_addr()?, "hearth is serving Lambda's API");
-            hearth::serve(listener, scheduler, Default::default(), shutdown_signal()).await?;
+            let server = hearth::ServerConfig {
+                credentials,
+                ..Default::default()
+            };
+            hearth::serve(listener, scheduler, server, shutdown_signal()).await?;
             Ok(())
         }
         Command::Deploy {
@@ -167,26 +195,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 timeout_s: timeout,
                 env: &env,
             };
-            let config = hearth::cli::deploy(&HearthClient::new(&endpoint), &deploy).await?;
+            let config = hearth::cli::deploy(&client(&endpoint), &deploy).await?;
             println!("{config}");
             Ok(())
         }
         Command::Functions { endpoint } => {
-            hearth::cli::functions(&HearthClient::new(&endpoint), &mut std::io::stdout()).await
+            hearth::cli::functions(&client(&endpoint), &mut std::io::stdout()).await
         }
         Command::Logs {
             name,
             follow,
             endpoint,
-        } => {
-            hearth::cli::logs(
-                &HearthClient::new(&endpoint),
-                &name,
-                follow,
-                &mut std::io::stdout(),
-            )
-            .await
-        }
+        } => hearth::cli::logs(&client(&endpoint), &name, follow, &mut std::io::stdout()).await,
         Command::Invoke {
             name,
             payload,
@@ -203,7 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(InvokeKind::Event) => "Event",
                 Some(InvokeKind::DryRun) => "DryRun",
             };
-            let reply = HearthClient::new(&endpoint)
+            let reply = client(&endpoint)
                 .invoke(&name, payload, kind, log_tail)
                 .await?;
             if !reply.status.is_success() {
@@ -227,6 +247,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A client for the CLI's subcommands: signed when `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` are set, as the AWS CLI would be.
+fn client(endpoint: &str) -> HearthClient {
+    HearthClient::signed(endpoint, hearth::client::SigningKey::from_env())
 }
 
 /// Resolves on SIGINT or SIGTERM.

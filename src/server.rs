@@ -14,12 +14,16 @@ use tokio::net::TcpListener;
 pub struct ServerConfig {
     /// How long shutdown waits for open connections to finish their in-flight requests.
     pub shutdown_grace: Duration,
+    /// Access keys whose SigV4 signatures are accepted; `None`: no authentication (only
+    /// sensible on loopback, which `hearth serve` enforces).
+    pub credentials: Option<crate::auth::Credentials>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             shutdown_grace: Duration::from_secs(30),
+            credentials: None,
         }
     }
 }
@@ -33,7 +37,10 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let state = Arc::new(api::State::new(scheduler.clone()));
+    let state = Arc::new(api::State::new(
+        scheduler.clone(),
+        config.credentials.clone(),
+    ));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

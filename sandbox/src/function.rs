@@ -125,6 +125,20 @@ impl WasmFunction {
         })
     }
 
+    /// The same prepared code with another `AWS_LAMBDA_INITIALIZATION_TYPE` (sandboxes
+    /// started ahead of demand say `provisioned-concurrency`). Cheap: shares the `InstancePre`.
+    pub fn with_initialization_type(&self, initialization_type: &str) -> Self {
+        let mut settings = (*self.settings).clone();
+        settings.initialization_type = initialization_type.to_owned();
+        Self {
+            engine: self.engine.clone(),
+            pre: self.pre.clone(),
+            env: Arc::new(settings.environment()),
+            settings: Arc::new(settings),
+            tmp: self.tmp.clone(),
+        }
+    }
+
     pub fn settings(&self) -> &FunctionSettings {
         &self.settings
     }

@@ -29,6 +29,10 @@ pub enum DeployError {
         "The Revision Id provided does not match the latest Revision Id. Call the {0} API to retrieve the latest Revision Id"
     )]
     PreconditionFailed(&'static str),
+    /// No provisioned-concurrency config for that qualifier
+    /// (`ProvisionedConcurrencyConfigNotFoundException`, 404).
+    #[error("{0}")]
+    ProvisionedNotFound(String),
     /// A resource other than a function (alias, config) that does not exist
     /// (`ResourceNotFoundException`).
     #[error("{0}")]

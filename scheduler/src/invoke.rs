@@ -216,8 +216,14 @@ impl Scheduler {
             memory_mb,
             armed: true,
         };
-        let (mut sandbox, init_duration) =
-            match inner.pool.acquire(&entry.key, memory_mb, Instant::now()) {
+        let provisioned = inner.reservoir.take(&entry.key);
+        let from_reservoir = provisioned.is_some();
+        let (mut sandbox, init_duration) = match provisioned {
+            Some(sandbox) => {
+                slot.armed = false;
+                (sandbox, None)
+            }
+            None => match inner.pool.acquire(&entry.key, memory_mb, Instant::now()) {
                 Ok(Acquired::Warm(Pooled(sandbox))) => (sandbox, None),
                 Ok(Acquired::Cold { evicted }) => {
                     drop(evicted);
@@ -245,7 +251,8 @@ impl Scheduler {
                         reason: ThrottleReason::ConcurrentInvocationLimitExceeded,
                     });
                 }
-            };
+            },
+        };
 
         let started = Instant::now();
         let deadline = started + Duration::from_secs(u64::from(entry.config.timeout));
@@ -272,7 +279,11 @@ impl Scheduler {
                 (error.to_json(), Some("Unhandled"))
             }
         };
-        self.give_back(&mut slot, sandbox);
+        if from_reservoir {
+            self.give_back_provisioned(&entry.key, sandbox);
+        } else {
+            self.give_back(&mut slot, sandbox);
+        }
 
         if function_error.is_some() {
             entry.metrics.errors.inc();

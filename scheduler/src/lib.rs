@@ -21,6 +21,7 @@
 //!   concurrency, tags, account settings).
 //! - [`versions`]: PublishVersion and aliases.
 //! - [`event_config`]: asynchronous-invocation settings and destinations.
+//! - [`provisioned`]: provisioned concurrency (sandboxes initialised ahead of demand).
 //! - [`record`], [`store`]: what is persisted, and how (atomic writes under the state dir).
 //! - [`admission`]: account and reserved concurrency.
 //! - [`invoke`]: synchronous, asynchronous and dry-run invocation.
@@ -36,6 +37,7 @@ pub mod function;
 pub mod invoke;
 pub mod logs;
 pub mod metrics;
+pub mod provisioned;
 pub mod record;
 pub mod registry;
 pub mod store;

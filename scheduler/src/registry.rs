@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     /// Serialises control-plane changes (held across compilation and the disk write).
     pub(crate) control: tokio::sync::Mutex<()>,
     pub(crate) pool: WarmPool<PoolKey, Pooled>,
+    /// Provisioned-concurrency sandboxes, outside the pool's expiry and eviction.
+    pub(crate) reservoir: crate::provisioned::Reservoir,
     pub(crate) admission: Admission,
     pub(crate) logs: LogStore,
     pub(crate) metrics: Metrics,
@@ -110,6 +112,7 @@ impl Scheduler {
         let (async_tx, async_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             pool: WarmPool::new(config.pool.clone()),
+            reservoir: Default::default(),
             admission: Admission::new(config.account_concurrency),
             config,
             engine,
@@ -126,6 +129,7 @@ impl Scheduler {
         scheduler.load()?;
         scheduler.spawn_reaper();
         scheduler.spawn_async_worker(async_rx);
+        scheduler.spawn_provisioner();
         scheduler.resume_events()?;
         Ok(scheduler)
     }
@@ -316,6 +320,14 @@ impl Scheduler {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         drop(self.inner.pool.drain());
+        drop(std::mem::take(
+            &mut *self
+                .inner
+                .reservoir
+                .sets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        ));
         self.inner.logs.flush();
     }
 

@@ -122,6 +122,11 @@ impl From<DeployError> for ApiError {
                 "PreconditionFailedException",
                 message,
             ),
+            DeployError::ProvisionedNotFound(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "ProvisionedConcurrencyConfigNotFoundException",
+                message,
+            ),
             DeployError::ResourceNotFound(_) => {
                 Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
             }

@@ -1,9 +1,8 @@
 //! Control-plane handlers: CreateFunction, Get/List/Delete, and function concurrency.
 
 use super::errors::ApiError;
-use super::{Body, State, empty_response, json_response, query_param, read_body};
+use super::{Body, ReqBody, State, empty_response, json_response, query_param, read_body};
 use hearth_scheduler::{CreateFunction, UpdateCode, UpdateConfiguration};
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
@@ -27,7 +26,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 
 /// Reads a small JSON request body.
 pub async fn json_body<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
 ) -> Result<T, ApiError> {
     let body = read_body(req, 1024 * 1024, || {
         "Request must be smaller than 1048576 bytes".into()
@@ -39,7 +38,7 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
 /// `POST /2015-03-31/functions`.
 pub async fn create(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let body = read_body(req, MAX_CREATE_REQUEST_BYTES, || {
@@ -54,12 +53,14 @@ pub async fn create(
 /// `GET /2015-03-31/functions/{name}`: GetFunction.
 pub fn get(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let scheduler = &state.scheduler;
-    let qualifier = query_param(req, "Qualifier")?;
+    let (name, in_ref) = super::function_ref(name)?;
+    let name = name.as_str();
+    let qualifier = query_param(req, "Qualifier")?.or(in_ref);
     let config = scheduler.get_function(name, qualifier.as_deref())?;
     let tags = scheduler.list_tags(&scheduler.function_arn(name))?;
     let mut body = json!({
@@ -76,19 +77,20 @@ pub fn get(
 /// `GET /2015-03-31/functions/{name}/configuration`.
 pub fn get_configuration(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let qualifier = query_param(req, "Qualifier")?;
-    let config = state.scheduler.get_function(name, qualifier.as_deref())?;
+    let (name, in_ref) = super::function_ref(name)?;
+    let qualifier = query_param(req, "Qualifier")?.or(in_ref);
+    let config = state.scheduler.get_function(&name, qualifier.as_deref())?;
     Ok(json_response(StatusCode::OK, request_id, &config))
 }
 
 /// `PUT /2015-03-31/functions/{name}/code`: UpdateFunctionCode.
 pub async fn update_code(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -104,7 +106,7 @@ pub async fn update_code(
 /// `PUT /2015-03-31/functions/{name}/configuration`: UpdateFunctionConfiguration.
 pub async fn update_configuration(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -119,7 +121,7 @@ pub async fn update_configuration(
 /// `GET /2015-03-31/functions?Marker&MaxItems`: pages of at most 50, `NextMarker` to go on.
 pub fn list(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let max_items = match query_param(req, "MaxItems")? {
@@ -152,14 +154,15 @@ pub fn list(
 /// `DELETE /2015-03-31/functions/{name}[?Qualifier=N]`.
 pub async fn delete(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let qualifier = query_param(req, "Qualifier")?;
+    let (name, in_ref) = super::function_ref(name)?;
+    let qualifier = query_param(req, "Qualifier")?.or(in_ref);
     state
         .scheduler
-        .delete_function(name, qualifier.as_deref())
+        .delete_function(&name, qualifier.as_deref())
         .await?;
     Ok(empty_response(StatusCode::NO_CONTENT, request_id))
 }
@@ -173,7 +176,7 @@ struct PutConcurrency {
 /// `PUT /2017-10-31/functions/{name}/concurrency`.
 pub async fn put_concurrency(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -252,7 +255,7 @@ pub fn list_tags(state: &State, arn: &str, request_id: &str) -> Result<Response<
 /// `POST /2017-03-31/tags/{arn}`: TagResource.
 pub async fn tag(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     arn: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -264,7 +267,7 @@ pub async fn tag(
 /// `DELETE /2017-03-31/tags/{arn}?tagKeys=a&tagKeys=b`: UntagResource.
 pub async fn untag(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     arn: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -278,7 +281,7 @@ pub async fn untag(
 /// offset and the next offset in `X-Hearth-Log-Offset`.
 pub fn read_log(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {

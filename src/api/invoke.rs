@@ -1,13 +1,12 @@
 //! `POST /2015-03-31/functions/{name}/invocations`: the Invoke API.
 
 use super::errors::ApiError;
-use super::{Body, State, empty_response, full, query_param, read_body};
+use super::{Body, ReqBody, State, empty_response, full, query_param, read_body};
 use base64::Engine as _;
 use hearth_runtime_api::limits::{
     MAX_ASYNC_PAYLOAD_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_PAYLOAD_BYTES,
 };
 use hearth_scheduler::InvokeRequest;
-use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 
 /// `X-Amz-Invocation-Type`.
@@ -18,7 +17,7 @@ enum InvocationType {
     DryRun,
 }
 
-fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Result<Option<&'a str>, ApiError> {
+fn header<'a>(req: &'a Request<ReqBody>, name: &str) -> Result<Option<&'a str>, ApiError> {
     req.headers()
         .get(name)
         .map(|v| {
@@ -30,7 +29,7 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Result<Option<&'a str>,
 
 pub async fn invoke(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     function: String,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {

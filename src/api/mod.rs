@@ -10,6 +10,10 @@ use errors::ApiError;
 use hearth_scheduler::Scheduler;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+
+/// Request body type of every handler: the connection's stream, or the bytes already read
+/// when the request had to be buffered to check its signature.
+pub type ReqBody = http_body_util::Either<Incoming, Full<Bytes>>;
 use hyper::{Method, Request, Response, StatusCode};
 
 /// Response body type of every handler.
@@ -19,12 +23,53 @@ pub type Body = Full<Bytes>;
 #[derive(Debug)]
 pub struct State {
     pub scheduler: Scheduler,
+    /// When set, every request but `/health` and `/metrics` must carry a valid SigV4
+    /// signature by one of these keys.
+    pub credentials: Option<crate::auth::Credentials>,
 }
 
 impl State {
-    pub fn new(scheduler: Scheduler) -> Self {
-        Self { scheduler }
+    pub fn new(scheduler: Scheduler, credentials: Option<crate::auth::Credentials>) -> Self {
+        Self {
+            scheduler,
+            credentials,
+        }
     }
+}
+
+/// The largest body any operation takes (CreateFunction with a 50 MB zip): the bound on
+/// buffering a request to check its signature.
+const MAX_SIGNED_BODY: usize = functions::MAX_CREATE_REQUEST_BYTES;
+
+/// Checks the request's signature when credentials are configured, buffering its body
+/// (the signature covers it).
+async fn authenticate(state: &State, req: Request<Incoming>) -> Result<Request<ReqBody>, ApiError> {
+    let open = matches!(req.uri().path(), "/health" | "/metrics");
+    let Some(credentials) = state.credentials.as_ref().filter(|_| !open) else {
+        return Ok(req.map(http_body_util::Either::Left));
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = read_limited(&parts.headers, body, MAX_SIGNED_BODY, || {
+        format!("Request must be smaller than {MAX_SIGNED_BODY} bytes")
+    })
+    .await?;
+    crate::auth::verify(
+        credentials,
+        &parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        &parts.headers,
+        &bytes,
+        std::time::SystemTime::now(),
+    )
+    .map_err(|e| {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN);
+        ApiError::new(status, e.code(), e.to_string())
+    })?;
+    Ok(Request::from_parts(
+        parts,
+        http_body_util::Either::Right(Full::new(bytes)),
+    ))
 }
 
 /// A body from anything byte-like.
@@ -63,24 +108,41 @@ const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
 
 /// Reads a request body of at most `limit` bytes; a larger one is a 413 with `too_large`'s
 /// message, decided from `Content-Length` before buffering anything when the client sends it.
-pub async fn read_body(
-    req: Request<Incoming>,
+pub async fn read_body<B>(
+    req: Request<B>,
     limit: usize,
     too_large: impl Fn() -> String,
-) -> Result<Bytes, ApiError> {
-    let declared = req
-        .headers()
+) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let (parts, body) = req.into_parts();
+    read_limited(&parts.headers, body, limit, too_large).await
+}
+
+/// [`read_body`] on a body and the headers it came with.
+pub async fn read_limited<B>(
+    headers: &hyper::HeaderMap,
+    mut body: B,
+    limit: usize,
+    too_large: impl Fn() -> String,
+) -> Result<Bytes, ApiError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let declared = headers
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut body = req.into_body();
     if declared.is_some_and(|n| n > limit as u64) {
         if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
             drain(&mut body).await;
         }
         return Err(ApiError::too_large(too_large()));
     }
-    let mut buf = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             ApiError::invalid_content(format!("could not read the request body: {e}"))
@@ -97,7 +159,10 @@ pub async fn read_body(
 }
 
 /// Reads and discards the rest of a body, up to [`DRAIN_LIMIT`].
-async fn drain(body: &mut Incoming) {
+async fn drain<B>(body: &mut B)
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
     let mut seen: u64 = 0;
     while let Some(Ok(frame)) = body.frame().await {
         if let Ok(data) = frame.into_data() {
@@ -133,13 +198,26 @@ pub fn percent_decode(segment: &str) -> Result<String, ApiError> {
     String::from_utf8(out).map_err(|_| ApiError::invalid_parameter("path segment is not UTF-8"))
 }
 
+/// The function a path segment names: a name, a partial ARN or a full ARN (any qualifier in
+/// it is dropped; operations that take one read it with [`function_ref`]).
+pub fn function_name(segment: &str) -> Result<String, ApiError> {
+    Ok(function_ref(segment)?.0)
+}
+
+/// The function and qualifier a path segment names (`NAME`, `NAME:Q`, partial or full ARN).
+pub fn function_ref(segment: &str) -> Result<(String, Option<String>), ApiError> {
+    let decoded = percent_decode(segment)?;
+    let (name, qualifier) = hearth_scheduler::invoke::parse_function_ref(&decoded);
+    Ok((name.to_owned(), qualifier.map(str::to_owned)))
+}
+
 /// The value of query parameter `name`, decoded.
-pub fn query_param(req: &Request<Incoming>, name: &str) -> Result<Option<String>, ApiError> {
+pub fn query_param<B>(req: &Request<B>, name: &str) -> Result<Option<String>, ApiError> {
     Ok(query_params(req, name)?.into_iter().next())
 }
 
 /// Every value of a repeated query parameter, decoded.
-pub fn query_params(req: &Request<Incoming>, name: &str) -> Result<Vec<String>, ApiError> {
+pub fn query_params<B>(req: &Request<B>, name: &str) -> Result<Vec<String>, ApiError> {
     let Some(query) = req.uri().query() else {
         return Ok(Vec::new());
     };
@@ -155,6 +233,10 @@ pub fn query_params(req: &Request<Incoming>, name: &str) -> Result<Vec<String>, 
 /// Routes one request.
 pub async fn handle(state: &State, req: Request<Incoming>) -> Response<Body> {
     let request_id = hearth_runtime_api::new_request_id();
+    let req = match authenticate(state, req).await {
+        Ok(req) => req,
+        Err(e) => return e.into_response(&request_id),
+    };
     match route(state, req, &request_id).await {
         Ok(response) => response,
         Err(e) => e.into_response(&request_id),
@@ -163,7 +245,7 @@ pub async fn handle(state: &State, req: Request<Incoming>) -> Response<Body> {
 
 async fn route(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_owned();
@@ -184,66 +266,66 @@ async fn route(
         }
         (&Method::GET, ["2015-03-31", "functions"]) => functions::list(state, &req, request_id),
         (&Method::GET, ["2015-03-31", "functions", name]) => {
-            functions::get(state, &req, &percent_decode(name)?, request_id)
+            functions::get(state, &req, name, request_id)
         }
         (&Method::DELETE, ["2015-03-31", "functions", name]) => {
-            functions::delete(state, &req, &percent_decode(name)?, request_id).await
+            functions::delete(state, &req, name, request_id).await
         }
         (&Method::GET, ["2015-03-31", "functions", name, "configuration"]) => {
-            functions::get_configuration(state, &req, &percent_decode(name)?, request_id)
+            functions::get_configuration(state, &req, name, request_id)
         }
         (&Method::PUT, ["2015-03-31", "functions", name, "configuration"]) => {
-            let name = percent_decode(name)?;
+            let name = function_name(name)?;
             functions::update_configuration(state, req, &name, request_id).await
         }
         (&Method::PUT, ["2015-03-31", "functions", name, "code"]) => {
-            let name = percent_decode(name)?;
+            let name = function_name(name)?;
             functions::update_code(state, req, &name, request_id).await
         }
         (&Method::POST, ["2015-03-31", "functions", name, "versions"]) => {
-            let name = percent_decode(name)?;
+            let name = function_name(name)?;
             versions::publish(state, req, &name, request_id).await
         }
         (&Method::GET, ["2015-03-31", "functions", name, "versions"]) => {
-            versions::list_versions(state, &req, &percent_decode(name)?, request_id)
+            versions::list_versions(state, &req, &function_name(name)?, request_id)
         }
         (&Method::POST, ["2015-03-31", "functions", name, "aliases"]) => {
-            let name = percent_decode(name)?;
+            let name = function_name(name)?;
             versions::create_alias(state, req, &name, request_id).await
         }
         (&Method::GET, ["2015-03-31", "functions", name, "aliases"]) => {
-            versions::list_aliases(state, &req, &percent_decode(name)?, request_id)
+            versions::list_aliases(state, &req, &function_name(name)?, request_id)
         }
         (&Method::GET, ["2015-03-31", "functions", name, "aliases", alias]) => versions::get_alias(
             state,
-            &percent_decode(name)?,
+            &function_name(name)?,
             &percent_decode(alias)?,
             request_id,
         ),
         (&Method::PUT, ["2015-03-31", "functions", name, "aliases", alias]) => {
-            let (name, alias) = (percent_decode(name)?, percent_decode(alias)?);
+            let (name, alias) = (function_name(name)?, percent_decode(alias)?);
             versions::update_alias(state, req, &name, &alias, request_id).await
         }
         (&Method::DELETE, ["2015-03-31", "functions", name, "aliases", alias]) => {
-            let (name, alias) = (percent_decode(name)?, percent_decode(alias)?);
+            let (name, alias) = (function_name(name)?, percent_decode(alias)?);
             versions::delete_alias(state, &name, &alias, request_id).await
         }
         (method, ["2019-09-25", "functions", name, "event-invoke-config"]) => {
-            let (method, name) = (method.clone(), percent_decode(name)?);
+            let (method, name) = (method.clone(), function_name(name)?);
             versions::event_invoke_config(state, req, method, &name, request_id).await
         }
         (&Method::PUT, ["2017-10-31", "functions", name, "concurrency"]) => {
-            let name = percent_decode(name)?;
+            let name = function_name(name)?;
             functions::put_concurrency(state, req, &name, request_id).await
         }
         (&Method::DELETE, ["2017-10-31", "functions", name, "concurrency"]) => {
-            functions::delete_concurrency(state, &percent_decode(name)?, request_id).await
+            functions::delete_concurrency(state, &function_name(name)?, request_id).await
         }
         (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
-            functions::get_concurrency(state, &percent_decode(name)?, request_id)
+            functions::get_concurrency(state, &function_name(name)?, request_id)
         }
         (&Method::GET, ["hearth", "v1", "logs", name]) => {
-            functions::read_log(state, &req, &percent_decode(name)?, request_id)
+            functions::read_log(state, &req, &function_name(name)?, request_id)
         }
         (&Method::GET, ["2016-08-19", "account-settings"]) => {
             functions::account_settings(state, request_id)

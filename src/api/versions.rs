@@ -2,10 +2,9 @@
 
 use super::errors::ApiError;
 use super::functions::json_body;
-use super::{Body, State, empty_response, json_response, query_param};
+use super::{Body, ReqBody, State, empty_response, json_response, query_param};
 use hearth_scheduler::event_config::EventInvokeConfigRequest;
 use hearth_scheduler::versions::{CreateAlias, PublishVersion, UpdateAlias};
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
@@ -14,7 +13,7 @@ const MAX_PAGE: usize = 50;
 
 /// One page of `items` after the opaque `Marker` (an index here), and the next marker.
 fn page<T: serde::Serialize>(
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     items: Vec<T>,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let max = match query_param(req, "MaxItems")? {
@@ -43,7 +42,7 @@ fn page<T: serde::Serialize>(
 /// `POST …/functions/{name}/versions`: PublishVersion (201).
 pub async fn publish(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -55,7 +54,7 @@ pub async fn publish(
 /// `GET …/functions/{name}/versions`: ListVersionsByFunction.
 pub fn list_versions(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -70,7 +69,7 @@ pub fn list_versions(
 /// `POST …/functions/{name}/aliases`: CreateAlias (201).
 pub async fn create_alias(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -82,7 +81,7 @@ pub async fn create_alias(
 /// `GET …/functions/{name}/aliases[?FunctionVersion=]`: ListAliases.
 pub fn list_aliases(
     state: &State,
-    req: &Request<Incoming>,
+    req: &Request<ReqBody>,
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -109,7 +108,7 @@ pub fn get_alias(
 /// `PUT …/aliases/{alias}`.
 pub async fn update_alias(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     name: &str,
     alias: &str,
     request_id: &str,
@@ -134,7 +133,7 @@ pub async fn delete_alias(
 /// updates, GET reads, DELETE removes.
 pub async fn event_invoke_config(
     state: &State,
-    req: Request<Incoming>,
+    req: Request<ReqBody>,
     method: Method,
     name: &str,
     request_id: &str,

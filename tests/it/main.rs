@@ -5,6 +5,7 @@
 mod guests;
 mod server;
 
+mod auth;
 mod control;
 mod deploy;
 mod durability;

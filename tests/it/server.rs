@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 pub struct TestServer {
     pub client: HearthClient,
+    pub endpoint: String,
     pub scheduler: Scheduler,
     _state_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -23,6 +24,18 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed the scheduler's defaults.
     pub async fn start_with(adjust: impl FnOnce(&mut SchedulerConfig)) -> Self {
+        Self::start_full(adjust, None).await
+    }
+
+    /// A server that requires SigV4 signatures by `credentials`.
+    pub async fn start_signed(credentials: hearth::auth::Credentials) -> Self {
+        Self::start_full(|_| {}, Some(credentials)).await
+    }
+
+    async fn start_full(
+        adjust: impl FnOnce(&mut SchedulerConfig),
+        credentials: Option<hearth::auth::Credentials>,
+    ) -> Self {
         let state_dir = tempfile::tempdir().expect("temp state dir");
         let mut config = SchedulerConfig::new(state_dir.path());
         config.pool.memory_budget_mb = 8 * 1024;
@@ -40,13 +53,15 @@ impl TestServer {
             scheduler.clone(),
             hearth::ServerConfig {
                 shutdown_grace: Duration::from_secs(5),
+                credentials,
             },
             async {
                 let _ = stopped.await;
             },
         ));
         Self {
-            client: HearthClient::new(&endpoint),
+            client: HearthClient::signed(&endpoint, signing_key("AKIDEXAMPLE", "secret")),
+            endpoint,
             scheduler,
             _state_dir: state_dir,
             stop: Some(stop),
@@ -140,4 +155,13 @@ pub fn log_tail(reply: &Reply) -> String {
             .expect("base64"),
     )
     .expect("utf8")
+}
+
+/// A signing key in us-east-1.
+pub fn signing_key(id: &str, secret: &str) -> Option<hearth::client::SigningKey> {
+    Some(hearth::client::SigningKey {
+        access_key_id: id.into(),
+        secret_access_key: secret.into(),
+        region: "us-east-1".into(),
+    })
 }

@@ -1,0 +1,1116 @@
+//! AWS Signature Version 4 verification for hearth's HTTP API.
+//!
+//! The AWS CLI, boto3/botocore and the other AWS SDKs sign every request with SigV4. This module
+//! checks those signatures against a file of access key id / secret pairs ([`Credentials`]), so
+//! that hearth can be driven by unmodified AWS tooling while refusing anyone without a key.
+//!
+//! # What is verified
+//!
+//! [`verify`] rebuilds the SigV4 canonical request exactly as botocore does for a non-S3 service
+//! and checks the `Authorization` header's signature over it:
+//!
+//! - **method** as sent;
+//! - **canonical URI**: the raw (still percent-encoded) wire path, URI-encoded *again* with the
+//!   unreserved set `A-Z a-z 0-9 - _ . ~` plus `/`. botocore puts `my-fn%3A%24LATEST` on the wire
+//!   and signs `my-fn%253A%2524LATEST`; this double encoding is the rule for every service but S3.
+//!   Paths with empty, `.` or `..` segments are refused (see below);
+//! - **canonical query**: each `key=value` pair percent-decoded, re-encoded with the unreserved
+//!   set, sorted by key then value; a key without `=` gets an empty value;
+//! - **canonical headers**: the headers named in `SignedHeaders`, values trimmed with internal
+//!   runs of spaces/tabs collapsed, repeated headers joined with `,`. `host` must be signed, and
+//!   its value includes the port (`127.0.0.1:9001`), as clients sign it;
+//! - **payload hash**: hex SHA-256 of the body. If an `X-Amz-Content-SHA256` header is present
+//!   it must equal that hash (it is what the client signed);
+//! - **string to sign**: `AWS4-HMAC-SHA256`, `X-Amz-Date`, the scope
+//!   `{date}/{region}/{service}/aws4_request` and the hex SHA-256 of the canonical request, one
+//!   per line, signed with the key derived from `AWS4{secret}` → date → region → service →
+//!   `aws4_request`. The signature comparison is constant-time;
+//! - **clock skew**: `X-Amz-Date` must be within [`MAX_CLOCK_SKEW`] (15 minutes) of the server's
+//!   clock, either way. (Real Lambda has been seen to enforce 5 minutes; 15 is the SigV4 norm and
+//!   is kinder to self-hosted machines with sloppy clocks.)
+//!
+//! **Any region and any service** in the credential scope is accepted: hearth serves every
+//! region on one endpoint, and a client configured for `eu-west-3` or pointed at hearth through
+//! another service name must still work. The scope only has to be well formed
+//! (`date/region/service/aws4_request`, date equal to the day of `X-Amz-Date`).
+//!
+//! # What is not covered
+//!
+//! - **Session tokens / STS**: hearth has no temporary credentials. A request carrying
+//!   `X-Amz-Security-Token` is refused as [`AuthError::UnknownAccessKey`] ("The security token
+//!   included in the request is invalid."), which is what AWS answers for a token it does not know.
+//! - **Presigned URLs** (query-string authentication, `X-Amz-Signature=` in the query) and the
+//!   `Date` header as an alternative to `X-Amz-Date`: refused as [`AuthError::Malformed`].
+//! - **Unsigned or streaming payloads** (`X-Amz-Content-SHA256: UNSIGNED-PAYLOAD` or
+//!   `STREAMING-…`): refused as malformed; hearth always wants the body covered by the signature.
+//!   No Lambda operation lets botocore skip payload signing, so AWS tooling never sends these.
+//! - **SigV4a** (`AWS4-ECDSA-P256-SHA256`) and the older SigV2/SigV3 schemes.
+//! - **Replay** within the skew window: SigV4 has no nonce; a captured request can be replayed
+//!   until its `X-Amz-Date` is 15 minutes old. Run hearth behind TLS.
+//! - **Authorisation**: a valid key may do everything. There are no IAM policies.
+//!
+//! Paths containing empty, `.` or `..` segments (`//`, `/./`, `/../`) are refused: botocore
+//! signs such paths after removing those segments, so the signature would cover a different path
+//! than the one hearth routes. No AWS client produces them for Lambda's API.
+//!
+//! # Errors on the wire
+//!
+//! Every refusal is an [`AuthError`]; [`AuthError::code`] and [`AuthError::status`] give the
+//! `x-amzn-ErrorType` and HTTP status Lambda uses, and its `Display` is the message in AWS's
+//! words, so botocore raises the same `ClientError` it would against AWS.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use http::{HeaderMap, HeaderName, Method};
+use sha2::{Digest, Sha256};
+
+/// The one signing algorithm hearth accepts in the `Authorization` header.
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+
+/// How far `X-Amz-Date` may be from the server's clock, in either direction.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+type HmacSha256 = Hmac<Sha256>;
+
+// ------------------------------------------------------------------------------------------------
+// Credentials
+// ------------------------------------------------------------------------------------------------
+
+/// The access keys hearth accepts: access key id → secret access key.
+///
+/// `Debug` shows the key ids only, never a secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    secrets: HashMap<String, String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_ids", &self.access_key_ids())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a credentials file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// The file could not be read.
+    #[error("cannot read credentials file {}: {source}", .path.display())]
+    Io {
+        /// The file that was being read.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of the file is not valid. Messages never contain a secret.
+    #[error("{}line {line}: {message}", location(.path.as_deref()))]
+    Syntax {
+        /// The file, when the text came from [`Credentials::load`].
+        path: Option<PathBuf>,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+fn location(path: Option<&Path>) -> String {
+    match path {
+        Some(p) => format!("credentials file {}, ", p.display()),
+        None => "credentials, ".to_owned(),
+    }
+}
+
+fn syntax(line: usize, message: impl Into<String>) -> CredentialsError {
+    CredentialsError::Syntax {
+        path: None,
+        line,
+        message: message.into(),
+    }
+}
+
+impl Credentials {
+    /// Parses a credentials file. Two formats are accepted, told apart by the first line that is
+    /// neither blank nor a comment:
+    ///
+    /// - **key lines**: one `ACCESS_KEY_ID SECRET` or `ACCESS_KEY_ID:SECRET` per line; blank
+    ///   lines and lines starting with `#` are ignored.
+    /// - **AWS shared-credentials INI** (the file starts with a `[profile]` header): every section
+    ///   with both `aws_access_key_id` and `aws_secret_access_key` contributes one key; other
+    ///   settings (`region`, `aws_session_token`, …) and sections with neither are ignored;
+    ///   `#` and `;` start comments. `~/.aws/credentials` can be used as it is.
+    ///
+    /// Access key ids may contain ASCII letters, digits, `-`, `_` and `.`; secrets may contain
+    /// anything but whitespace and control characters. The same id may appear twice only with
+    /// the same secret. An empty file gives empty credentials (see [`Credentials::is_empty`]).
+    pub fn parse(text: &str) -> Result<Self, CredentialsError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with(';'));
+        let mut builder = Builder::default();
+        if first.is_some_and(|l| l.starts_with('[')) {
+            parse_ini(text, &mut builder)?;
+        } else {
+            parse_key_lines(text, &mut builder)?;
+        }
+        Ok(Credentials {
+            secrets: builder.secrets,
+        })
+    }
+
+    /// Reads and parses a credentials file (see [`Credentials::parse`]); errors name the file.
+    pub fn load(path: &Path) -> Result<Self, CredentialsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            CredentialsError::Syntax { line, message, .. } => CredentialsError::Syntax {
+                path: Some(path.to_owned()),
+                line,
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// True when no key is configured (every signed request would then be refused).
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// Number of distinct access key ids.
+    pub fn len(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// The configured access key ids, sorted (for logging; secrets are not exposed).
+    pub fn access_key_ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.secrets.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn secret(&self, access_key_id: &str) -> Option<&str> {
+        self.secrets.get(access_key_id).map(String::as_str)
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    secrets: HashMap<String, String>,
+    defined_on: HashMap<String, usize>,
+}
+
+impl Builder {
+    fn add(
+        &mut self,
+        id: &str,
+        id_line: usize,
+        secret: &str,
+        secret_line: usize,
+    ) -> Result<(), CredentialsError> {
+        if id.is_empty() {
+            return Err(syntax(id_line, "empty access key id"));
+        }
+        if id.len() > 128
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            // Not echoed: a secret written in the id's place must not end up in a log.
+            return Err(syntax(
+                id_line,
+                "invalid access key id: use ASCII letters, digits, '-', '_' and '.' only (at most 128)",
+            ));
+        }
+        if secret.is_empty() {
+            return Err(syntax(
+                secret_line,
+                format!("empty secret for access key id `{id}`"),
+            ));
+        }
+        if secret.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(syntax(
+                secret_line,
+                format!(
+                    "the secret for access key id `{id}` contains whitespace or control characters"
+                ),
+            ));
+        }
+        match self.secrets.get(id) {
+            Some(existing) if existing == secret => Ok(()),
+            Some(_) => {
+                let first = self.defined_on.get(id).copied().unwrap_or(0);
+                Err(syntax(
+                    id_line,
+                    format!(
+                        "access key id `{id}` is already defined on line {first} with a different secret"
+                    ),
+                ))
+            }
+            None => {
+                self.secrets.insert(id.to_owned(), secret.to_owned());
+                self.defined_on.insert(id.to_owned(), id_line);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn parse_key_lines(text: &str, builder: &mut Builder) -> Result<(), CredentialsError> {
+    for (index, raw) in text.lines().enumerate() {
+        let n = index + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('[') {
+            return Err(syntax(
+                n,
+                "`[section]` header after `ACCESS_KEY_ID SECRET` lines: use one format per file",
+            ));
+        }
+        let Some(pos) = line.find(|c: char| c == ':' || c.is_whitespace()) else {
+            return Err(syntax(
+                n,
+                "expected `ACCESS_KEY_ID SECRET` or `ACCESS_KEY_ID:SECRET`",
+            ));
+        };
+        let id = &line[..pos];
+        let rest = line[pos..].trim_start();
+        let secret = rest.strip_prefix(':').map(str::trim_start).unwrap_or(rest);
+        if id.eq_ignore_ascii_case("aws_access_key_id")
+            || id.eq_ignore_ascii_case("aws_secret_access_key")
+        {
+            return Err(syntax(
+                n,
+                format!(
+                    "`{id} = …` outside a [profile] section: an INI credentials file must start with a `[profile]` header"
+                ),
+            ));
+        }
+        if secret.is_empty() {
+            return Err(syntax(
+                n,
+                format!("missing secret after access key id `{}`", id.escape_debug()),
+            ));
+        }
+        if secret.contains(char::is_whitespace) {
+            return Err(syntax(
+                n,
+                "unexpected text after the secret: expected exactly `ACCESS_KEY_ID SECRET`",
+            ));
+        }
+        builder.add(id, n, secret, n)?;
+    }
+    Ok(())
+}
+
+struct Section {
+    name: String,
+    line: usize,
+    id: Option<(String, usize)>,
+    secret: Option<(String, usize)>,
+}
+
+fn finish_section(section: Option<Section>, builder: &mut Builder) -> Result<(), CredentialsError> {
+    let Some(s) = section else { return Ok(()) };
+    match (s.id, s.secret) {
+        (Some((id, id_line)), Some((secret, secret_line))) => {
+            builder.add(&id, id_line, &secret, secret_line)
+        }
+        (Some((_, id_line)), None) => Err(syntax(
+            s.line,
+            format!(
+                "profile [{}] sets aws_access_key_id (line {id_line}) but no aws_secret_access_key",
+                s.name
+            ),
+        )),
+        (None, Some((_, secret_line))) => Err(syntax(
+            s.line,
+            format!(
+                "profile [{}] sets aws_secret_access_key (line {secret_line}) but no aws_access_key_id",
+                s.name
+            ),
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
+fn parse_ini(text: &str, builder: &mut Builder) -> Result<(), CredentialsError> {
+    let mut current: Option<Section> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let n = index + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(header) = line.strip_prefix('[') {
+            let Some(name) = header.strip_suffix(']') else {
+                return Err(syntax(n, "section header without a closing `]`"));
+            };
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(syntax(n, "empty section name `[]`"));
+            }
+            finish_section(current.take(), builder)?;
+            current = Some(Section {
+                name: name.to_owned(),
+                line: n,
+                id: None,
+                secret: None,
+            });
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(syntax(n, "expected `key = value` or a `[profile]` header"));
+        };
+        let Some(section) = current.as_mut() else {
+            return Err(syntax(
+                n,
+                "`key = value` line before the first `[profile]` header",
+            ));
+        };
+        let slot = match key.trim().to_ascii_lowercase().as_str() {
+            "aws_access_key_id" => &mut section.id,
+            "aws_secret_access_key" => &mut section.secret,
+            // region, output, aws_session_token, nested settings…: not hearth's business.
+            _ => continue,
+        };
+        if let Some((_, first)) = slot {
+            return Err(syntax(
+                n,
+                format!(
+                    "`{}` set twice in profile [{}] (first on line {first})",
+                    key.trim(),
+                    section.name
+                ),
+            ));
+        }
+        *slot = Some((value.trim().to_owned(), n));
+    }
+    finish_section(current, builder)
+}
+
+// ------------------------------------------------------------------------------------------------
+// Errors
+// ------------------------------------------------------------------------------------------------
+
+/// Why a request was refused. `Display` is the message in AWS's words; [`AuthError::code`] and
+/// [`AuthError::status`] are what AWS Lambda answers for the same fault (all are 403).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header. Lambda: 403 `MissingAuthenticationTokenException`.
+    #[error("Missing Authentication Token")]
+    Missing,
+    /// The `Authorization` header or `X-Amz-Date` is malformed, the algorithm or scheme is not
+    /// supported, `host` is not signed, or the request uses a feature hearth does not support
+    /// (presigned URL, unsigned payload). Lambda: 403 `IncompleteSignatureException`.
+    #[error("{0}")]
+    Malformed(String),
+    /// The access key id is not in the credentials file, or the request carries a session token.
+    /// Lambda: 403 `UnrecognizedClientException`.
+    #[error("The security token included in the request is invalid.")]
+    UnknownAccessKey,
+    /// The signature does not match. Lambda: 403 `InvalidSignatureException`.
+    #[error(
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+    )]
+    SignatureMismatch,
+    /// `X-Amz-Date` is more than [`MAX_CLOCK_SKEW`] away from now. Lambda: 403
+    /// `InvalidSignatureException`, "Signature expired: … is now earlier than …".
+    #[error("{0}")]
+    Expired(String),
+}
+
+impl AuthError {
+    /// The AWS error code, for the `x-amzn-ErrorType` header and the JSON body's `__type`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Missing => "MissingAuthenticationTokenException",
+            AuthError::Malformed(_) => "IncompleteSignatureException",
+            AuthError::UnknownAccessKey => "UnrecognizedClientException",
+            AuthError::SignatureMismatch | AuthError::Expired(_) => "InvalidSignatureException",
+        }
+    }
+
+    /// The HTTP status: 403 for every variant, as Lambda does (its API reference lists
+    /// `IncompleteSignature` as 403, unlike the query-protocol services' 400).
+    pub fn status(&self) -> u16 {
+        403
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Verification
+// ------------------------------------------------------------------------------------------------
+
+/// Verifies the SigV4 signature of one request and returns the access key id that signed it.
+///
+/// - `raw_path`: the path exactly as it arrived on the wire, still percent-encoded
+///   (`uri.path()` from hyper), without the query.
+/// - `raw_query`: the raw query string without `?` (`uri.query()`).
+/// - `headers`: all request headers. `host` must be among them: over HTTP/2, insert it from the
+///   `:authority` before calling.
+/// - `body`: the complete body as received (before any content decoding).
+/// - `now`: the current time, for the [`MAX_CLOCK_SKEW`] check.
+///
+/// Checks run in this order, so the error names the first problem: `Authorization` present →
+/// well formed (with `X-Amz-Date`, a valid scope, `host` signed, a normalised path) → no
+/// session token → known
+/// key → within the clock skew → payload hash → signature.
+pub fn verify(
+    creds: &Credentials,
+    method: &Method,
+    raw_path: &str,
+    raw_query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<String, AuthError> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let Some(authorization) = values.next() else {
+        if raw_query.is_some_and(is_presigned) {
+            return Err(AuthError::Malformed(
+                "Presigned URLs (query-string authentication) are not supported by hearth: sign requests with an Authorization header."
+                    .to_owned(),
+            ));
+        }
+        return Err(AuthError::Missing);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::Malformed(
+            "The request has more than one Authorization header.".to_owned(),
+        ));
+    }
+    let Ok(authorization) = authorization.to_str() else {
+        return Err(AuthError::Malformed(
+            "The Authorization header contains characters that are not visible ASCII.".to_owned(),
+        ));
+    };
+
+    let amz_date_value = single_header(headers, "x-amz-date")?;
+    let auth = parse_authorization(
+        authorization,
+        amz_date_value.is_some(),
+        headers.contains_key(http::header::DATE),
+    )?;
+    let amz_date_bytes = amz_date_value.map(|v| v.as_bytes()).unwrap_or_default();
+    let Some((amz_date, request_time)) = std::str::from_utf8(amz_date_bytes)
+        .ok()
+        .and_then(|s| Some((s, parse_amz_date(s)?)))
+    else {
+        return Err(AuthError::Malformed(format!(
+            "Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601",
+            String::from_utf8_lossy(amz_date_bytes)
+        )));
+    };
+    let scope = parse_scope(auth.credential, amz_date)?;
+    let signed_headers = parse_signed_headers(auth.signed_headers)?;
+    let uri = canonical_uri(raw_path)?;
+
+    if headers.contains_key("x-amz-security-token") {
+        return Err(AuthError::UnknownAccessKey);
+    }
+    let Some(secret) = creds.secret(scope.access_key_id) else {
+        return Err(AuthError::UnknownAccessKey);
+    };
+    check_skew(amz_date, request_time, unix_seconds(now))?;
+
+    let body_hash = hex(&Sha256::digest(body));
+    if let Some(declared) = headers.get("x-amz-content-sha256") {
+        let declared = declared.as_bytes();
+        if declared == b"UNSIGNED-PAYLOAD" || declared.starts_with(b"STREAMING-") {
+            return Err(AuthError::Malformed(format!(
+                "hearth requires a signed payload: X-Amz-Content-SHA256 must be the hex SHA-256 of the body, not '{}'.",
+                String::from_utf8_lossy(declared)
+            )));
+        }
+        if declared != body_hash.as_bytes() {
+            return Err(AuthError::SignatureMismatch);
+        }
+    }
+
+    let canonical = canonical_request(
+        method,
+        &uri,
+        raw_query,
+        headers,
+        &signed_headers,
+        auth.signed_headers,
+        &body_hash,
+    );
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
+        scope.date,
+        scope.region,
+        scope.service,
+        hex(&Sha256::digest(&canonical))
+    );
+    let Some(provided) = decode_signature(auth.signature) else {
+        return Err(AuthError::SignatureMismatch);
+    };
+    let mut key = hmac_sha256(format!("AWS4{secret}").as_bytes(), scope.date.as_bytes())?;
+    for part in [scope.region, scope.service, "aws4_request"] {
+        key = hmac_sha256(&key, part.as_bytes())?;
+    }
+    let mut mac = new_mac(&key)?;
+    mac.update(string_to_sign.as_bytes());
+    // `verify_slice` compares in constant time.
+    mac.verify_slice(&provided)
+        .map_err(|_| AuthError::SignatureMismatch)?;
+    Ok(scope.access_key_id.to_owned())
+}
+
+/// The three parameters of an `AWS4-HMAC-SHA256` Authorization header.
+struct AuthorizationHeader<'a> {
+    credential: &'a str,
+    signed_headers: &'a str,
+    signature: &'a str,
+}
+
+fn parse_authorization<'a>(
+    value: &'a str,
+    has_amz_date: bool,
+    has_date: bool,
+) -> Result<AuthorizationHeader<'a>, AuthError> {
+    let trimmed = value.trim_matches([' ', '\t']);
+    let (algorithm, params) = trimmed.split_once([' ', '\t']).unwrap_or((trimmed, ""));
+    if algorithm != ALGORITHM && algorithm.starts_with("AWS4-") {
+        return Err(AuthError::Malformed(format!(
+            "Unsupported AWS 'algorithm': '{algorithm}'. hearth accepts only {ALGORITHM}."
+        )));
+    }
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    if algorithm == ALGORITHM {
+        // AWS splits the parameter list on commas and spaces: `Credential=AKID /2026…` yields
+        // the well-known "not a valid key=value pair" error rather than an unknown key.
+        for part in params.split([',', ' ', '\t']).filter(|p| !p.is_empty()) {
+            let Some((name, val)) = part.split_once('=') else {
+                return Err(AuthError::Malformed(format!(
+                    "'{part}' not a valid key=value pair (missing equal-sign) in Authorization header: '{value}'."
+                )));
+            };
+            let slot = match name {
+                "Credential" => &mut credential,
+                "SignedHeaders" => &mut signed_headers,
+                "Signature" => &mut signature,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(AuthError::Malformed(format!(
+                    "Authorization header has more than one '{name}' parameter."
+                )));
+            }
+            *slot = Some(val);
+        }
+    }
+    let mut problems = String::new();
+    for (name, found) in [
+        ("Credential", credential.is_some()),
+        ("Signature", signature.is_some()),
+        ("SignedHeaders", signed_headers.is_some()),
+    ] {
+        if !found {
+            problems.push_str(&format!(
+                "Authorization header requires '{name}' parameter. "
+            ));
+        }
+    }
+    if !has_amz_date {
+        if has_date {
+            problems.push_str("hearth requires the 'X-Amz-Date' header; signing with the 'Date' header is not supported. ");
+        } else {
+            problems.push_str("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
+        }
+    }
+    match (credential, signed_headers, signature) {
+        (Some(credential), Some(signed_headers), Some(signature)) if problems.is_empty() => {
+            Ok(AuthorizationHeader {
+                credential,
+                signed_headers,
+                signature,
+            })
+        }
+        _ => Err(AuthError::Malformed(format!(
+            "{problems}Authorization={value}"
+        ))),
+    }
+}
+
+/// `AKID/20261124/us-east-1/lambda/aws4_request`, split.
+struct Scope<'a> {
+    access_key_id: &'a str,
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+}
+
+fn parse_scope<'a>(credential: &'a str, amz_date: &str) -> Result<Scope<'a>, AuthError> {
+    let parts: Vec<&str> = credential.split('/').collect();
+    let [access_key_id, date, region, service, terminator] = parts[..] else {
+        return Err(AuthError::Malformed(format!(
+            "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{credential}'"
+        )));
+    };
+    if terminator != "aws4_request" {
+        return Err(AuthError::Malformed(format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'."
+        )));
+    }
+    // `amz_date` has been validated: 16 ASCII characters.
+    let day = amz_date.get(..8).unwrap_or(amz_date);
+    if date != day {
+        return Err(AuthError::Malformed(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{date}' != '{day}', from '{amz_date}'."
+        )));
+    }
+    if region.is_empty() {
+        return Err(AuthError::Malformed(
+            "Credential should be scoped to a valid region, not ''.".to_owned(),
+        ));
+    }
+    if service.is_empty() {
+        return Err(AuthError::Malformed(
+            "Credential should be scoped to a valid service, not ''.".to_owned(),
+        ));
+    }
+    Ok(Scope {
+        access_key_id,
+        date,
+        region,
+        service,
+    })
+}
+
+/// The `SignedHeaders` list, each name as written (for the canonical request) and parsed (for
+/// looking the header up).
+fn parse_signed_headers(list: &str) -> Result<Vec<(&str, HeaderName)>, AuthError> {
+    let mut names = Vec::new();
+    for name in list.split(';') {
+        let Ok(parsed) = HeaderName::from_bytes(name.as_bytes()) else {
+            return Err(AuthError::Malformed(format!(
+                "Invalid header name '{name}' in SignedHeaders '{list}'."
+            )));
+        };
+        names.push((name, parsed));
+    }
+    if !names.iter().any(|(_, n)| n == http::header::HOST) {
+        return Err(AuthError::Malformed(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_owned(),
+        ));
+    }
+    Ok(names)
+}
+
+fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+) -> Result<Option<&'h http::HeaderValue>, AuthError> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(AuthError::Malformed(format!(
+            "The request has more than one '{name}' header."
+        )));
+    }
+    Ok(first)
+}
+
+fn check_skew(amz_date: &str, request_time: i64, now: i64) -> Result<(), AuthError> {
+    let skew = i64::try_from(MAX_CLOCK_SKEW.as_secs()).unwrap_or(i64::MAX);
+    let minutes = skew / 60;
+    if request_time < now.saturating_sub(skew) {
+        return Err(AuthError::Expired(format!(
+            "Signature expired: {amz_date} is now earlier than {} ({} - {minutes} min.)",
+            format_amz_date(now.saturating_sub(skew)),
+            format_amz_date(now)
+        )));
+    }
+    if request_time > now.saturating_add(skew) {
+        return Err(AuthError::Expired(format!(
+            "Signature not yet current: {amz_date} is still later than {} ({} + {minutes} min.)",
+            format_amz_date(now.saturating_add(skew)),
+            format_amz_date(now)
+        )));
+    }
+    Ok(())
+}
+
+fn is_presigned(raw_query: &str) -> bool {
+    raw_query.split('&').any(|pair| {
+        let key = percent_decode(pair.split_once('=').map_or(pair, |(k, _)| k));
+        key == b"X-Amz-Signature" || key == b"X-Amz-Algorithm"
+    })
+}
+
+// ------------------------------------------------------------------------------------------------
+// Canonical request
+// ------------------------------------------------------------------------------------------------
+
+fn canonical_request(
+    method: &Method,
+    canonical_uri: &str,
+    raw_query: Option<&str>,
+    headers: &HeaderMap,
+    signed_headers: &[(&str, HeaderName)],
+    signed_header_list: &str,
+    payload_hash: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(canonical_uri.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(canonical_query(raw_query.unwrap_or("")).as_bytes());
+    out.push(b'\n');
+    for (written, name) in signed_headers {
+        out.extend_from_slice(written.as_bytes());
+        out.push(b':');
+        for (i, value) in headers.get_all(name).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_trimmed(&mut out, value.as_bytes());
+        }
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out.extend_from_slice(signed_header_list.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(payload_hash.as_bytes());
+    out
+}
+
+/// Appends `value` without leading/trailing whitespace and with inner runs collapsed to one
+/// space (SigV4's Trimall; botocore's `' '.join(value.split())`).
+fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
+    let mut pending_space = false;
+    let mut any = false;
+    for &b in value {
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            pending_space = any;
+        } else {
+            if pending_space {
+                out.push(b' ');
+                pending_space = false;
+            }
+            out.push(b);
+            any = true;
+        }
+    }
+}
+
+/// The wire path URI-encoded once more (non-S3 rule). Refuses paths botocore would normalise
+/// before signing (empty, `.` and `..` segments), so the signed path is the routed path.
+fn canonical_uri(raw_path: &str) -> Result<String, AuthError> {
+    if raw_path.is_empty() {
+        return Ok("/".to_owned());
+    }
+    if remove_dot_segments(raw_path) != raw_path {
+        return Err(AuthError::Malformed(format!(
+            "hearth does not accept request paths with empty, '.' or '..' segments: '{raw_path}'."
+        )));
+    }
+    let mut out = String::with_capacity(raw_path.len() + 16);
+    for &b in raw_path.as_bytes() {
+        if b == b'/' {
+            out.push('/');
+        } else {
+            push_encoded(&mut out, b);
+        }
+    }
+    Ok(out)
+}
+
+/// botocore's `remove_dot_segments` (RFC 3986 §5.2.4, plus collapsing `//`), which it applies
+/// to the path before signing.
+fn remove_dot_segments(path: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                kept.pop();
+            }
+            other => kept.push(other),
+        }
+    }
+    let first = if path.starts_with('/') { "/" } else { "" };
+    let last = if path.ends_with('/') && !kept.is_empty() {
+        "/"
+    } else {
+        ""
+    };
+    format!("{first}{}{last}", kept.join("/"))
+}
+
+/// Pairs decoded then re-encoded with the unreserved set, sorted by key then value.
+fn canonical_query(raw_query: &str) -> String {
+    let mut pairs: Vec<(String, String)> = raw_query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                uri_encode(&percent_decode(key)),
+                uri_encode(&percent_decode(value)),
+            )
+        })
+        .collect();
+    pairs.sort_unstable();
+    let mut out = String::with_capacity(raw_query.len() + 16);
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+fn push_encoded(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if is_unreserved(b) {
+        out.push(char::from(b));
+    } else {
+        out.push('%');
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+}
+
+fn uri_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        push_encoded(&mut out, b);
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; a `%` not followed by two hex digits is kept literally. `+` is not a
+/// space (SigV4 clients encode spaces as `%20`).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = match (b, bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&hi), Some(&lo)) => hex_value(hi).zip(hex_value(lo)),
+            _ => None,
+        };
+        match escaped {
+            Some((hi, lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// 64 hex digits → 32 bytes; anything else is `None`.
+fn decode_signature(s: &str) -> Option<[u8; 32]> {
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = hex_value(pair[0])? << 4 | hex_value(pair[1])?;
+    }
+    Some(out)
+}
+
+fn new_mac(key: &[u8]) -> Result<HmacSha256, AuthError> {
+    // HMAC takes keys of any length, so this cannot fail; refuse rather than panic if it did.
+    <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| AuthError::SignatureMismatch)
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, AuthError> {
+    let mut mac = new_mac(key)?;
+    mac.update(data);
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+// ------------------------------------------------------------------------------------------------
+// Time (UTC, proleptic Gregorian; no external date crate needed)
+// ------------------------------------------------------------------------------------------------
+
+/// 9999-12-31T23:59:59Z: `now` is clamped into [epoch, this] so formatting stays 4-digit.
+const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
+
+fn unix_seconds(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs())
+            .unwrap_or(i64::MAX)
+            .min(MAX_UNIX_SECONDS),
+        Err(_) => 0,
+    }
+}
+
+/// Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// Parses `YYYYMMDDTHHMMSSZ` into Unix seconds; `None` unless it is exactly that and a real time.
+fn parse_amz_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        b.get(range)?.iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(year) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+fn format_amz_date(unix: i64) -> String {
+    let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
+    let secs = unix.rem_euclid(86_400);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Signs a request the way the AWS SDKs do (for hearth's own CLI): sets `x-amz-date` and
+/// `Authorization` over `host`, `x-amz-date` and `content-type` (when present) and the body.
+/// `headers` must already hold `host`.
+#[allow(clippy::too_many_arguments)]
+pub fn sign(
+    access_key_id: &str,
+    secret: &str,
+    region: &str,
+    method: &Method,
+    raw_path: &str,
+    raw_query: Option<&str>,
+    headers: &mut HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(), AuthError> {
+    let amz_date = format_amz_date(unix_seconds(now));
+    let date = &amz_date[..8];
+    let value = http::HeaderValue::from_str(&amz_date)
+        .map_err(|_| AuthError::Malformed("unrepresentable date".into()))?;
+    headers.insert("x-amz-date", value);
+    let mut names: Vec<&str> = vec!["host", "x-amz-date"];
+    if headers.contains_key(http::header::CONTENT_TYPE) {
+        names.push("content-type");
+    }
+    names.sort_unstable();
+    let signed: Vec<(&str, HeaderName)> = names
+        .iter()
+        .map(|n| (*n, HeaderName::from_static(n)))
+        .collect();
+    let list = names.join(";");
+    let uri = canonical_uri(raw_path)?;
+    let canonical = canonical_request(
+        method,
+        &uri,
+        raw_query,
+        headers,
+        &signed,
+        &list,
+        &hex(&Sha256::digest(body)),
+    );
+    let scope = format!("{date}/{region}/lambda/aws4_request");
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        hex(&Sha256::digest(&canonical))
+    );
+    let mut key = hmac_sha256(format!("AWS4{secret}").as_bytes(), date.as_bytes())?;
+    for part in [region, "lambda", "aws4_request"] {
+        key = hmac_sha256(&key, part.as_bytes())?;
+    }
+    let signature = hex(&hmac_sha256(&key, string_to_sign.as_bytes())?);
+    let authorization = format!(
+        "{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={list}, Signature={signature}"
+    );
+    let value = http::HeaderValue::from_str(&authorization).map_err(|_| {
+        AuthError::Malformed("the access key id is not a valid header value".into())
+    })?;
+    headers.insert(http::header::AUTHORIZATION, value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
