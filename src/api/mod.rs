@@ -324,6 +324,10 @@ async fn route(
         (&Method::GET, ["2019-09-30", "functions", name, "concurrency"]) => {
             functions::get_concurrency(state, &function_name(name)?, request_id)
         }
+        (method, ["2019-09-30", "functions", name, "provisioned-concurrency"]) => {
+            let (method, name) = (method.clone(), function_name(name)?);
+            versions::provisioned_concurrency(state, req, method, &name, request_id).await
+        }
         (&Method::GET, ["hearth", "v1", "logs", name]) => {
             functions::read_log(state, &req, &function_name(name)?, request_id)
         }

@@ -4,6 +4,7 @@ use super::errors::ApiError;
 use super::functions::json_body;
 use super::{Body, ReqBody, State, empty_response, json_response, query_param};
 use hearth_scheduler::event_config::EventInvokeConfigRequest;
+use hearth_scheduler::provisioned::PutProvisioned;
 use hearth_scheduler::versions::{CreateAlias, PublishVersion, UpdateAlias};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
@@ -163,6 +164,49 @@ pub async fn event_invoke_config(
             StatusCode::NOT_FOUND,
             "UnknownOperationException",
             format!("no operation at {other} event-invoke-config"),
+        )),
+    }
+}
+
+/// `/2019-09-30/functions/{name}/provisioned-concurrency?Qualifier=`: PUT (202, the
+/// sandboxes start in the background), GET, DELETE (204).
+pub async fn provisioned_concurrency(
+    state: &State,
+    req: Request<ReqBody>,
+    method: Method,
+    name: &str,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let qualifier = query_param(&req, "Qualifier")?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "1 validation error detected: Value null at 'qualifier' failed to satisfy constraint: Member must not be null",
+        )
+    })?;
+    let scheduler = &state.scheduler;
+    match method {
+        Method::PUT => {
+            let request: PutProvisioned = json_body(req).await?;
+            let status = scheduler
+                .put_provisioned_concurrency(name, &qualifier, request)
+                .await?;
+            Ok(json_response(StatusCode::ACCEPTED, request_id, &status))
+        }
+        Method::GET => {
+            let status = scheduler.get_provisioned_concurrency(name, &qualifier)?;
+            Ok(json_response(StatusCode::OK, request_id, &status))
+        }
+        Method::DELETE => {
+            scheduler
+                .delete_provisioned_concurrency(name, &qualifier)
+                .await?;
+            Ok(empty_response(StatusCode::NO_CONTENT, request_id))
+        }
+        other => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UnknownOperationException",
+            format!("no operation at {other} provisioned-concurrency"),
         )),
     }
 }

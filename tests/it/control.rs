@@ -414,3 +414,80 @@ async fn cli_deploy_updates_and_reads_logs() {
     assert_eq!(s.get("/hearth/v1/logs/..%2Fetc").await.status, 400);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_concurrency_keeps_sandboxes_initialised() {
+    let s = TestServer::start().await;
+    s.deployed("f", "env", None, None).await;
+    let path = "/2019-09-30/functions/f/provisioned-concurrency";
+    let latest = call(
+        &s,
+        Method::PUT,
+        &format!("{path}?Qualifier=$LATEST"),
+        serde_json::json!({"ProvisionedConcurrentExecutions": 2}),
+    )
+    .await;
+    assert_eq!(latest.status, 400, "not on unpublished versions");
+    assert_eq!(
+        call(
+            &s,
+            Method::POST,
+            "/2015-03-31/functions/f/versions",
+            serde_json::json!({})
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        call(
+            &s,
+            Method::POST,
+            "/2015-03-31/functions/f/aliases",
+            serde_json::json!({"Name": "live", "FunctionVersion": "1"})
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(s.get(&format!("{path}?Qualifier=live")).await.status, 404);
+    let put = call(
+        &s,
+        Method::PUT,
+        &format!("{path}?Qualifier=live"),
+        serde_json::json!({"ProvisionedConcurrentExecutions": 2}),
+    )
+    .await;
+    assert_eq!(put.status, 202, "{}", put.error_text());
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = json(&s.get(&format!("{path}?Qualifier=live")).await);
+        if status["Status"] == "READY" {
+            assert_eq!(status["AllocatedProvisionedConcurrentExecutions"], 2);
+            break;
+        }
+        assert!(Instant::now() < until, "never READY: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An invocation of the alias runs in an initialised sandbox: no INIT in its log.
+    let reply = s.invoke_as("f:live", "{}", "RequestResponse", true).await;
+    assert_eq!(
+        json(&reply)["env"]["AWS_LAMBDA_INITIALIZATION_TYPE"],
+        "provisioned-concurrency"
+    );
+    assert_eq!(json(&reply)["env"]["AWS_LAMBDA_FUNCTION_VERSION"], "1");
+    assert!(!crate::server::log_tail(&reply).contains("Init Duration"));
+    assert_eq!(
+        call(
+            &s,
+            Method::DELETE,
+            &format!("{path}?Qualifier=live"),
+            serde_json::Value::Null
+        )
+        .await
+        .status,
+        204
+    );
+    assert_eq!(s.get(&format!("{path}?Qualifier=live")).await.status, 404);
+    s.stop().await;
+}

@@ -1,6 +1,7 @@
 //! The Invoke API on healthy functions: payloads, warm reuse, invocation types, logs.
 
 use crate::server::{TestServer, json, log_tail};
+use hyper::Method;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,5 +163,71 @@ async fn metrics_and_health() {
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_sees_lambdas_environment_and_a_private_tmp() {
+    let s = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let wasm = dir.path().join("env.wasm");
+    std::fs::write(&wasm, crate::guests::guest("env")).expect("write");
+    let zip = hearth::client::package(&wasm, "function.wasm").expect("zip");
+    let request = hearth::client::create_function_request(
+        "envy",
+        &zip,
+        "function.wasm",
+        Some(256),
+        None,
+        &[("GREETING".into(), "hi".into())],
+    );
+    assert_eq!(
+        s.client
+            .create_function(&request)
+            .await
+            .expect("create")
+            .status,
+        201
+    );
+    let first = json(&s.invoke("envy", r#"{"write":"marker"}"#).await);
+    let env = &first["env"];
+    for (key, value) in [
+        ("AWS_LAMBDA_FUNCTION_NAME", "envy"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/envy"),
+        ("AWS_REGION", "us-east-1"),
+        ("_HANDLER", "function.wasm"),
+        ("TZ", ":UTC"),
+        ("GREETING", "hi"),
+    ] {
+        assert_eq!(env[key], value, "{key}");
+    }
+    assert!(
+        env["AWS_LAMBDA_LOG_STREAM_NAME"]
+            .as_str()
+            .is_some_and(|s| s.contains("[$LATEST]"))
+    );
+    assert_eq!(first["tmp"], serde_json::json!(["marker"]));
+    // Warm: the same /tmp. After the sandbox is gone, a new one starts with an empty /tmp.
+    assert_eq!(
+        json(&s.invoke("envy", "{}").await)["tmp"],
+        serde_json::json!(["marker"])
+    );
+    let update = s
+        .client
+        .send_json(
+            Method::PUT,
+            "/2015-03-31/functions/envy/configuration",
+            &serde_json::json!({"Timeout": 4}),
+        )
+        .await
+        .expect("update");
+    assert_eq!(update.status, 200);
+    assert_eq!(
+        json(&s.invoke("envy", "{}").await)["tmp"],
+        serde_json::json!([])
+    );
     s.stop().await;
 }

@@ -1,0 +1,26 @@
+//! `env`: returns the sandbox's environment variables as a JSON object, and lists `/tmp`.
+//! Shows what a function sees: the Lambda runtime variables, its own `Environment`, and
+//! its private `/tmp`. Event: `{"write": "name"}` also creates `/tmp/name`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize, Default)]
+struct Event {
+    #[serde(default)]
+    write: Option<String>,
+}
+
+fn main() {
+    hearth_sdk::run(|event: Event, _ctx: &hearth_sdk::Context| {
+        if let Some(name) = event.write {
+            std::fs::write(format!("/tmp/{name}"), b"x")?;
+        }
+        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        let tmp: Vec<String> = std::fs::read_dir("/tmp")?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        Ok(serde_json::json!({ "env": vars, "tmp": tmp }))
+    });
+}
