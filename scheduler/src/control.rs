@@ -157,13 +157,7 @@ impl Scheduler {
         request: UpdateCode,
     ) -> Result<FunctionConfiguration, DeployError> {
         let _control = self.inner.control.lock().await;
-        let mut record = self.record(name)?;
-        let current = record.latest.config.clone();
-        check_revision(
-            &current.revision_id,
-            request.revision_id.as_deref(),
-            "GetFunction",
-        )?;
+        let (mut record, current) = self.latest_for_update(name, request.revision_id.as_deref())?;
         let package = code::unpack(&decode_zip(request.zip_file.as_deref())?, &current.handler)?;
         let mut config = current.clone();
         config.code_size = package.code_size;
@@ -202,13 +196,7 @@ impl Scheduler {
         request: UpdateConfiguration,
     ) -> Result<FunctionConfiguration, DeployError> {
         let _control = self.inner.control.lock().await;
-        let mut record = self.record(name)?;
-        let current = record.latest.config.clone();
-        check_revision(
-            &current.revision_id,
-            request.revision_id.as_deref(),
-            "GetFunction",
-        )?;
+        let (mut record, current) = self.latest_for_update(name, request.revision_id.as_deref())?;
         let merged = request.merged(&current);
         let settings = merged.validate()?;
         if settings.handler != current.handler {
@@ -241,6 +229,19 @@ impl Scheduler {
         record.latest.config = config.clone();
         self.replace_latest(name, record, latest, false).await?;
         Ok(config)
+    }
+
+    /// The record and `$LATEST` configuration an update starts from, after checking the
+    /// caller's `RevisionId` (when given) against the current one.
+    fn latest_for_update(
+        &self,
+        name: &str,
+        revision_id: Option<&str>,
+    ) -> Result<(FunctionRecord, FunctionConfiguration), DeployError> {
+        let record = self.record(name)?;
+        let current = record.latest.config.clone();
+        check_revision(&current.revision_id, revision_id, "GetFunction")?;
+        Ok((record, current))
     }
 
     /// Swaps in a new `$LATEST` (after persisting), retiring the old one's sandboxes.
