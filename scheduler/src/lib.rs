@@ -24,10 +24,12 @@
 //! - [`provisioned`]: provisioned concurrency (sandboxes initialised ahead of demand).
 //! - [`record`], [`store`]: what is persisted, and how (atomic writes under the state dir).
 //! - [`admission`]: account and reserved concurrency.
-//! - [`invoke`]: synchronous, asynchronous and dry-run invocation.
+//! - [`invoke`]: synchronous and dry-run invocation.
+//! - [`async_invoke`]: `Event` invocation: durable queue, retries, destinations.
 //! - [`logs`], [`metrics`], [`error`].
 
 pub mod admission;
+pub mod async_invoke;
 pub mod code;
 pub mod config;
 pub mod control;

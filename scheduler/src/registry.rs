@@ -7,10 +7,10 @@
 //! current entries through a short read lock.
 
 use crate::admission::Admission;
+use crate::async_invoke::AsyncEvent;
 use crate::config::SchedulerConfig;
 use crate::error::{DeployError, NotFound};
 use crate::function::FunctionConfiguration;
-use crate::invoke::AsyncEvent;
 use crate::logs::LogStore;
 use crate::metrics::{FunctionMetrics, Metrics};
 use crate::record::FunctionRecord;

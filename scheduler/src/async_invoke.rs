@@ -1,0 +1,220 @@
+//! Asynchronous (`Event`) invocation: the durable queue, Lambda's retry policy, and
+//! delivery of the outcome to OnSuccess / OnFailure destinations.
+//!
+//! An accepted event is on disk (`queue/<request id>.json`, fsynced) before the 202 goes
+//! out, and leaves it only when it has ended (succeeded, failed for good, or been dropped
+//! because its function is gone). A crash or shutdown in between runs it again after the
+//! next start: delivery is at least once, as on Lambda.
+
+use crate::error::InvokeError;
+use crate::invoke::{InvokeRequest, InvokeResponse, parse_function_ref};
+use crate::record::{QueuedEvent, now_unix_ms};
+use crate::registry::Scheduler;
+use hearth_runtime_api::limits::MAX_ASYNC_PAYLOAD_BYTES;
+use hearth_runtime_api::new_request_id;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// An `Event` invocation waiting in the async queue (as persisted).
+pub(crate) type AsyncEvent = QueuedEvent;
+
+impl Scheduler {
+    /// `Event`: queues the invocation durably and returns its request id. Once this
+    /// returns, the invocation survives a crash of the server.
+    pub fn invoke_event(&self, request: InvokeRequest) -> Result<String, InvokeError> {
+        if request.payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
+            return Err(InvokeError::PayloadTooLarge(format!(
+                "{} byte payload is too large for the Event invocation type (limit {MAX_ASYNC_PAYLOAD_BYTES} bytes)",
+                request.payload.len()
+            )));
+        }
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let (name, in_ref) = parse_function_ref(&request.function);
+        let qualifier = in_ref.or(request.qualifier.as_deref()).map(str::to_owned);
+        let (entry, _) = self.resolve(&request.function, request.qualifier.as_deref())?;
+        let event = QueuedEvent {
+            request_id: new_request_id(),
+            function: entry.config.function_name.clone(),
+            qualifier: qualifier.filter(|q| q != "$LATEST"),
+            payload: request.payload,
+            accepted_unix_ms: now_unix_ms(),
+            attempts: 0,
+        };
+        debug_assert_eq!(name, event.function);
+        self.inner
+            .store
+            .save_event(&event)
+            .map_err(|e| InvokeError::Capacity(format!("cannot queue the event: {e}")))?;
+        let request_id = event.request_id.clone();
+        self.inner
+            .async_tx
+            .send(event)
+            .map_err(|_| InvokeError::ShuttingDown)?;
+        Ok(request_id)
+    }
+
+    /// The async queue's consumer: each event runs in its own task with its function's
+    /// asynchronous-invocation policy. Holds only a weak reference to the scheduler.
+    pub(crate) fn spawn_async_worker(&self, mut rx: mpsc::UnboundedReceiver<AsyncEvent>) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                let scheduler = Scheduler { inner };
+                tokio::spawn(async move { scheduler.run_event(event).await });
+            }
+        });
+    }
+
+    /// Puts the `Event` invocations a previous run accepted but did not finish back in the
+    /// queue.
+    pub(crate) fn resume_events(&self) -> Result<(), crate::error::DeployError> {
+        let events = self
+            .inner
+            .store
+            .load_events()
+            .map_err(|e| crate::error::DeployError::Internal(e.to_string()))?;
+        if !events.is_empty() {
+            tracing::info!(count = events.len(), "resuming queued Event invocations");
+        }
+        for event in events {
+            let _ = self.inner.async_tx.send(event);
+        }
+        Ok(())
+    }
+
+    /// Runs one `Event` invocation to its end: function errors are retried after the
+    /// configured delays up to `MaximumRetryAttempts`; throttles are retried with backoff
+    /// until the event is older than `MaximumEventAgeInSeconds`; the outcome goes to the
+    /// OnSuccess / OnFailure destination when one is configured. The event stays on disk
+    /// until it has ended, so a crash or shutdown in between runs it again after restart.
+    async fn run_event(&self, mut event: AsyncEvent) {
+        let policy = self.async_policy(&event.function, event.qualifier.as_deref());
+        let delays = self.inner.config.async_retry_delays.clone();
+        let mut throttle_backoff = Duration::from_millis(100);
+        let outcome = loop {
+            let age = Duration::from_millis(now_unix_ms().saturating_sub(event.accepted_unix_ms));
+            if age > policy.max_event_age {
+                break Outcome::Failed("EventAgeExceeded", None);
+            }
+            let resolved = self.resolve_entry(&event.function, event.qualifier.as_deref());
+            let Ok((entry, arn)) = resolved else {
+                tracing::warn!(request_id = %event.request_id, function = %event.function, "async event dropped: function or qualifier deleted");
+                break Outcome::Dropped;
+            };
+            let result = self
+                .run(
+                    entry,
+                    arn,
+                    event.request_id.clone(),
+                    event.payload.clone(),
+                    None,
+                    false,
+                )
+                .await;
+            match result {
+                Ok(response) if response.function_error.is_none() => {
+                    break Outcome::Succeeded(response);
+                }
+                Ok(response) => {
+                    event.attempts += 1;
+                    if event.attempts > policy.max_retry_attempts {
+                        break Outcome::Failed("RetriesExhausted", Some(response));
+                    }
+                    if let Err(e) = self.inner.store.save_event(&event) {
+                        tracing::warn!(error = %e, "cannot record the retry of an async event");
+                    }
+                    let delay = delays
+                        .get(event.attempts as usize - 1)
+                        .or(delays.last())
+                        .copied()
+                        .unwrap_or_default();
+                    tokio::time::sleep(delay).await;
+                }
+                Err(InvokeError::Throttled { .. } | InvokeError::Capacity(_)) => {
+                    tokio::time::sleep(throttle_backoff).await;
+                    throttle_backoff = (throttle_backoff * 2).min(Duration::from_secs(300));
+                }
+                // Left on disk: it runs after the next start.
+                Err(InvokeError::ShuttingDown) => return,
+                Err(e) => {
+                    tracing::warn!(request_id = %event.request_id, error = %e, "async event dropped");
+                    break Outcome::Dropped;
+                }
+            }
+        };
+        let destination = match &outcome {
+            Outcome::Succeeded(_) => policy.on_success.clone(),
+            Outcome::Failed(..) => policy.on_failure.clone(),
+            Outcome::Dropped => None,
+        };
+        if let Some(destination) = destination {
+            self.deliver(&destination, &event, &outcome);
+        } else if let Outcome::Failed(condition, _) = &outcome {
+            tracing::warn!(request_id = %event.request_id, condition, "async event failed with no OnFailure destination");
+        }
+        if let Err(e) = self.inner.store.delete_event(&event.request_id) {
+            tracing::warn!(error = %e, "cannot remove a finished async event");
+        }
+    }
+
+    /// Sends the destination record of a finished `Event` invocation to a function
+    /// destination, as an `Event` invocation of its own (durable like any other).
+    fn deliver(&self, destination: &str, event: &AsyncEvent, outcome: &Outcome) {
+        let qualifier = event.qualifier.as_deref().unwrap_or("$LATEST");
+        let (condition, response, invocations) = match outcome {
+            Outcome::Succeeded(r) => ("Success", Some(r), event.attempts + 1),
+            Outcome::Failed(condition, r) => (*condition, r.as_ref(), event.attempts),
+            Outcome::Dropped => return,
+        };
+        let as_json = |bytes: &[u8]| {
+            serde_json::from_slice::<serde_json::Value>(bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned())
+            })
+        };
+        let mut record = serde_json::json!({
+            "version": "1.0",
+            "timestamp": crate::function::last_modified_now().replace("+0000", "Z"),
+            "requestContext": {
+                "requestId": event.request_id,
+                "functionArn": format!("{}:{qualifier}", self.function_arn(&event.function)),
+                "condition": condition,
+                "approximateInvokeCount": invocations,
+            },
+            "requestPayload": as_json(&event.payload),
+        });
+        if let Some(response) = response {
+            let mut context = serde_json::json!({
+                "statusCode": 200,
+                "executedVersion": response.executed_version,
+            });
+            if let Some(kind) = response.function_error {
+                context["functionError"] = kind.into();
+            }
+            record["responseContext"] = context;
+            record["responsePayload"] = as_json(&response.payload);
+        }
+        let payload = serde_json::to_vec(&record).unwrap_or_default();
+        let request = InvokeRequest {
+            function: destination.to_owned(),
+            payload,
+            ..Default::default()
+        };
+        if let Err(e) = self.invoke_event(request) {
+            tracing::warn!(request_id = %event.request_id, destination, error = %e, "cannot deliver to the destination");
+        }
+    }
+}
+
+/// How an `Event` invocation ended.
+enum Outcome {
+    Succeeded(InvokeResponse),
+    /// `condition` of the destination record, and the last response if the function ran.
+    Failed(&'static str, Option<InvokeResponse>),
+    /// The function is gone or the event cannot run: nothing to deliver.
+    Dropped,
+}
