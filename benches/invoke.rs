@@ -320,9 +320,11 @@ fn histogram(case: &Case) {
     }
 }
 
-/// CDF of every case on a log-x axis, as a standalone SVG.
+/// Latency percentiles of every case as a standalone SVG: log-scale latency across, and the
+/// percentile up a tail-stretching axis (p50, p90, p99, p99.9 equally spaced), so the tails
+/// people care about are not squashed into the top edge.
 fn write_svg(cases: &[Case]) -> std::io::Result<String> {
-    let (w, h, left, bottom) = (900.0, 480.0, 60.0, 40.0);
+    let (w, h, left, right, top, bottom) = (1200.0, 500.0, 60.0, 420.0, 20.0, 40.0);
     let all: Vec<f64> = cases
         .iter()
         .flat_map(|c| c.samples.iter().map(|s| micros(*s)))
@@ -341,9 +343,16 @@ fn write_svg(cases: &[Case]) -> std::io::Result<String> {
         .log10()
         .ceil()
         .max(lo + 1.0);
-    let x = |us: f64| left + (us.max(0.1).log10() - lo) / (hi - lo) * (w - left - 20.0);
-    let y = |q: f64| (h - bottom) - q * (h - bottom - 20.0);
-    let colors = ["#888", "#d62728", "#ff7f0e", "#aaa", "#1f77b4", "#2ca02c"];
+    let plot_w = w - left - right;
+    let x = |us: f64| left + (us.max(0.1).log10() - lo) / (hi - lo) * plot_w;
+    // -log10(1 - q): p0 → 0, p90 → 1, p99 → 2, p99.9 → 3 (the top).
+    let y = |q: f64| {
+        let t = (-(1.0 - q).max(1e-3).log10()).min(3.0);
+        (h - bottom) - t / 3.0 * (h - bottom - top)
+    };
+    let colors = [
+        "#7f7f7f", "#d62728", "#ff7f0e", "#bcbd22", "#17becf", "#1f77b4", "#2ca02c", "#9467bd",
+    ];
     let mut svg = format!(
         "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n"
     );
@@ -351,35 +360,41 @@ fn write_svg(cases: &[Case]) -> std::io::Result<String> {
     while decade <= hi {
         let xv = x(10f64.powf(decade));
         svg += &format!(
-            "<line x1='{xv}' y1='20' x2='{xv}' y2='{}' stroke='#eee'/><text x='{xv}' y='{}' text-anchor='middle'>{} µs</text>\n",
+            "<line x1='{xv}' y1='{top}' x2='{xv}' y2='{}' stroke='#e5e5e5'/><text x='{xv}' y='{}' text-anchor='middle'>{} µs</text>\n",
             h - bottom,
             h - bottom + 16.0,
             10f64.powf(decade)
         );
         decade += 1.0;
     }
-    for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
+    for (q, label) in [
+        (0.0, "p0"),
+        (0.5, "p50"),
+        (0.9, "p90"),
+        (0.99, "p99"),
+        (0.999, "p99.9"),
+    ] {
+        let yv = y(q);
         svg += &format!(
-            "<text x='{}' y='{}' text-anchor='end'>p{}</text>\n",
+            "<line x1='{left}' y1='{yv}' x2='{}' y2='{yv}' stroke='#e5e5e5'/><text x='{}' y='{}' text-anchor='end'>{label}</text>\n",
+            left + plot_w,
             left - 6.0,
-            y(q) + 4.0,
-            (q * 100.0) as u32
+            yv + 4.0
         );
     }
     for (i, case) in cases.iter().enumerate() {
         let mut s: Vec<f64> = case.samples.iter().map(|d| micros(*d)).collect();
         s.sort_by(f64::total_cmp);
         let n = s.len() as f64;
-        let step = (s.len() / 400).max(1);
         let points: Vec<String> = s
             .iter()
             .enumerate()
-            .step_by(step)
+            .filter(|(j, _)| j % (s.len() / 2000).max(1) == 0 || *j + 1 == s.len())
             .map(|(j, us)| format!("{:.1},{:.1}", x(*us), y(j as f64 / n)))
             .collect();
         let color = colors[i % colors.len()];
         let dash = if case.floor.is_none() {
-            " stroke-dasharray='4 3'"
+            " stroke-dasharray='5 3'"
         } else {
             ""
         };
@@ -387,14 +402,23 @@ fn write_svg(cases: &[Case]) -> std::io::Result<String> {
             "<polyline fill='none' stroke='{color}' stroke-width='2'{dash} points='{}'/>\n",
             points.join(" ")
         );
+        let ly = top + 10.0 + 20.0 * i as f64;
+        let lx = left + plot_w + 20.0;
         svg += &format!(
-            "<text x='{}' y='{}' fill='{color}'>{} (p50 {:.1} µs)</text>\n",
-            left + 10.0,
-            36.0 + 16.0 * i as f64,
+            "<line x1='{lx}' y1='{ly}' x2='{}' y2='{ly}' stroke='{color}' stroke-width='2'{dash}/><text x='{}' y='{}'>{} — p50 {:.1} µs, p99 {:.1} µs</text>\n",
+            lx + 24.0,
+            lx + 30.0,
+            ly + 4.0,
             case.name,
-            micros(case.percentile(0.5))
+            micros(case.percentile(0.5)),
+            micros(case.percentile(0.99))
         );
     }
+    svg += &format!(
+        "<text x='{}' y='{}' fill='#555'>dashed: floors</text>\n",
+        left + plot_w + 20.0,
+        top + 10.0 + 20.0 * cases.len() as f64 + 10.0
+    );
     svg += "</svg>\n";
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&dir)?;
