@@ -244,4 +244,72 @@ mod tests {
         s.begin("a").expect("deliver");
         assert!(s.request_next().is_err());
     }
+
+    #[derive(Debug, Clone)]
+    enum Call {
+        Next,
+        Begin(u8),
+        Respond(u8, usize),
+        Fail(u8),
+        InitFail,
+    }
+
+    fn call() -> impl proptest::strategy::Strategy<Value = Call> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Call::Next),
+            (0u8..3).prop_map(Call::Begin),
+            (
+                0u8..3,
+                prop_oneof![Just(1usize), Just(MAX_RESPONSE_BYTES + 1)]
+            )
+                .prop_map(|(id, len)| Call::Respond(id, len)),
+            (0u8..3).prop_map(Call::Fail),
+            Just(Call::InitFail),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever order a runtime calls in, an invocation is answered at most once, only by
+        /// its own id, and only after it was delivered.
+        #[test]
+        fn answers_match_deliveries(calls in proptest::collection::vec(call(), 0..60)) {
+            let mut s = Session::new();
+            let mut outstanding: Option<String> = None;
+            for c in calls {
+                match c {
+                    Call::Next => {
+                        let ok = s.request_next().is_ok();
+                        proptest::prop_assert_eq!(ok, outstanding.is_none() && s.phase() != &Phase::InitFailed);
+                    }
+                    Call::Begin(id) => {
+                        if s.begin(&id.to_string()).is_ok() {
+                            outstanding = Some(id.to_string());
+                        }
+                    }
+                    Call::Respond(id, len) => {
+                        let ok = s.respond(&id.to_string(), len).is_ok();
+                        let expected = outstanding.as_deref() == Some(&*id.to_string()) && len <= MAX_RESPONSE_BYTES;
+                        proptest::prop_assert_eq!(ok, expected);
+                        if ok {
+                            outstanding = None;
+                        }
+                    }
+                    Call::Fail(id) => {
+                        let ok = s.fail(&id.to_string()).is_ok();
+                        proptest::prop_assert_eq!(ok, outstanding.as_deref() == Some(&*id.to_string()));
+                        if ok {
+                            outstanding = None;
+                        }
+                    }
+                    Call::InitFail => {
+                        let _ = s.init_fail();
+                    }
+                }
+                if let Some(id) = &outstanding {
+                    proptest::prop_assert_eq!(s.phase(), &Phase::Invoking(id.clone()));
+                }
+            }
+        }
+    }
 }

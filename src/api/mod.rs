@@ -365,4 +365,16 @@ mod tests {
         assert!(percent_decode("bad%zz").is_err());
         assert!(percent_decode("trunc%4").is_err());
     }
+
+    proptest::proptest! {
+        /// Any path segment decodes or is refused; nothing panics, and what a client
+        /// percent-encodes comes back unchanged.
+        #[test]
+        fn percent_decoding(raw in "\\PC{0,40}", text in "[a-zA-Z0-9:$_-]{0,40}") {
+            let _ = percent_decode(&raw);
+            let encoded: String = text.bytes().map(|b| format!("%{b:02X}")).collect();
+            proptest::prop_assert_eq!(percent_decode(&encoded).expect("valid escapes"), text.clone());
+            let _ = super::function_ref(&raw);
+        }
+    }
 }
