@@ -89,6 +89,7 @@ fn settings(dir: &std::path::Path) -> FunctionSettings {
         initialization_type: "on-demand".into(),
         environment: vec![],
         tmp_root: dir.join("tmp"),
+        tmp_limit_mb: 512,
     }
 }
 

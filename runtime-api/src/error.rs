@@ -44,6 +44,8 @@ pub enum SandboxFailure {
     Exited { detail: String },
     /// The function's memory limit was hit.
     OutOfMemory { detail: String },
+    /// `/tmp` grew past the function's `EphemeralStorage.Size`.
+    TmpExceeded { limit_mb: u64 },
     /// The response exceeded the Runtime API's response limit.
     ResponseTooLarge { size: usize, limit: usize },
 }
@@ -73,6 +75,12 @@ impl SandboxFailure {
             Self::OutOfMemory { detail } => FunctionError::new(
                 "Runtime.OutOfMemory",
                 format!("RequestId: {request_id} Error: Runtime exited with error: {detail}"),
+            ),
+            Self::TmpExceeded { limit_mb } => FunctionError::new(
+                "Runtime.ExitError",
+                format!(
+                    "RequestId: {request_id} Error: Runtime exited with error: /tmp exceeded its EphemeralStorage size of {limit_mb} MB"
+                ),
             ),
             Self::ResponseTooLarge { size, limit } => FunctionError::new(
                 "Function.ResponseSizeTooLarge",

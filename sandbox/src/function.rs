@@ -29,6 +29,8 @@ pub struct FunctionSettings {
     pub environment: Vec<(String, String)>,
     /// Directory under which each sandbox gets its private `/tmp`.
     pub tmp_root: PathBuf,
+    /// `EphemeralStorage.Size`: the most `/tmp` may hold, MB.
+    pub tmp_limit_mb: u64,
 }
 
 impl FunctionSettings {

@@ -57,6 +57,10 @@ pub struct SandboxState {
     pub(crate) deadline: Option<Instant>,
     /// The guest has called `next` at least once.
     pub(crate) ready: bool,
+    /// Epoch ticks seen while the guest ran (paces the `/tmp` checks).
+    pub(crate) epoch_ticks: u64,
+    /// Measures `/tmp` against `EphemeralStorage.Size` while the guest runs.
+    pub(crate) tmp_usage: Option<crate::tmp::TmpUsage>,
     /// The sandbox's `/tmp`. Last field, so it is dropped (emptied, recycled) only after
     /// everything that could still touch it: it lives exactly as long as the store.
     pub(crate) _tmp: Option<crate::tmp::TmpDir>,
@@ -114,6 +118,13 @@ impl From<ApiError> for WitApiError {
 #[derive(Debug, thiserror::Error)]
 #[error("runtime API violation: {0}")]
 pub struct ProtocolViolation(pub ApiError);
+
+/// `/tmp` outgrew the function's `EphemeralStorage.Size`: the guest is stopped.
+#[derive(Debug, thiserror::Error)]
+#[error("/tmp exceeded its limit of {limit_mb} MB")]
+pub struct TmpLimitExceeded {
+    pub limit_mb: u64,
+}
 
 /// The sandbox handle was dropped while the guest waited in `next`: a normal shutdown.
 #[derive(Debug, thiserror::Error)]
@@ -236,13 +247,30 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
     Ok(())
 }
 
-/// The epoch callback: stop a guest past its deadline, otherwise yield to the executor and
-/// check again next tick.
+/// Every how many epoch ticks (of 10 ms) a running guest's `/tmp` is measured.
+const TMP_CHECK_TICKS: u64 = 5;
+
+/// The epoch callback, run every tick while guest code executes: stop a guest past its
+/// deadline or over its `/tmp` limit, otherwise yield to the executor and check again next
+/// tick. Checking `/tmp` here rather than from a timer in the invoke path keeps short
+/// invocations free of timer work; a guest that writes spends time in wasm between its
+/// writes, so the checks keep coming while it fills the disk.
 pub(crate) fn on_epoch(
-    store: StoreContextMut<'_, SandboxState>,
+    mut store: StoreContextMut<'_, SandboxState>,
 ) -> wasmtime::Result<wasmtime::UpdateDeadline> {
-    if crate::limits::past(store.data().deadline) {
+    let state = store.data_mut();
+    if crate::limits::past(state.deadline) {
         return Err(DeadlineExceeded.into());
+    }
+    state.epoch_ticks += 1;
+    if state.epoch_ticks.is_multiple_of(TMP_CHECK_TICKS)
+        && let Some(usage) = state.tmp_usage.as_mut()
+        && usage.exceeded()
+    {
+        return Err(TmpLimitExceeded {
+            limit_mb: usage.limit_mb(),
+        }
+        .into());
     }
     Ok(wasmtime::UpdateDeadline::Yield(1))
 }

@@ -61,6 +61,7 @@ pub struct WasmSandbox {
     init_duration: Duration,
     log_stream: String,
     alive: bool,
+    tmp_usage: crate::tmp::TmpUsage,
 }
 
 impl std::fmt::Debug for WasmSandbox {
@@ -94,6 +95,8 @@ impl WasmFunction {
             outbox: events_tx,
             deadline: None,
             ready: false,
+            epoch_ticks: 0,
+            tmp_usage: None,
             _tmp: None,
         };
         let mut store = Store::new(self.engine.engine(), state);
@@ -126,6 +129,7 @@ impl WasmFunction {
             .args(&[settings.function_name.as_str()])
             .envs(&self.env)
             .env("AWS_LAMBDA_LOG_STREAM_NAME", &log_stream);
+        let tmp_usage = tmp.usage(settings.tmp_limit_mb);
         wasi.preopened_dir(tmp.path(), "/tmp", FsPerms::ReadWrite)
             .map_err(|e| StartError::Capacity(format!("preopening /tmp: {e}")))?;
 
@@ -140,6 +144,8 @@ impl WasmFunction {
             outbox: events_tx,
             deadline: Some(started + INIT_TIMEOUT),
             ready: false,
+            epoch_ticks: 0,
+            tmp_usage: Some(tmp.usage(settings.tmp_limit_mb)),
             _tmp: Some(tmp),
         };
         let mut store = Store::new(self.engine.engine(), state);
@@ -159,6 +165,7 @@ impl WasmFunction {
             init_duration: Duration::ZERO,
             log_stream,
             alive: true,
+            tmp_usage,
         };
 
         let event = tokio::time::timeout_at((started + INIT_TIMEOUT).into(), sandbox.events.recv())
@@ -218,6 +225,7 @@ impl WasmSandbox {
                 detail: "sandbox is no longer running".into(),
             });
         }
+        let started = Instant::now();
         let request_id = invocation.request_id.clone();
         let timeout = SandboxFailure::Timeout {
             timeout: self.timeout,
@@ -235,20 +243,23 @@ impl WasmSandbox {
                 }),
             };
         }
+        let tmp_exceeded = SandboxFailure::TmpExceeded {
+            limit_mb: self.tmp_usage.limit_mb(),
+        };
         loop {
             let event = match tokio::time::timeout_at(deadline.into(), self.events.recv()).await {
                 Ok(event) => event,
                 Err(_) => return InvokeOutcome::Failed(timeout),
             };
-            match event {
+            let outcome = match event {
                 Some(GuestEvent::Response {
                     request_id: id,
                     payload,
-                }) if id == request_id => return InvokeOutcome::Response(payload),
+                }) if id == request_id => InvokeOutcome::Response(payload),
                 Some(GuestEvent::Error {
                     request_id: id,
                     error,
-                }) if id == request_id => return InvokeOutcome::FunctionError(error),
+                }) if id == request_id => InvokeOutcome::FunctionError(error),
                 Some(GuestEvent::Exited(_)) if Instant::now() >= deadline => {
                     return InvokeOutcome::Failed(timeout);
                 }
@@ -261,7 +272,13 @@ impl WasmSandbox {
                 // Stale or out-of-band events (a late answer to an earlier id) are ignored;
                 // the session already refused anything out of order.
                 Some(_) => continue,
+            };
+            // While it runs, the epoch callback checks `/tmp` (see `host::on_epoch`); this
+            // catches what short invocations wrote.
+            if self.tmp_usage.due(started.elapsed()) && self.tmp_usage.exceeded() {
+                return InvokeOutcome::Failed(tmp_exceeded);
             }
+            return outcome;
         }
     }
 
@@ -330,7 +347,13 @@ async fn run_guest(pre: CommandPre<SandboxState>, mut store: Store<SandboxState>
 
 /// Names the way a guest ended from the error wasmtime returned.
 fn classify(e: &wasmtime::Error, state: &SandboxState) -> SandboxFailure {
-    if e.downcast_ref::<DeadlineExceeded>().is_some() {
+    // Errors raised by host code reach us wrapped in a backtrace context, and may have been
+    // converted on the way: look through the whole chain.
+    fn find<T: std::error::Error + Send + Sync + 'static>(e: &wasmtime::Error) -> Option<&T> {
+        e.downcast_ref::<T>()
+            .or_else(|| e.chain().find_map(|cause| cause.downcast_ref::<T>()))
+    }
+    if find::<DeadlineExceeded>(e).is_some() {
         return if state.ready {
             // The handle's own timer reports the function's configured Timeout.
             SandboxFailure::Exited {
@@ -342,12 +365,17 @@ fn classify(e: &wasmtime::Error, state: &SandboxState) -> SandboxFailure {
             }
         };
     }
-    if let Some(exit) = e.downcast_ref::<I32Exit>() {
+    if let Some(exceeded) = find::<crate::host::TmpLimitExceeded>(e) {
+        return SandboxFailure::TmpExceeded {
+            limit_mb: exceeded.limit_mb,
+        };
+    }
+    if let Some(exit) = find::<I32Exit>(e) {
         return SandboxFailure::Exited {
             detail: format!("exit status {}", exit.0),
         };
     }
-    if e.downcast_ref::<Shutdown>().is_some() {
+    if find::<Shutdown>(e).is_some() {
         return SandboxFailure::Exited {
             detail: "shut down".into(),
         };

@@ -30,6 +30,7 @@ fn function(
         initialization_type: "on-demand".into(),
         environment: vec![],
         tmp_root: dir.path().join("tmp"),
+        tmp_limit_mb: 512,
     };
     WasmFunction::prepare(&engine, name, &wasm, settings).expect("prepare")
 }

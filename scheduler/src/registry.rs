@@ -209,6 +209,7 @@ impl Scheduler {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             tmp_root: self.inner.config.state_dir.join("tmp"),
+            tmp_limit_mb: u64::from(config.ephemeral_storage.size),
         };
         let code = WasmFunction::prepare(&self.inner.engine, wasm_sha256, wasm, settings)
             .map_err(|e| DeployError::InvalidCode(e.to_string()))?;

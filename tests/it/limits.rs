@@ -162,3 +162,46 @@ async fn bad_headers_and_bodies_are_lambda_errors() {
     assert_eq!(unknown.status, 404);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmp_past_ephemeral_storage_stops_the_sandbox() {
+    let s = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let wasm = dir.path().join("env.wasm");
+    std::fs::write(&wasm, crate::guests::guest("env")).expect("write");
+    let zip = hearth::client::package(&wasm, "function.wasm").expect("zip");
+    let mut request =
+        hearth::client::create_function_request("disk", &zip, "function.wasm", None, Some(30), &[]);
+    request["EphemeralStorage"] = serde_json::json!({"Size": 512});
+    assert_eq!(
+        s.client
+            .create_function(&request)
+            .await
+            .expect("create")
+            .status,
+        201
+    );
+    let fits = s.invoke("disk", r#"{"fill_mb":10}"#).await;
+    assert_eq!(
+        json(&fits)["tmp"],
+        serde_json::json!(["fill"]),
+        "{}",
+        String::from_utf8_lossy(&fits.body)
+    );
+    let over = s.invoke("disk", r#"{"fill_mb":600}"#).await;
+    assert_eq!(over.header("X-Amz-Function-Error"), Some("Unhandled"));
+    let error = json(&over);
+    assert_eq!(error["errorType"], "Runtime.ExitError");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("/tmp exceeded its EphemeralStorage size of 512 MB")),
+        "{error}"
+    );
+    // A fresh sandbox, with an empty /tmp.
+    assert_eq!(
+        json(&s.invoke("disk", "{}").await)["tmp"],
+        serde_json::json!([])
+    );
+    s.stop().await;
+}
