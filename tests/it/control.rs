@@ -2,7 +2,6 @@
 //! and destinations, tags, account settings.
 
 use crate::server::{TestServer, json};
-use base64::Engine as _;
 use hyper::Method;
 use std::time::{Duration, Instant};
 
@@ -23,12 +22,9 @@ async fn call(
         .expect("request")
 }
 
-fn zip_b64(example: &str) -> String {
-    let dir = tempfile::tempdir().expect("tmp");
-    let wasm = dir.path().join("f.wasm");
-    std::fs::write(&wasm, crate::guests::guest(example)).expect("write");
-    base64::engine::general_purpose::STANDARD
-        .encode(hearth::client::package(&wasm, "function.wasm").expect("zip"))
+/// The base64 zip of an example guest, as `Code.ZipFile` carries it.
+fn zip_b64(example: &str) -> serde_json::Value {
+    crate::server::create_request("any", example)["Code"]["ZipFile"].take()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

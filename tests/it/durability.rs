@@ -2,7 +2,7 @@
 //! the same state directory.
 
 use crate::server::json;
-use hearth::client::{self, HearthClient, Reply};
+use hearth::client::{HearthClient, Reply};
 use hyper::Method;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -81,18 +81,10 @@ async fn everything_acknowledged_survives_kill_9() {
     let port = free_port();
     let server = Server::start(state.path(), port).await;
 
-    let dir = tempfile::tempdir().expect("tmp");
-    let wasm = dir.path().join("sleep.wasm");
-    std::fs::write(&wasm, crate::guests::guest("sleep")).expect("write");
-    let zip = client::package(&wasm, "function.wasm").expect("zip");
-    let mut request = client::create_function_request(
-        "sleepy",
-        &zip,
-        "function.wasm",
-        Some(256),
-        Some(10),
-        &[("MODE".into(), "durable".into())],
-    );
+    let mut request = crate::server::create_request("sleepy", "sleep");
+    request["MemorySize"] = 256.into();
+    request["Timeout"] = 10.into();
+    request["Environment"] = serde_json::json!({"Variables": {"MODE": "durable"}});
     request["Tags"] = serde_json::json!({"team": "core"});
     let created = server
         .client

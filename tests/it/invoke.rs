@@ -169,26 +169,10 @@ async fn metrics_and_health() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_sees_lambdas_environment_and_a_private_tmp() {
     let s = TestServer::start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let wasm = dir.path().join("env.wasm");
-    std::fs::write(&wasm, crate::guests::guest("env")).expect("write");
-    let zip = hearth::client::package(&wasm, "function.wasm").expect("zip");
-    let request = hearth::client::create_function_request(
-        "envy",
-        &zip,
-        "function.wasm",
-        Some(256),
-        None,
-        &[("GREETING".into(), "hi".into())],
-    );
-    assert_eq!(
-        s.client
-            .create_function(&request)
-            .await
-            .expect("create")
-            .status,
-        201
-    );
+    let mut request = crate::server::create_request("envy", "env");
+    request["MemorySize"] = 256.into();
+    request["Environment"] = serde_json::json!({"Variables": {"GREETING": "hi"}});
+    assert_eq!(s.create(&request).await.status, 201);
     let first = json(&s.invoke("envy", r#"{"write":"marker"}"#).await);
     let env = &first["env"];
     for (key, value) in [

@@ -166,21 +166,10 @@ async fn bad_headers_and_bodies_are_lambda_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tmp_past_ephemeral_storage_stops_the_sandbox() {
     let s = TestServer::start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let wasm = dir.path().join("env.wasm");
-    std::fs::write(&wasm, crate::guests::guest("env")).expect("write");
-    let zip = hearth::client::package(&wasm, "function.wasm").expect("zip");
-    let mut request =
-        hearth::client::create_function_request("disk", &zip, "function.wasm", None, Some(30), &[]);
+    let mut request = crate::server::create_request("disk", "env");
+    request["Timeout"] = 30.into();
     request["EphemeralStorage"] = serde_json::json!({"Size": 512});
-    assert_eq!(
-        s.client
-            .create_function(&request)
-            .await
-            .expect("create")
-            .status,
-        201
-    );
+    assert_eq!(s.create(&request).await.status, 201);
     let fits = s.invoke("disk", r#"{"fill_mb":10}"#).await;
     assert_eq!(
         json(&fits)["tmp"],

@@ -77,13 +77,19 @@ impl TestServer {
         memory_mb: Option<u32>,
         timeout_s: Option<u32>,
     ) -> Reply {
-        let dir = tempfile::tempdir().expect("tmp");
-        let wasm = dir.path().join("f.wasm");
-        std::fs::write(&wasm, guest(example)).expect("write wasm");
-        let zip = client::package(&wasm, "function.wasm").expect("zip");
-        let request =
-            client::create_function_request(name, &zip, "function.wasm", memory_mb, timeout_s, &[]);
-        self.client.create_function(&request).await.expect("create")
+        let mut request = create_request(name, example);
+        if let Some(m) = memory_mb {
+            request["MemorySize"] = m.into();
+        }
+        if let Some(t) = timeout_s {
+            request["Timeout"] = t.into();
+        }
+        self.create(&request).await
+    }
+
+    /// Sends a CreateFunction request.
+    pub async fn create(&self, request: &serde_json::Value) -> Reply {
+        self.client.create_function(request).await.expect("create")
     }
 
     /// Deploys and asserts it worked.
@@ -164,4 +170,14 @@ pub fn signing_key(id: &str, secret: &str) -> Option<hearth::client::SigningKey>
         secret_access_key: secret.into(),
         region: "us-east-1".into(),
     })
+}
+
+/// The CreateFunction body `hearth deploy` would send for example guest `example`, with
+/// Lambda's defaults; tests adjust members before sending it.
+pub fn create_request(name: &str, example: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wasm = dir.path().join("f.wasm");
+    std::fs::write(&wasm, guest(example)).expect("write wasm");
+    let zip = client::package(&wasm, "function.wasm").expect("zip");
+    client::create_function_request(name, &zip, "function.wasm", None, None, &[])
 }
