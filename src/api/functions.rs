@@ -9,9 +9,6 @@ use serde_json::json;
 /// The largest CreateFunction request Lambda takes: a 50 MB zip, base64-encoded, in JSON.
 pub const MAX_CREATE_REQUEST_BYTES: usize = 69_905_067;
 
-/// Most functions ListFunctions returns per page.
-const MAX_LIST_ITEMS: usize = 50;
-
 /// Parses a JSON request body; an empty body is `{}` (boto3 sends none for some calls).
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
@@ -58,9 +55,8 @@ pub fn get(
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let scheduler = &state.scheduler;
-    let (name, in_ref) = super::function_ref(name)?;
+    let (name, qualifier) = super::qualified_ref(req, name)?;
     let name = name.as_str();
-    let qualifier = query_param(req, "Qualifier")?.or(in_ref);
     let config = scheduler.get_function(name, qualifier.as_deref())?;
     let tags = scheduler.list_tags(&scheduler.function_arn(name))?;
     let mut body = json!({
@@ -81,8 +77,7 @@ pub fn get_configuration(
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (name, in_ref) = super::function_ref(name)?;
-    let qualifier = query_param(req, "Qualifier")?.or(in_ref);
+    let (name, qualifier) = super::qualified_ref(req, name)?;
     let config = state.scheduler.get_function(&name, qualifier.as_deref())?;
     Ok(json_response(StatusCode::OK, request_id, &config))
 }
@@ -124,17 +119,7 @@ pub fn list(
     req: &Request<ReqBody>,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let max_items = match query_param(req, "MaxItems")? {
-        None => MAX_LIST_ITEMS,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=10_000).contains(&n) => n.min(MAX_LIST_ITEMS),
-            _ => {
-                return Err(ApiError::invalid_parameter(format!(
-                    "1 validation error detected: Value '{v}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
-                )));
-            }
-        },
-    };
+    let max_items = super::max_items(req)?;
     let all = state.scheduler.list_functions();
     // The marker is the last name of the previous page: stable while functions come and go.
     let start = match query_param(req, "Marker")? {
@@ -158,8 +143,7 @@ pub async fn delete(
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (name, in_ref) = super::function_ref(name)?;
-    let qualifier = query_param(req, "Qualifier")?.or(in_ref);
+    let (name, qualifier) = super::qualified_ref(req, name)?;
     state
         .scheduler
         .delete_function(&name, qualifier.as_deref())

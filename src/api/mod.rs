@@ -211,6 +211,31 @@ pub fn function_ref(segment: &str) -> Result<(String, Option<String>), ApiError>
     Ok((name.to_owned(), qualifier.map(str::to_owned)))
 }
 
+/// The function and qualifier an operation names: the path segment's, or `?Qualifier=`.
+pub fn qualified_ref<B>(
+    req: &Request<B>,
+    segment: &str,
+) -> Result<(String, Option<String>), ApiError> {
+    let (name, in_ref) = function_ref(segment)?;
+    Ok((name, query_param(req, "Qualifier")?.or(in_ref)))
+}
+
+/// Lambda returns at most 50 items per page of a List operation.
+const MAX_PAGE_ITEMS: usize = 50;
+
+/// `?MaxItems=` of a List operation (1–10,000 accepted, at most 50 returned).
+pub fn max_items<B>(req: &Request<B>) -> Result<usize, ApiError> {
+    match query_param(req, "MaxItems")? {
+        None => Ok(MAX_PAGE_ITEMS),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=10_000).contains(&n) => Ok(n.min(MAX_PAGE_ITEMS)),
+            _ => Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{v}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
+            ))),
+        },
+    }
+}
+
 /// The value of query parameter `name`, decoded.
 pub fn query_param<B>(req: &Request<B>, name: &str) -> Result<Option<String>, ApiError> {
     Ok(query_params(req, name)?.into_iter().next())

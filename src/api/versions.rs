@@ -9,25 +9,15 @@ use hearth_scheduler::versions::{CreateAlias, PublishVersion, UpdateAlias};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
-/// Lambda pages lists at 50 items at most.
-const MAX_PAGE: usize = 50;
-
-/// One page of `items` after the opaque `Marker` (an index here), and the next marker.
+/// The answer of a List operation: one page of `items` (after the opaque `Marker`, an index
+/// here) under `key`, and `NextMarker` when more follow.
 fn page<T: serde::Serialize>(
     req: &Request<ReqBody>,
+    key: &str,
     items: Vec<T>,
-) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let max = match query_param(req, "MaxItems")? {
-        None => MAX_PAGE,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=10_000).contains(&n) => n.min(MAX_PAGE),
-            _ => {
-                return Err(ApiError::invalid_parameter(format!(
-                    "1 validation error detected: Value '{v}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
-                )));
-            }
-        },
-    };
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let max = super::max_items(req)?;
     let start = match query_param(req, "Marker")? {
         None => 0,
         Some(m) => m
@@ -36,8 +26,11 @@ fn page<T: serde::Serialize>(
     };
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
-    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
-    Ok((page, next))
+    let mut body = json!({ key: page });
+    if start + page.len() < total {
+        body["NextMarker"] = json!((start + page.len()).to_string());
+    }
+    Ok(json_response(StatusCode::OK, request_id, &body))
 }
 
 /// `POST …/functions/{name}/versions`: PublishVersion (201).
@@ -59,12 +52,12 @@ pub fn list_versions(
     name: &str,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let (versions, next) = page(req, state.scheduler.list_versions(name)?)?;
-    let mut body = json!({ "Versions": versions });
-    if let Some(next) = next {
-        body["NextMarker"] = json!(next);
-    }
-    Ok(json_response(StatusCode::OK, request_id, &body))
+    page(
+        req,
+        "Versions",
+        state.scheduler.list_versions(name)?,
+        request_id,
+    )
 }
 
 /// `POST …/functions/{name}/aliases`: CreateAlias (201).
@@ -87,12 +80,8 @@ pub fn list_aliases(
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let version = query_param(req, "FunctionVersion")?;
-    let (aliases, next) = page(req, state.scheduler.list_aliases(name, version.as_deref())?)?;
-    let mut body = json!({ "Aliases": aliases });
-    if let Some(next) = next {
-        body["NextMarker"] = json!(next);
-    }
-    Ok(json_response(StatusCode::OK, request_id, &body))
+    let aliases = state.scheduler.list_aliases(name, version.as_deref())?;
+    page(req, "Aliases", aliases, request_id)
 }
 
 /// `GET …/aliases/{alias}`.
