@@ -162,8 +162,11 @@ impl Scheduler {
 
     /// The policy for an `Event` invocation of `function` at `qualifier`.
     pub(crate) fn async_policy(&self, function: &str, qualifier: Option<&str>) -> AsyncPolicy {
-        let config = self.record(function).ok().and_then(|r| {
-            r.event_invoke_configs
+        // Only the one config is copied, not the function's whole record: this runs per event.
+        let config = self.read_functions().get(function).and_then(|state| {
+            state
+                .record
+                .event_invoke_configs
                 .get(qualifier.unwrap_or("$LATEST"))
                 .cloned()
         });
