@@ -77,6 +77,66 @@ impl SigningKey {
     }
 }
 
+/// Signs `request` with SigV4 the way the AWS SDKs do, using AWS's own signer: `host`, the
+/// date and every header the request carries (so `X-Amz-Invocation-Type` and
+/// `X-Amz-Log-Type` are covered), and the body.
+fn sign(key: &SigningKey, request: &mut Request<Full<Bytes>>, body: &[u8]) -> anyhow::Result<()> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .unwrap_or_default();
+    request
+        .headers_mut()
+        .insert(hyper::header::HOST, host.parse()?);
+    let identity = aws_credential_types::Credentials::new(
+        &key.access_key_id,
+        &key.secret_access_key,
+        None,
+        None,
+        "hearth-cli",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&key.region)
+        .name("lambda")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .context("cannot sign the request")?
+        .into();
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(k, v)| Ok((k.as_str(), v.to_str()?)))
+        .collect::<Result<Vec<_>, hyper::header::ToStrError>>()?;
+    let uri = request.uri().to_string();
+    let signable = SignableRequest::new(
+        request.method().as_str(),
+        &uri,
+        headers.into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .context("cannot sign the request")?;
+    let (instructions, _signature) = aws_sigv4::http_request::sign(signable, &params)
+        .context("cannot sign the request")?
+        .into_parts();
+    instructions.apply_to_request_http1x(request);
+    Ok(())
+}
+
+/// [`sign`], for the verifier's tests.
+#[doc(hidden)]
+pub fn sign_for_tests(
+    key: &SigningKey,
+    request: &mut Request<Full<Bytes>>,
+    body: &[u8],
+) -> anyhow::Result<()> {
+    sign(key, request, body)
+}
+
 /// A client for one hearth endpoint.
 #[derive(Debug, Clone)]
 pub struct HearthClient {
@@ -122,29 +182,7 @@ impl HearthClient {
         }
         let mut request = builder.body(Full::new(body.clone()))?;
         if let Some(key) = &self.signing {
-            let host = request
-                .uri()
-                .authority()
-                .map(|a| a.as_str().to_owned())
-                .unwrap_or_default();
-            let (raw_path, raw_query) = match path.split_once('?') {
-                Some((p, q)) => (p, Some(q)),
-                None => (path, None),
-            };
-            let headers = request.headers_mut();
-            headers.insert(hyper::header::HOST, host.parse()?);
-            crate::auth::sign(
-                &key.access_key_id,
-                &key.secret_access_key,
-                &key.region,
-                &method,
-                raw_path,
-                raw_query,
-                headers,
-                &body,
-                std::time::SystemTime::now(),
-            )
-            .map_err(|e| anyhow::anyhow!("cannot sign the request: {e}"))?;
+            sign(key, &mut request, &body)?;
         }
         let response = self
             .http

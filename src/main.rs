@@ -48,6 +48,30 @@ enum Command {
         /// deploy and run code.
         #[arg(long)]
         allow_unauthenticated: bool,
+        /// A host name clients may use to reach hearth besides its listen address and
+        /// `localhost` (requests naming any other `Host` are refused); repeat for more.
+        #[arg(long = "allow-host")]
+        allow_hosts: Vec<String>,
+        /// A web origin (`https://app.example:8443`) whose pages may call hearth; requests
+        /// with any other `Origin` are refused. Repeat for more.
+        #[arg(long = "allow-origin")]
+        allow_origins: Vec<String>,
+        /// Most client connections open at once.
+        #[arg(long, default_value_t = 4096)]
+        max_connections: usize,
+        /// Seconds a client has to send a request's headers.
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Seconds a client has to send a request's body.
+        #[arg(long, default_value_t = 120)]
+        body_timeout: u64,
+        /// Seconds a connection may stay open with no request in progress.
+        #[arg(long, default_value_t = 60)]
+        idle_timeout: u64,
+        /// Request-body bytes held in memory across all connections at once, MB; a request
+        /// beyond it gets a 429 to retry.
+        #[arg(long, default_value_t = 1024)]
+        body_budget: usize,
     },
     /// Deploy a function from a .wasm component or a zip holding one: CreateFunction, or
     /// UpdateFunctionCode (and Configuration) when it exists.
@@ -113,6 +137,8 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before the runtime starts its threads: growing the table later stalls on RCU.
+    hearth::server::prepare_descriptor_table();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -145,6 +171,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             account_concurrency,
             credentials,
             allow_unauthenticated,
+            allow_hosts,
+            allow_origins,
+            max_connections,
+            header_timeout,
+            body_timeout,
+            idle_timeout,
+            body_budget,
         } => {
             let credentials = match credentials {
                 Some(path) => {
@@ -173,6 +206,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(address = %listener.local_addr()?, "hearth is serving Lambda's API");
             let server = hearth::ServerConfig {
                 credentials,
+                max_connections,
+                header_read_timeout: Duration::from_secs(header_timeout),
+                body_read_timeout: Duration::from_secs(body_timeout),
+                idle_timeout: Duration::from_secs(idle_timeout),
+                body_budget_bytes: body_budget.saturating_mul(1024 * 1024),
+                allowed_hosts: allow_hosts,
+                allowed_origins: allow_origins,
                 ..Default::default()
             };
             hearth::serve(listener, scheduler, server, shutdown_signal()).await?;

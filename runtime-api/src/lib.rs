@@ -15,9 +15,7 @@
 //!   error types hearth reports for sandbox failures (`Sandbox.Timedout`, …).
 //! - [`session`]: the per-sandbox state machine and the Runtime API's own errors.
 //! - [`limits`]: payload limits of the Runtime API.
-//! - [`calendar`]: civil dates for Lambda's wire timestamps.
 
-pub mod calendar;
 pub mod error;
 pub mod invocation;
 pub mod limits;

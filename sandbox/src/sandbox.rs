@@ -394,7 +394,8 @@ fn classify(e: &wasmtime::Error, state: &SandboxState) -> SandboxFailure {
 
 /// `YYYY/MM/DD/[VERSION]<32 hex>`, Lambda's log stream naming.
 fn log_stream_name(version: &str) -> String {
-    let (y, m, d) = hearth_runtime_api::calendar::today();
+    let today = time::OffsetDateTime::now_utc().date();
+    let (y, m, d) = (today.year(), u8::from(today.month()), today.day());
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()

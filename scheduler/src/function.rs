@@ -376,20 +376,12 @@ pub const RESERVED_ENVIRONMENT: &[&str] = &[
 
 /// `2024-01-31T12:00:00.000+0000`, Lambda's LastModified format, for now.
 pub fn last_modified_now() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
-    let days = (secs / 86_400) as i64;
-    let (y, m, d) = hearth_runtime_api::calendar::civil_from_days(days);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        now.subsec_millis()
-    )
+    const LAST_MODIFIED: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(LAST_MODIFIED)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

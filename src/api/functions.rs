@@ -27,8 +27,7 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let body = read_body(req, 1024 * 1024, || {
         "Request must be smaller than 1048576 bytes".into()
-    })
-    .await?;
+    })?;
     parse_json(&body)
 }
 
@@ -39,9 +38,10 @@ pub async fn create(
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let body = read_body(req, MAX_CREATE_REQUEST_BYTES, || {
-        format!("Request must be smaller than {MAX_CREATE_REQUEST_BYTES} bytes for the CreateFunction operation")
-    })
-    .await?;
+        format!(
+            "Request must be smaller than {MAX_CREATE_REQUEST_BYTES} bytes for the CreateFunction operation"
+        )
+    })?;
     let request: CreateFunction = parse_json(&body)?;
     let config = state.scheduler.create_function(request).await?;
     Ok(json_response(StatusCode::CREATED, request_id, &config))
@@ -90,9 +90,10 @@ pub async fn update_code(
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let body = read_body(req, MAX_CREATE_REQUEST_BYTES, || {
-        format!("Request must be smaller than {MAX_CREATE_REQUEST_BYTES} bytes for the UpdateFunctionCode operation")
-    })
-    .await?;
+        format!(
+            "Request must be smaller than {MAX_CREATE_REQUEST_BYTES} bytes for the UpdateFunctionCode operation"
+        )
+    })?;
     let request: UpdateCode = parse_json(&body)?;
     let config = state.scheduler.update_function_code(name, request).await?;
     Ok(json_response(StatusCode::OK, request_id, &config))

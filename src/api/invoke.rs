@@ -62,8 +62,7 @@ pub async fn invoke(
     };
     let payload = read_body(req, limit, || {
         format!("Request must be smaller than {limit} bytes for the InvokeFunction operation")
-    })
-    .await?;
+    })?;
     if !payload.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
         return Err(ApiError::invalid_content(
             "Could not parse request body into json: the payload must be valid JSON",

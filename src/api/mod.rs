@@ -1,20 +1,31 @@
-//! Request routing for Lambda's REST paths, `/metrics` and `/health`.
+//! The front door: every request passes [`handle`], which checks in this order and stops at
+//! the first refusal, reading the body only once everything that needs no body has passed:
+//!
+//! 1. [`guard`]: the `Host` and `Origin` (no web page may drive hearth);
+//! 2. [`query`]: the query string, parsed once for routing and the signature alike;
+//! 3. the signature's headers, when credentials are configured (403 before any body byte);
+//! 4. [`body`]: the body, bounded by its route, the server-wide budget and a timeout;
+//! 5. the signature over the body; then [`route`] hands the request to its handler module.
 
+pub mod body;
 pub mod errors;
 pub mod functions;
+pub mod guard;
 pub mod invoke;
+pub mod query;
 pub mod versions;
 
 use bytes::Bytes;
 use errors::ApiError;
 use hearth_scheduler::Scheduler;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
-
-/// Request body type of every handler: the connection's stream, or the bytes already read
-/// when the request had to be buffered to check its signature.
-pub type ReqBody = http_body_util::Either<Incoming, Full<Bytes>>;
 use hyper::{Method, Request, Response, StatusCode};
+use query::Query;
+use std::time::Duration;
+
+/// Request body type of every handler: the body, already read and bounded by [`handle`].
+pub type ReqBody = Full<Bytes>;
 
 /// Response body type of every handler.
 pub type Body = Full<Bytes>;
@@ -26,50 +37,25 @@ pub struct State {
     /// When set, every request but `/health` and `/metrics` must carry a valid SigV4
     /// signature by one of these keys.
     pub credentials: Option<crate::auth::Credentials>,
+    /// Which `Host` and `Origin` values are served.
+    pub guard: guard::RequestGuard,
+    /// Request-body bytes the whole server may hold at once.
+    pub body_budget: body::BodyBudget,
+    /// How long a request's body may take to arrive.
+    pub body_read_timeout: Duration,
 }
 
 impl State {
+    /// Handler state with the front door's defaults (any loopback host, a 1 GiB body budget).
     pub fn new(scheduler: Scheduler, credentials: Option<crate::auth::Credentials>) -> Self {
         Self {
             scheduler,
             credentials,
+            guard: guard::RequestGuard::default(),
+            body_budget: body::BodyBudget::new(1 << 30),
+            body_read_timeout: Duration::from_secs(120),
         }
     }
-}
-
-/// The largest body any operation takes (CreateFunction with a 50 MB zip): the bound on
-/// buffering a request to check its signature.
-const MAX_SIGNED_BODY: usize = functions::MAX_CREATE_REQUEST_BYTES;
-
-/// Checks the request's signature when credentials are configured, buffering its body
-/// (the signature covers it).
-async fn authenticate(state: &State, req: Request<Incoming>) -> Result<Request<ReqBody>, ApiError> {
-    let open = matches!(req.uri().path(), "/health" | "/metrics");
-    let Some(credentials) = state.credentials.as_ref().filter(|_| !open) else {
-        return Ok(req.map(http_body_util::Either::Left));
-    };
-    let (parts, body) = req.into_parts();
-    let bytes = read_limited(&parts.headers, body, MAX_SIGNED_BODY, || {
-        format!("Request must be smaller than {MAX_SIGNED_BODY} bytes")
-    })
-    .await?;
-    crate::auth::verify(
-        credentials,
-        &parts.method,
-        parts.uri.path(),
-        parts.uri.query(),
-        &parts.headers,
-        &bytes,
-        std::time::SystemTime::now(),
-    )
-    .map_err(|e| {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN);
-        ApiError::new(status, e.code(), e.to_string())
-    })?;
-    Ok(Request::from_parts(
-        parts,
-        http_body_util::Either::Right(Full::new(bytes)),
-    ))
 }
 
 /// A body from anything byte-like.
@@ -101,101 +87,39 @@ pub fn empty_response(status: StatusCode, request_id: &str) -> Response<Body> {
         .unwrap_or_else(|_| Response::new(full("")))
 }
 
-/// Bodies over a limit are still read (and discarded) up to this size before the 413 goes
-/// out: a client that is still sending when the server answers and closes sees a reset
-/// instead of the error. Beyond it, the connection is closed at once.
-const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
-
-/// Reads a request body of at most `limit` bytes; a larger one is a 413 with `too_large`'s
-/// message, decided from `Content-Length` before buffering anything when the client sends it.
-pub async fn read_body<B>(
-    req: Request<B>,
+/// The body of a request [`handle`] has read, when it is at most `limit` bytes (an
+/// operation's own limit, below its route's); a larger one is a 413 with `too_large`'s
+/// message.
+pub fn read_body(
+    req: Request<ReqBody>,
     limit: usize,
     too_large: impl Fn() -> String,
-) -> Result<Bytes, ApiError>
-where
-    B: hyper::body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    let (parts, body) = req.into_parts();
-    read_limited(&parts.headers, body, limit, too_large).await
-}
-
-/// [`read_body`] on a body and the headers it came with.
-pub async fn read_limited<B>(
-    headers: &hyper::HeaderMap,
-    mut body: B,
-    limit: usize,
-    too_large: impl Fn() -> String,
-) -> Result<Bytes, ApiError>
-where
-    B: hyper::body::Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    let declared = headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        if declared.is_some_and(|n| n <= DRAIN_LIMIT) {
-            drain(&mut body).await;
-        }
+) -> Result<Bytes, ApiError> {
+    let bytes = body_bytes(req.into_body());
+    if bytes.len() > limit {
         return Err(ApiError::too_large(too_large()));
     }
-    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            ApiError::invalid_content(format!("could not read the request body: {e}"))
-        })?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                drain(&mut body).await;
-                return Err(ApiError::too_large(too_large()));
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-    Ok(Bytes::from(buf))
+    Ok(bytes)
 }
 
-/// Reads and discards the rest of a body, up to [`DRAIN_LIMIT`].
-async fn drain<B>(body: &mut B)
-where
-    B: hyper::body::Body<Data = Bytes> + Unpin,
-{
-    let mut seen: u64 = 0;
-    while let Some(Ok(frame)) = body.frame().await {
-        if let Ok(data) = frame.into_data() {
-            seen += data.len() as u64;
-            if seen > DRAIN_LIMIT {
-                break;
-            }
-        }
+/// The bytes of a buffered body.
+fn body_bytes(body: ReqBody) -> Bytes {
+    use hyper::body::Body as _;
+    let mut body = body;
+    // `Full` yields its one frame at once; polling it needs no waker.
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
     }
 }
 
-/// Decodes `%XX` escapes in one path segment (boto3 escapes the `:` of ARNs).
+/// Decodes `%XX` escapes in one path segment (boto3 escapes the `:` of ARNs); the same
+/// strict decoder as the query's.
 pub fn percent_decode(segment: &str) -> Result<String, ApiError> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    ApiError::invalid_parameter(format!("bad escape in path segment {segment:?}"))
-                })?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| ApiError::invalid_parameter("path segment is not UTF-8"))
+    query::decode(segment)
+        .map_err(|_| ApiError::invalid_parameter(format!("bad escape in path segment {segment:?}")))
 }
 
 /// The function a path segment names: a name, a partial ARN or a full ARN (any qualifier in
@@ -236,36 +160,82 @@ pub fn max_items<B>(req: &Request<B>) -> Result<usize, ApiError> {
     }
 }
 
-/// The value of query parameter `name`, decoded.
+/// The request's parsed query ([`handle`] parses it before anything else looks at it).
+fn query_of<B>(req: &Request<B>) -> Result<&Query, ApiError> {
+    req.extensions()
+        .get::<Query>()
+        .ok_or_else(|| ApiError::invalid_parameter("the query string was not parsed"))
+}
+
+/// The value of query parameter `name`, decoded; refused when it is given more than once.
 pub fn query_param<B>(req: &Request<B>, name: &str) -> Result<Option<String>, ApiError> {
-    Ok(query_params(req, name)?.into_iter().next())
+    query_of(req)?
+        .single(name)
+        .map(|v| v.map(str::to_owned))
+        .map_err(|e| ApiError::invalid_parameter(e.to_string()))
 }
 
-/// Every value of a repeated query parameter, decoded.
+/// Every value of a list-valued query parameter, decoded.
 pub fn query_params<B>(req: &Request<B>, name: &str) -> Result<Vec<String>, ApiError> {
-    let Some(query) = req.uri().query() else {
-        return Ok(Vec::new());
-    };
-    query
-        .split('&')
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then(|| percent_decode(&v.replace('+', " ")))
-        })
-        .collect()
+    Ok(query_of(req)?.all(name).map(str::to_owned).collect())
 }
 
-/// Routes one request.
+/// Answers one request (see the module doc for the order of checks).
 pub async fn handle(state: &State, req: Request<Incoming>) -> Response<Body> {
     let request_id = hearth_runtime_api::new_request_id();
-    let req = match authenticate(state, req).await {
-        Ok(req) => req,
-        Err(e) => return e.into_response(&request_id),
-    };
-    match route(state, req, &request_id).await {
-        Ok(response) => response,
+    match admit(state, req).await {
+        Ok((req, _reservation)) => match route(state, req, &request_id).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(&request_id),
+        },
         Err(e) => e.into_response(&request_id),
     }
+}
+
+/// Steps 1–5 of [`handle`]: the checked request with its body read, and the budget its body
+/// holds until the answer is sent.
+async fn admit(
+    state: &State,
+    req: Request<Incoming>,
+) -> Result<(Request<ReqBody>, body::BodyReservation), ApiError> {
+    state.guard.check(req.headers())?;
+    let query =
+        Query::parse(req.uri().query()).map_err(|e| ApiError::invalid_parameter(e.to_string()))?;
+    let (mut parts, incoming) = req.into_parts();
+    let open = matches!(parts.uri.path(), "/health" | "/metrics");
+    let pending = match state.credentials.as_ref().filter(|_| !open) {
+        Some(credentials) => Some(
+            crate::auth::check_headers(
+                credentials,
+                &parts.method,
+                parts.uri.path(),
+                &query,
+                &parts.headers,
+                std::time::SystemTime::now(),
+            )
+            .map_err(auth_error)?,
+        ),
+        None => None,
+    };
+    let limit = body::route_limit(&parts.method, parts.uri.path());
+    let (bytes, reservation) = body::read(
+        &parts.headers,
+        incoming,
+        limit,
+        &state.body_budget,
+        state.body_read_timeout,
+    )
+    .await?;
+    if let Some(pending) = pending {
+        pending.verify_body(&bytes).map_err(auth_error)?;
+    }
+    parts.extensions.insert(query);
+    Ok((Request::from_parts(parts, Full::new(bytes)), reservation))
+}
+
+fn auth_error(e: crate::auth::AuthError) -> ApiError {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN);
+    ApiError::new(status, e.code(), e.to_string())
 }
 
 async fn route(

@@ -63,7 +63,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod credentials;
 
-use hearth_runtime_api::calendar;
+use crate::api::query::Query;
 
 pub use credentials::{Credentials, CredentialsError};
 
@@ -132,32 +132,62 @@ impl AuthError {
 // Verification
 // ------------------------------------------------------------------------------------------------
 
-/// Verifies the SigV4 signature of one request and returns the access key id that signed it.
-///
-/// - `raw_path`: the path exactly as it arrived on the wire, still percent-encoded
-///   (`uri.path()` from hyper), without the query.
-/// - `raw_query`: the raw query string without `?` (`uri.query()`).
-/// - `headers`: all request headers. `host` must be among them: over HTTP/2, insert it from the
-///   `:authority` before calling.
-/// - `body`: the complete body as received (before any content decoding).
-/// - `now`: the current time, for the [`MAX_CLOCK_SKEW`] check.
-///
-/// Checks run in this order, so the error names the first problem: `Authorization` present →
-/// well formed (with `X-Amz-Date`, a valid scope, `host` signed, a normalised path) → no
-/// session token → known
-/// key → within the clock skew → payload hash → signature.
+/// Verifies the SigV4 signature of one request and returns the access key id that signed it:
+/// [`check_headers`] and then [`PendingSignature::verify_body`].
 pub fn verify(
     creds: &Credentials,
     method: &Method,
     raw_path: &str,
-    raw_query: Option<&str>,
+    query: &Query,
     headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
 ) -> Result<String, AuthError> {
+    check_headers(creds, method, raw_path, query, headers, now)?.verify_body(body)
+}
+
+/// A request whose signature has been checked as far as it can be without its body: the
+/// `Authorization` header is well formed, `host` is signed, the key is known, the date is
+/// within the skew. What is left is the payload hash and the signature itself.
+#[derive(Debug)]
+pub struct PendingSignature {
+    access_key_id: String,
+    /// The key derived from the secret, date, region and service.
+    signing_key: Vec<u8>,
+    /// `AWS4-HMAC-SHA256\n{date}\n{scope}\n`, waiting for the canonical request's hash.
+    string_to_sign_head: String,
+    /// The canonical request up to (and with the newline before) the payload hash.
+    canonical_head: Vec<u8>,
+    /// `X-Amz-Content-SHA256` as sent, if it was.
+    declared_payload_hash: Option<Vec<u8>>,
+    signature: [u8; 32],
+}
+
+/// Checks everything in a request's signature that does not need its body, so that a
+/// request without a valid key is refused before a byte of its body is read.
+///
+/// - `raw_path`: the path exactly as it arrived on the wire, still percent-encoded
+///   (`uri.path()` from hyper), without the query.
+/// - `query`: the request's query as the router reads it (one parser for both).
+/// - `headers`: all request headers. `host` must be among them: over HTTP/2, insert it from the
+///   `:authority` before calling.
+/// - `now`: the current time, for the [`MAX_CLOCK_SKEW`] check.
+///
+/// Checks run in this order, so the error names the first problem: `Authorization` present →
+/// well formed (with `X-Amz-Date`, a valid scope, `host` signed, a normalised path) → no
+/// session token → known key → within the clock skew; then, with the body, payload hash →
+/// signature.
+pub fn check_headers(
+    creds: &Credentials,
+    method: &Method,
+    raw_path: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Result<PendingSignature, AuthError> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let Some(authorization) = values.next() else {
-        if raw_query.is_some_and(is_presigned) {
+        if query.contains("X-Amz-Signature") || query.contains("X-Amz-Algorithm") {
             return Err(AuthError::Malformed(
                 "Presigned URLs (query-string authentication) are not supported by hearth: sign requests with an Authorization header."
                     .to_owned(),
@@ -204,49 +234,80 @@ pub fn verify(
     };
     check_skew(amz_date, request_time, unix_seconds(now))?;
 
-    let body_hash = hex(&Sha256::digest(body));
-    if let Some(declared) = headers.get("x-amz-content-sha256") {
-        let declared = declared.as_bytes();
-        if declared == b"UNSIGNED-PAYLOAD" || declared.starts_with(b"STREAMING-") {
-            return Err(AuthError::Malformed(format!(
-                "hearth requires a signed payload: X-Amz-Content-SHA256 must be the hex SHA-256 of the body, not '{}'.",
-                String::from_utf8_lossy(declared)
-            )));
-        }
-        if declared != body_hash.as_bytes() {
-            return Err(AuthError::SignatureMismatch);
-        }
+    let declared_payload_hash = headers.get("x-amz-content-sha256").map(|v| v.as_bytes());
+    if let Some(declared) = declared_payload_hash
+        && (declared == b"UNSIGNED-PAYLOAD" || declared.starts_with(b"STREAMING-"))
+    {
+        return Err(AuthError::Malformed(format!(
+            "hearth requires a signed payload: X-Amz-Content-SHA256 must be the hex SHA-256 of the body, not '{}'.",
+            String::from_utf8_lossy(declared)
+        )));
     }
-
-    let canonical = canonical_request(
+    let Some(signature) = decode_signature(auth.signature) else {
+        return Err(AuthError::SignatureMismatch);
+    };
+    let canonical_head = canonical_request_head(
         method,
         &uri,
-        raw_query,
+        query,
         headers,
         &signed_headers,
         auth.signed_headers,
-        &body_hash,
     );
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n{}",
-        scope.date,
-        scope.region,
-        scope.service,
-        hex(&Sha256::digest(&canonical))
-    );
-    let Some(provided) = decode_signature(auth.signature) else {
-        return Err(AuthError::SignatureMismatch);
-    };
-    let mut key = hmac_sha256(format!("AWS4{secret}").as_bytes(), scope.date.as_bytes())?;
-    for part in [scope.region, scope.service, "aws4_request"] {
+    Ok(PendingSignature {
+        access_key_id: scope.access_key_id.to_owned(),
+        signing_key: signing_key(secret, scope.date, scope.region, scope.service)?,
+        string_to_sign_head: format!(
+            "{ALGORITHM}\n{amz_date}\n{}/{}/{}/aws4_request\n",
+            scope.date, scope.region, scope.service
+        ),
+        canonical_head,
+        declared_payload_hash: declared_payload_hash.map(<[u8]>::to_vec),
+        signature,
+    })
+}
+
+impl PendingSignature {
+    /// The access key id the request claims (known, not yet proven).
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    /// Finishes the check over the complete body (as received, before any content decoding)
+    /// and returns the access key id that signed the request.
+    pub fn verify_body(self, body: &[u8]) -> Result<String, AuthError> {
+        let body_hash = hex::encode(Sha256::digest(body));
+        if self
+            .declared_payload_hash
+            .is_some_and(|declared| declared != body_hash.as_bytes())
+        {
+            return Err(AuthError::SignatureMismatch);
+        }
+        let mut canonical = self.canonical_head;
+        canonical.extend_from_slice(body_hash.as_bytes());
+        let mut string_to_sign = self.string_to_sign_head;
+        string_to_sign.push_str(&hex::encode(Sha256::digest(&canonical)));
+        let mut mac = new_mac(&self.signing_key)?;
+        mac.update(string_to_sign.as_bytes());
+        // `verify_slice` compares in constant time.
+        mac.verify_slice(&self.signature)
+            .map_err(|_| AuthError::SignatureMismatch)?;
+        Ok(self.access_key_id)
+    }
+}
+
+/// SigV4's signing key: `AWS4{secret}` → date → region → service → `aws4_request`.
+fn signing_key(
+    secret: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> Result<Vec<u8>, AuthError> {
+    let mut key = hmac_sha256(format!("AWS4{secret}").as_bytes(), date.as_bytes())?;
+    for part in [region, service, "aws4_request"] {
         key = hmac_sha256(&key, part.as_bytes())?;
     }
-    let mut mac = new_mac(&key)?;
-    mac.update(string_to_sign.as_bytes());
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&provided)
-        .map_err(|_| AuthError::SignatureMismatch)?;
-    Ok(scope.access_key_id.to_owned())
+    Ok(key)
 }
 
 /// The three parameters of an `AWS4-HMAC-SHA256` Authorization header.
@@ -424,32 +485,26 @@ fn check_skew(amz_date: &str, request_time: i64, now: i64) -> Result<(), AuthErr
     Ok(())
 }
 
-fn is_presigned(raw_query: &str) -> bool {
-    raw_query.split('&').any(|pair| {
-        let key = percent_decode(pair.split_once('=').map_or(pair, |(k, _)| k));
-        key == b"X-Amz-Signature" || key == b"X-Amz-Algorithm"
-    })
-}
-
 // ------------------------------------------------------------------------------------------------
 // Canonical request
 // ------------------------------------------------------------------------------------------------
 
-fn canonical_request(
+/// The canonical request up to the payload hash: method, URI, query, signed headers and the
+/// signed-header list, each followed by a newline.
+fn canonical_request_head(
     method: &Method,
     canonical_uri: &str,
-    raw_query: Option<&str>,
+    query: &Query,
     headers: &HeaderMap,
     signed_headers: &[(&str, HeaderName)],
     signed_header_list: &str,
-    payload_hash: &str,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b'\n');
     out.extend_from_slice(canonical_uri.as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(canonical_query(raw_query.unwrap_or("")).as_bytes());
+    out.extend_from_slice(query.canonical().as_bytes());
     out.push(b'\n');
     for (written, name) in signed_headers {
         out.extend_from_slice(written.as_bytes());
@@ -465,7 +520,6 @@ fn canonical_request(
     out.push(b'\n');
     out.extend_from_slice(signed_header_list.as_bytes());
     out.push(b'\n');
-    out.extend_from_slice(payload_hash.as_bytes());
     out
 }
 
@@ -499,15 +553,11 @@ fn canonical_uri(raw_path: &str) -> Result<String, AuthError> {
             "hearth does not accept request paths with empty, '.' or '..' segments: '{raw_path}'."
         )));
     }
-    let mut out = String::with_capacity(raw_path.len() + 16);
-    for &b in raw_path.as_bytes() {
-        if b == b'/' {
-            out.push('/');
-        } else {
-            push_encoded(&mut out, b);
-        }
-    }
-    Ok(out)
+    Ok(raw_path
+        .split('/')
+        .map(crate::api::query::sigv4_encode)
+        .collect::<Vec<_>>()
+        .join("/"))
 }
 
 /// botocore's `remove_dot_segments` (RFC 3986 §5.2.4, plus collapsing `//`), which it applies
@@ -532,109 +582,10 @@ fn remove_dot_segments(path: &str) -> String {
     format!("{first}{}{last}", kept.join("/"))
 }
 
-/// Pairs decoded then re-encoded with the unreserved set, sorted by key then value.
-fn canonical_query(raw_query: &str) -> String {
-    let mut pairs: Vec<(String, String)> = raw_query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                uri_encode(&percent_decode(key)),
-                uri_encode(&percent_decode(value)),
-            )
-        })
-        .collect();
-    pairs.sort_unstable();
-    let mut out = String::with_capacity(raw_query.len() + 16);
-    for (i, (key, value)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(key);
-        out.push('=');
-        out.push_str(value);
-    }
-    out
-}
-
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
-}
-
-fn push_encoded(out: &mut String, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    if is_unreserved(b) {
-        out.push(char::from(b));
-    } else {
-        out.push('%');
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-}
-
-fn uri_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 3);
-    for &b in bytes {
-        push_encoded(&mut out, b);
-    }
-    out
-}
-
-/// Decodes `%XX` escapes; a `%` not followed by two hex digits is kept literally. `+` is not a
-/// space (SigV4 clients encode spaces as `%20`).
-fn percent_decode(s: &str) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let escaped = match (b, bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&hi), Some(&lo)) => hex_value(hi).zip(hex_value(lo)),
-            _ => None,
-        };
-        match escaped {
-            Some((hi, lo)) => {
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            None => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
 /// 64 hex digits → 32 bytes; anything else is `None`.
 fn decode_signature(s: &str) -> Option<[u8; 32]> {
-    let bytes = s.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        out[i] = hex_value(pair[0])? << 4 | hex_value(pair[1])?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
@@ -650,8 +601,12 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, AuthError> {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Time (UTC, proleptic Gregorian; no external date crate needed)
+// Time
 // ------------------------------------------------------------------------------------------------
+
+/// `X-Amz-Date`'s ISO-8601 basic format, `20261124T061835Z`.
+const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// 9999-12-31T23:59:59Z: `now` is clamped into [epoch, this] so formatting stays 4-digit.
 const MAX_UNIX_SECONDS: i64 = 253_402_300_799;
@@ -665,105 +620,20 @@ fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
 /// Parses `YYYYMMDDTHHMMSSZ` into Unix seconds; `None` unless it is exactly that and a real time.
 fn parse_amz_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    if s.len() != 16 || !s.is_ascii() {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        b.get(range)?.iter().try_fold(0i64, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
-        })
-    };
-    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if day < 1 || day > month_days || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    Some(calendar::days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+    let parsed = time::PrimitiveDateTime::parse(s, AMZ_DATE).ok()?;
+    Some(parsed.assume_utc().unix_timestamp())
 }
 
 fn format_amz_date(unix: i64) -> String {
-    let (year, month, day) = calendar::civil_from_days(unix.div_euclid(86_400));
-    let secs = unix.rem_euclid(86_400);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// Signs a request the way the AWS SDKs do (for hearth's own CLI): sets `x-amz-date` and
-/// `Authorization` over `host`, `x-amz-date` and `content-type` (when present) and the body.
-/// `headers` must already hold `host`.
-#[allow(clippy::too_many_arguments)]
-pub fn sign(
-    access_key_id: &str,
-    secret: &str,
-    region: &str,
-    method: &Method,
-    raw_path: &str,
-    raw_query: Option<&str>,
-    headers: &mut HeaderMap,
-    body: &[u8],
-    now: SystemTime,
-) -> Result<(), AuthError> {
-    let amz_date = format_amz_date(unix_seconds(now));
-    let date = &amz_date[..8];
-    let value = http::HeaderValue::from_str(&amz_date)
-        .map_err(|_| AuthError::Malformed("unrepresentable date".into()))?;
-    headers.insert("x-amz-date", value);
-    let mut names: Vec<&str> = vec!["host", "x-amz-date"];
-    if headers.contains_key(http::header::CONTENT_TYPE) {
-        names.push("content-type");
-    }
-    names.sort_unstable();
-    let signed: Vec<(&str, HeaderName)> = names
-        .iter()
-        .map(|n| (*n, HeaderName::from_static(n)))
-        .collect();
-    let list = names.join(";");
-    let uri = canonical_uri(raw_path)?;
-    let canonical = canonical_request(
-        method,
-        &uri,
-        raw_query,
-        headers,
-        &signed,
-        &list,
-        &hex(&Sha256::digest(body)),
-    );
-    let scope = format!("{date}/{region}/lambda/aws4_request");
-    let string_to_sign = format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex(&Sha256::digest(&canonical))
-    );
-    let mut key = hmac_sha256(format!("AWS4{secret}").as_bytes(), date.as_bytes())?;
-    for part in [region, "lambda", "aws4_request"] {
-        key = hmac_sha256(&key, part.as_bytes())?;
-    }
-    let signature = hex(&hmac_sha256(&key, string_to_sign.as_bytes())?);
-    let authorization = format!(
-        "{ALGORITHM} Credential={access_key_id}/{scope}, SignedHeaders={list}, Signature={signature}"
-    );
-    let value = http::HeaderValue::from_str(&authorization).map_err(|_| {
-        AuthError::Malformed("the access key id is not a valid header value".into())
-    })?;
-    headers.insert(http::header::AUTHORIZATION, value);
-    Ok(())
+    time::OffsetDateTime::from_unix_timestamp(unix.min(MAX_UNIX_SECONDS))
+        .ok()
+        .and_then(|t| t.format(AMZ_DATE).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

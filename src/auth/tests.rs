@@ -435,11 +435,13 @@ impl Req {
     }
 
     fn verify_with(&self, creds: &Credentials) -> Result<String, AuthError> {
+        let query =
+            Query::parse(self.query.as_deref()).map_err(|e| AuthError::Malformed(e.to_string()))?;
         verify(
             creds,
             &self.method,
             &self.path,
-            self.query.as_deref(),
+            &query,
             &self.headers,
             &self.body,
             self.now,
@@ -960,18 +962,19 @@ fn canonical_uri_double_encodes_the_wire_path() {
 
 #[test]
 fn canonical_query_sorts_and_reencodes() {
+    let canonical = |raw: &str| Query::parse(Some(raw)).expect("query").canonical();
     assert_eq!(
-        canonical_query("MaxItems=5&Marker=abc%3D%2F%2B"),
+        canonical("MaxItems=5&Marker=abc%3D%2F%2B"),
         "Marker=abc%3D%2F%2B&MaxItems=5"
     );
-    assert_eq!(
-        canonical_query("b=2&a=2&a=1&flag&e="),
-        "a=1&a=2&b=2&e=&flag="
+    assert_eq!(canonical("b=2&a=2&a=1&flag&e="), "a=1&a=2&b=2&e=&flag=");
+    assert_eq!(canonical("k=a%20b+c*~"), "k=a%20b%2Bc%2A~");
+    assert_eq!(canonical(""), "");
+    assert_eq!(canonical("&&"), "");
+    assert!(
+        Query::parse(Some("k=%zz%4")).is_err(),
+        "bad escapes refuse the query"
     );
-    assert_eq!(canonical_query("k=a b+c*~"), "k=a%20b%2Bc%2A~");
-    assert_eq!(canonical_query("k=%zz%4"), "k=%25zz%254");
-    assert_eq!(canonical_query(""), "");
-    assert_eq!(canonical_query("&&"), "");
 }
 
 #[test]
@@ -1333,51 +1336,48 @@ fn randomly_mutated_requests_never_panic_and_never_verify() {
 }
 
 #[test]
-fn what_sign_produces_verify_accepts() {
+fn what_the_cli_signs_verifies_and_covers_every_header() {
+    // The CLI signs with AWS's own signer; the verifier must accept it, and every header it
+    // sends (X-Amz-Invocation-Type included) must be covered.
     let creds = Credentials::parse("AKIDEXAMPLE secret-1").expect("creds");
-    let mut headers = HeaderMap::new();
-    headers.insert("host", http::HeaderValue::from_static("127.0.0.1:9001"));
-    headers.insert(
-        "content-type",
-        http::HeaderValue::from_static("application/json"),
-    );
-    let now = SystemTime::now();
+    let key = crate::client::SigningKey {
+        access_key_id: "AKIDEXAMPLE".into(),
+        secret_access_key: "secret-1".into(),
+        region: "us-east-1".into(),
+    };
     let path = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Af/invocations";
-    sign(
-        "AKIDEXAMPLE",
-        "secret-1",
-        "us-east-1",
-        &Method::POST,
-        path,
-        Some("Qualifier=%24LATEST"),
-        &mut headers,
-        b"{}",
-        now,
-    )
-    .expect("sign");
-    assert_eq!(
+    let mut request = http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("http://127.0.0.1:9001{path}?Qualifier=%24LATEST"))
+        .header("content-type", "application/json")
+        .header("x-amz-invocation-type", "Event")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+        .expect("request");
+    crate::client::sign_for_tests(&key, &mut request, b"{}").expect("sign");
+    let query = Query::parse(Some("Qualifier=%24LATEST")).expect("query");
+    let check = |headers: &HeaderMap, body: &[u8]| {
         verify(
             &creds,
             &Method::POST,
             path,
-            Some("Qualifier=%24LATEST"),
-            &headers,
-            b"{}",
-            now
+            &query,
+            headers,
+            body,
+            SystemTime::now(),
         )
-        .as_deref(),
+    };
+    assert_eq!(
+        check(request.headers(), b"{}").as_deref(),
         Ok("AKIDEXAMPLE")
     );
     assert_eq!(
-        verify(
-            &creds,
-            &Method::POST,
-            path,
-            Some("Qualifier=%24LATEST"),
-            &headers,
-            b"{ }",
-            now
-        ),
+        check(request.headers(), b"{ }"),
         Err(AuthError::SignatureMismatch)
     );
+    let mut changed = request.headers().clone();
+    changed.insert(
+        "x-amz-invocation-type",
+        http::HeaderValue::from_static("RequestResponse"),
+    );
+    assert_eq!(check(&changed, b"{}"), Err(AuthError::SignatureMismatch));
 }

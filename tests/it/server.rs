@@ -54,6 +54,7 @@ impl TestServer {
             hearth::ServerConfig {
                 shutdown_grace: Duration::from_secs(5),
                 credentials,
+                ..Default::default()
             },
             async {
                 let _ = stopped.await;
