@@ -83,7 +83,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            segment_bytes: 16 * 1024 * 1024,
+            segment_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! [`Session`] and post an event back to the handle.
 
 use crate::limits::{DeadlineExceeded, MemoryLimiter};
+use hearth_runtime_api::limits::MAX_RESPONSE_BYTES;
 use hearth_runtime_api::{
     ApiError, ApiErrorKind, FunctionError, Invocation, SandboxFailure, Session,
 };
@@ -57,6 +58,11 @@ pub struct SandboxState {
     pub(crate) deadline: Option<Instant>,
     /// The guest has called `next` at least once.
     pub(crate) ready: bool,
+    /// The answer (`respond` / `fail`) to the current invocation, held until the guest calls
+    /// `next` again: an invocation ends when the runtime asks for the next one, so a guest
+    /// that keeps computing after answering keeps its sandbox busy (and its concurrency
+    /// slot) and is stopped at its deadline like any other timeout.
+    pub(crate) completed: Option<GuestEvent>,
     /// Epoch ticks seen while the guest ran (paces the `/tmp` checks).
     pub(crate) epoch_ticks: u64,
     /// Measures `/tmp` against `EphemeralStorage.Size` while the guest runs.
@@ -142,6 +148,9 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
             Box::new(async move {
                 let state = store.data_mut();
                 state.session.request_next().map_err(ProtocolViolation)?;
+                if let Some(done) = state.completed.take() {
+                    let _ = state.outbox.send(done);
+                }
                 state.deadline = None;
                 if !state.ready {
                     state.ready = true;
@@ -180,7 +189,7 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
             let state = store.data_mut();
             match state.session.respond(&request_id, payload.len()) {
                 Ok(()) => {
-                    let _ = state.outbox.send(GuestEvent::Response {
+                    state.completed = Some(GuestEvent::Response {
                         request_id,
                         payload,
                     });
@@ -191,11 +200,11 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
                     // and the runtime gets its 413; the invocation is over either way.
                     let failure = SandboxFailure::ResponseTooLarge {
                         size: payload.len(),
-                        limit: hearth_runtime_api::limits::MAX_RESPONSE_BYTES,
+                        limit: MAX_RESPONSE_BYTES,
                     };
                     state.session.fail(&request_id).map_err(ProtocolViolation)?;
                     let error = failure.to_function_error(&request_id);
-                    let _ = state.outbox.send(GuestEvent::Error { request_id, error });
+                    state.completed = Some(GuestEvent::Error { request_id, error });
                     Ok((Err(e.into()),))
                 }
                 Err(e) => Ok((Err(e.into()),)),
@@ -214,6 +223,24 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
         )|
          -> wasmtime::Result<(Result<(), WitApiError>,)> {
             let state = store.data_mut();
+            let size = error_size(&error_type, &error_message, &stack_trace);
+            if size > MAX_RESPONSE_BYTES {
+                // Bounded like a response: the caller gets Function.ResponseSizeTooLarge and
+                // the runtime its 413.
+                state.session.fail(&request_id).map_err(ProtocolViolation)?;
+                let error = SandboxFailure::ResponseTooLarge {
+                    size,
+                    limit: MAX_RESPONSE_BYTES,
+                }
+                .to_function_error(&request_id);
+                state.completed = Some(GuestEvent::Error { request_id, error });
+                return Ok((Err(WitApiError {
+                    error_type: ApiErrorKind::RequestEntityTooLarge.as_str().to_owned(),
+                    error_message: format!(
+                        "error of {size} bytes exceeds the limit of {MAX_RESPONSE_BYTES} bytes"
+                    ),
+                }),));
+            }
             match state.session.fail(&request_id) {
                 Ok(()) => {
                     let error = FunctionError {
@@ -221,7 +248,7 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
                         error_message,
                         stack_trace,
                     };
-                    let _ = state.outbox.send(GuestEvent::Error { request_id, error });
+                    state.completed = Some(GuestEvent::Error { request_id, error });
                     Ok((Ok(()),))
                 }
                 Err(e) => Ok((Err(e.into()),)),
@@ -236,15 +263,54 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
          -> wasmtime::Result<()> {
             let state = store.data_mut();
             state.session.init_fail().map_err(ProtocolViolation)?;
-            let _ = state.outbox.send(GuestEvent::InitError(FunctionError {
+            let mut error = FunctionError {
                 error_type,
                 error_message,
                 stack_trace,
-            }));
+            };
+            bound_init_error(&mut error);
+            let _ = state.outbox.send(GuestEvent::InitError(error));
             Ok(())
         },
     )?;
     Ok(())
+}
+
+/// Bytes of an error's parts as the caller receives them (JSON adds little beyond these).
+fn error_size(error_type: &str, message: &str, stack_trace: &[String]) -> usize {
+    error_type.len() + message.len() + stack_trace.iter().map(String::len).sum::<usize>()
+}
+
+/// The most of an init error kept: it is answered to the invocation that triggered INIT and
+/// logged with every failing cold start, so a guest must not make either unbounded.
+pub const MAX_INIT_ERROR_BYTES: usize = 64 * 1024;
+
+/// Cuts an init error to [`MAX_INIT_ERROR_BYTES`], saying so in its message.
+fn bound_init_error(error: &mut FunctionError) {
+    fn cut(s: &mut String, max: usize) {
+        if s.len() > max {
+            let mut end = max;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+            s.push_str(" [truncated by hearth]");
+        }
+    }
+    if error_size(&error.error_type, &error.error_message, &error.stack_trace)
+        <= MAX_INIT_ERROR_BYTES
+    {
+        return;
+    }
+    cut(&mut error.error_type, 256);
+    cut(&mut error.error_message, MAX_INIT_ERROR_BYTES / 2);
+    let mut budget = MAX_INIT_ERROR_BYTES / 2;
+    error.stack_trace.retain_mut(|line| {
+        cut(line, 1024);
+        let keep = line.len() <= budget;
+        budget = budget.saturating_sub(line.len());
+        keep
+    });
 }
 
 /// Every how many epoch ticks (of 10 ms) a running guest's `/tmp` is measured.

@@ -95,11 +95,13 @@ impl WasmFunction {
             outbox: events_tx,
             deadline: None,
             ready: false,
+            completed: None,
             epoch_ticks: 0,
             tmp_usage: None,
             _tmp: None,
         };
         let mut store = Store::new(self.engine.engine(), state);
+        store.set_hostcall_fuel(HOSTCALL_FUEL);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(host::on_epoch);
         store.set_epoch_deadline(1);
@@ -144,11 +146,13 @@ impl WasmFunction {
             outbox: events_tx,
             deadline: Some(started + INIT_TIMEOUT),
             ready: false,
+            completed: None,
             epoch_ticks: 0,
             tmp_usage: Some(tmp.usage(settings.tmp_limit_mb)),
             _tmp: Some(tmp),
         };
         let mut store = Store::new(self.engine.engine(), state);
+        store.set_hostcall_fuel(HOSTCALL_FUEL);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(host::on_epoch);
         store.set_epoch_deadline(1);
@@ -315,6 +319,12 @@ impl WasmSandbox {
     }
 }
 
+/// Bytes a guest may pass to the host in one call: room for the largest response Lambda
+/// accepts (answered with a 413 when over it) and then some; beyond it the guest is stopped,
+/// so no host call can make the host allocate what a guest asks (wasmtime's default is
+/// 128 MiB per call).
+const HOSTCALL_FUEL: usize = 2 * hearth_runtime_api::limits::MAX_RESPONSE_BYTES;
+
 /// Prefix of the exit detail when instantiation itself failed (a host capacity problem).
 const INSTANTIATE_FAILED: &str = "instantiation failed";
 
@@ -332,6 +342,18 @@ async fn run_guest(pre: CommandPre<SandboxState>, mut store: Store<SandboxState>
             return;
         }
     };
+    // An answer given just before the guest ended on its own (it responded, then returned
+    // from `main` or exited) is still delivered; one followed by a trap or by the deadline
+    // is not: that invocation did not complete.
+    let ended_on_its_own = match &result {
+        Ok(_) => true,
+        Err(e) => e.downcast_ref::<I32Exit>().is_some(),
+    };
+    if let Some(done) = store.data_mut().completed.take()
+        && ended_on_its_own
+    {
+        let _ = store.data().outbox.send(done);
+    }
     let state = store.data();
     let failure = match result {
         Ok(Ok(())) => SandboxFailure::Exited {

@@ -4,6 +4,13 @@
 //! never more; every other function shares what is left of the account limit after all
 //! reservations (the unreserved pool). A permit is taken before a sandbox is touched and
 //! released when the invocation ends, however it ends (it is a drop guard).
+//!
+//! Reservations change while invocations run (PutFunctionConcurrency, DeleteFunctionConcurrency),
+//! so no permit remembers which pool it came from. Instead each admission checks the whole
+//! account: a reserved function holds `max(reservation, in flight)` of the limit, an
+//! unreserved one what it runs, and nothing is admitted that would take the sum past the
+//! account limit. Lowering or removing a reservation under load therefore throttles new
+//! invocations until the running ones drain, and the account limit is never exceeded.
 
 use crate::error::ThrottleReason;
 use std::collections::HashMap;
@@ -15,8 +22,23 @@ struct State {
     in_flight: HashMap<String, u32>,
     /// Reserved concurrency per function name (absent = unreserved).
     reserved: HashMap<String, u32>,
-    /// In-flight invocations of unreserved functions.
-    unreserved_in_flight: u32,
+    /// In-flight invocations over all functions.
+    total: u32,
+}
+
+impl State {
+    /// Concurrency committed now: every reservation (or what its function runs beyond it)
+    /// plus what unreserved functions run.
+    fn committed(&self) -> u32 {
+        let mut reserved_in_flight = 0u32;
+        let mut committed = 0u32;
+        for (function, &r) in &self.reserved {
+            let running = self.in_flight.get(function).copied().unwrap_or(0);
+            reserved_in_flight = reserved_in_flight.saturating_add(running);
+            committed = committed.saturating_add(r.max(running));
+        }
+        committed.saturating_add(self.total.saturating_sub(reserved_in_flight))
+    }
 }
 
 /// Admission control. Cheap to clone (shared state).
@@ -33,7 +55,6 @@ pub struct Admission {
 pub struct Permit {
     admission: Admission,
     function: String,
-    reserved: bool,
 }
 
 impl Drop for Permit {
@@ -45,9 +66,7 @@ impl Drop for Permit {
                 state.in_flight.remove(&self.function);
             }
         }
-        if !self.reserved {
-            state.unreserved_in_flight = state.unreserved_in_flight.saturating_sub(1);
-        }
+        state.total = state.total.saturating_sub(1);
     }
 }
 
@@ -73,27 +92,26 @@ impl Admission {
     pub fn admit(&self, function: &str) -> Result<Permit, ThrottleReason> {
         let mut state = self.lock();
         let in_flight = state.in_flight.get(function).copied().unwrap_or(0);
-        let reserved = state.reserved.get(function).copied();
-        match reserved {
+        match state.reserved.get(function).copied() {
             Some(limit) if in_flight >= limit => {
                 return Err(ThrottleReason::ReservedFunctionConcurrentInvocationLimitExceeded);
             }
-            Some(_) => {}
-            None => {
-                let pool = self
-                    .account_limit
-                    .saturating_sub(state.reserved.values().sum());
-                if state.unreserved_in_flight >= pool {
-                    return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
-                }
-                state.unreserved_in_flight += 1;
+            // Below its reservation: the slot is already counted in `committed`, but the sum
+            // can be over the limit right after a reservation was raised under load.
+            Some(_) if state.committed() > self.account_limit => {
+                return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
             }
+            Some(_) => {}
+            None if state.committed() >= self.account_limit => {
+                return Err(ThrottleReason::ConcurrentInvocationLimitExceeded);
+            }
+            None => {}
         }
         *state.in_flight.entry(function.to_owned()).or_default() += 1;
+        state.total += 1;
         Ok(Permit {
             admission: self.clone(),
             function: function.to_owned(),
-            reserved: reserved.is_some(),
         })
     }
 
@@ -133,7 +151,7 @@ impl Admission {
 
     /// In-flight invocations over all functions.
     pub fn total_in_flight(&self) -> u32 {
-        self.lock().in_flight.values().sum()
+        self.lock().total
     }
 
     /// In-flight invocations of one function.
@@ -179,5 +197,104 @@ mod tests {
         );
         let _f = a.admit("f").expect("reserved slot still free");
         assert_eq!(a.total_in_flight(), 3);
+    }
+
+    #[test]
+    fn removing_a_reservation_under_load_never_overcommits() {
+        let a = Admission::new(10);
+        a.set_reserved("f", Some(8));
+        let f: Vec<_> = (0..8).map(|_| a.admit("f").expect("reserved")).collect();
+        let g: Vec<_> = (0..2).map(|_| a.admit("g").expect("unreserved")).collect();
+        a.set_reserved("f", None);
+        assert_eq!(
+            a.admit("g").expect_err("still 10 running"),
+            ThrottleReason::ConcurrentInvocationLimitExceeded
+        );
+        drop(f);
+        let _more = a.admit("g").expect("room once f drained");
+        drop(g);
+    }
+
+    #[test]
+    fn lowering_a_reservation_under_load_throttles_until_it_drains() {
+        let a = Admission::new(10);
+        a.set_reserved("f", Some(8));
+        let mut f: Vec<_> = (0..8).map(|_| a.admit("f").expect("reserved")).collect();
+        a.set_reserved("f", Some(2));
+        let g: Vec<_> = (0..2).map(|_| a.admit("g").expect("unreserved")).collect();
+        assert!(a.admit("g").is_err(), "f still runs 8 of the 10");
+        assert!(a.admit("f").is_err(), "f is over its new reservation");
+        f.truncate(1);
+        let _g3 = a.admit("g").expect("f drained to 1");
+        let _f2 = a.admit("f").expect("f below 2 again");
+        drop(g);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Admit(u8),
+        Finish(usize),
+        Reserve(u8, Option<u8>),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0u8..4).prop_map(Op::Admit),
+            3 => any::<usize>().prop_map(Op::Finish),
+            1 => ((0u8..4), proptest::option::of(0u8..6)).prop_map(|(f, r)| Op::Reserve(f, r)),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever reservations do while invocations run, the account limit is never
+        /// exceeded, a reserved function is never admitted at or past its reservation, and
+        /// an unreserved admission is refused only when the account is really full.
+        #[test]
+        fn the_account_limit_holds_under_any_interleaving(ops in proptest::collection::vec(op(), 1..200)) {
+            const LIMIT: u32 = 8;
+            let a = Admission::new(LIMIT);
+            let mut permits: Vec<(u8, Permit)> = Vec::new();
+            let mut reserved: HashMap<u8, u32> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Admit(f) => {
+                        let name = format!("f{f}");
+                        let running = permits.iter().filter(|(g, _)| *g == f).count() as u32;
+                        let result = a.admit(&name);
+                        if let Some(&r) = reserved.get(&f) {
+                            if running >= r {
+                                proptest::prop_assert!(result.is_err());
+                            }
+                        } else if result.is_err() {
+                            // Refused: what is committed really is the whole account.
+                            let committed: u32 = (0u8..4).map(|g| {
+                                let run = permits.iter().filter(|(h, _)| *h == g).count() as u32;
+                                reserved.get(&g).map_or(run, |&r| r.max(run))
+                            }).sum();
+                            proptest::prop_assert!(committed >= LIMIT);
+                        }
+                        if let Ok(p) = result {
+                            permits.push((f, p));
+                        }
+                    }
+                    Op::Finish(i) if !permits.is_empty() => {
+                        let i = i % permits.len();
+                        permits.swap_remove(i);
+                    }
+                    Op::Finish(_) => {}
+                    Op::Reserve(f, r) => {
+                        let r = r.map(u32::from);
+                        a.set_reserved(&format!("f{f}"), r);
+                        match r {
+                            Some(r) => reserved.insert(f, r),
+                            None => reserved.remove(&f),
+                        };
+                    }
+                }
+                proptest::prop_assert!(permits.len() as u32 <= LIMIT);
+                proptest::prop_assert_eq!(a.total_in_flight(), permits.len() as u32);
+            }
+        }
     }
 }

@@ -1,12 +1,13 @@
 //! Asynchronous (`Event`) invocation: the durable queue, Lambda's retry policy, and
 //! delivery of the outcome to OnSuccess / OnFailure destinations.
 //!
-//! An accepted event is on disk (`queue/<request id>.json`, fsynced) before the 202 goes
-//! out, and leaves it only when it has ended (succeeded, failed for good, or been dropped
-//! because its function is gone). A crash or shutdown in between runs it again after the
-//! next start: delivery is at least once, as on Lambda.
+//! An accepted event is on disk ([`crate::event_queue`], synced by group commit) before the
+//! 202 goes out, and leaves it only when it has ended (succeeded, failed for good, or been
+//! dropped because its function was deleted). A crash or shutdown in between runs it again
+//! after the next start: delivery is at least once, as on Lambda.
 
 use crate::error::InvokeError;
+use crate::event_queue::QueueError;
 use crate::invoke::{InvokeRequest, InvokeResponse, parse_function_ref};
 use crate::record::{QueuedEvent, now_unix_ms};
 use crate::registry::Scheduler;
@@ -22,8 +23,8 @@ pub(crate) type AsyncEvent = QueuedEvent;
 
 impl Scheduler {
     /// `Event`: queues the invocation durably and returns its request id. Once this
-    /// returns, the invocation survives a crash of the server.
-    pub fn invoke_event(&self, request: InvokeRequest) -> Result<String, InvokeError> {
+    /// returns, the invocation survives a crash of the server (a power cut included).
+    pub async fn invoke_event(&self, request: InvokeRequest) -> Result<String, InvokeError> {
         if request.payload.len() > MAX_ASYNC_PAYLOAD_BYTES {
             return Err(InvokeError::PayloadTooLarge(format!(
                 "{} byte payload is too large for the Event invocation type (limit {MAX_ASYNC_PAYLOAD_BYTES} bytes)",
@@ -36,19 +37,25 @@ impl Scheduler {
         let (name, in_ref) = parse_function_ref(&request.function);
         let qualifier = in_ref.or(request.qualifier.as_deref()).map(str::to_owned);
         let (entry, _) = self.resolve(&request.function, request.qualifier.as_deref())?;
-        let event = QueuedEvent {
+        let mut event = QueuedEvent {
             request_id: new_request_id(),
             function: entry.config.function_name.clone(),
             qualifier: qualifier.filter(|q| q != "$LATEST"),
             payload: request.payload,
             accepted_unix_ms: now_unix_ms(),
             attempts: 0,
+            journal_id: 0,
         };
         debug_assert_eq!(name, event.function);
+        drop(entry);
         self.inner
-            .store
-            .save_event(&event)
-            .map_err(|e| InvokeError::Capacity(format!("cannot queue the event: {e}")))?;
+            .events
+            .accept(&mut event)
+            .await
+            .map_err(|e| match e {
+                QueueError::Full { .. } => InvokeError::QueueFull(e.to_string()),
+                QueueError::Journal(_) => InvokeError::Internal(e.to_string()),
+            })?;
         let request_id = event.request_id.clone();
         self.inner
             .async_tx
@@ -72,19 +79,13 @@ impl Scheduler {
 
     /// Puts the `Event` invocations a previous run accepted but did not finish back in the
     /// queue.
-    pub(crate) fn resume_events(&self) -> Result<(), crate::error::DeployError> {
-        let events = self
-            .inner
-            .store
-            .load_events()
-            .map_err(|e| crate::error::DeployError::Internal(e.to_string()))?;
+    pub(crate) fn resume_events(&self, events: Vec<AsyncEvent>) {
         if !events.is_empty() {
             tracing::info!(count = events.len(), "resuming queued Event invocations");
         }
         for event in events {
             let _ = self.inner.async_tx.send(event);
         }
-        Ok(())
     }
 
     /// Runs one `Event` invocation to its end: function errors are retried after the
@@ -125,9 +126,7 @@ impl Scheduler {
                     if event.attempts > policy.max_retry_attempts {
                         break Outcome::Failed("RetriesExhausted", Some(response));
                     }
-                    if let Err(e) = self.inner.store.save_event(&event) {
-                        tracing::warn!(error = %e, "cannot record the retry of an async event");
-                    }
+                    self.inner.events.record_attempt(&event);
                     let delay = delays
                         .get(event.attempts as usize - 1)
                         .or(delays.last())
@@ -153,18 +152,20 @@ impl Scheduler {
             Outcome::Dropped => None,
         };
         if let Some(destination) = destination {
-            self.deliver(&destination, &event, &outcome);
+            self.deliver(&destination, &event, &outcome).await;
         } else if let Outcome::Failed(condition, _) = &outcome {
             tracing::warn!(request_id = %event.request_id, condition, "async event failed with no OnFailure destination");
         }
-        if let Err(e) = self.inner.store.delete_event(&event.request_id) {
-            tracing::warn!(error = %e, "cannot remove a finished async event");
-        }
+        self.inner.events.finish(&event);
     }
 
     /// Sends the destination record of a finished `Event` invocation to a function
     /// destination, as an `Event` invocation of its own (durable like any other).
-    fn deliver(&self, destination: &str, event: &AsyncEvent, outcome: &Outcome) {
+    ///
+    /// A record over the async payload limit (a large request and response together) cannot
+    /// be queued: it is counted in `hearth_destination_records_dropped_total` and logged
+    /// with its request id, never dropped silently.
+    async fn deliver(&self, destination: &str, event: &AsyncEvent, outcome: &Outcome) {
         let qualifier = event.qualifier.as_deref().unwrap_or("$LATEST");
         let (condition, response, invocations) = match outcome {
             Outcome::Succeeded(r) => ("Success", Some(r), event.attempts + 1),
@@ -204,8 +205,9 @@ impl Scheduler {
             payload,
             ..Default::default()
         };
-        if let Err(e) = self.invoke_event(request) {
-            tracing::warn!(request_id = %event.request_id, destination, error = %e, "cannot deliver to the destination");
+        if let Err(e) = self.invoke_event(request).await {
+            self.inner.metrics.destination_drops().inc();
+            tracing::warn!(request_id = %event.request_id, destination, error = %e, "destination record dropped");
         }
     }
 }

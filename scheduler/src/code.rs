@@ -55,7 +55,7 @@ pub fn unpack(bytes: &[u8], handler: &str) -> Result<Package, DeployError> {
     Ok(Package {
         code_sha256: base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)),
         code_size: bytes.len() as u64,
-        wasm_sha256_hex: hex(&Sha256::digest(&wasm)),
+        wasm_sha256_hex: hex::encode(Sha256::digest(&wasm)),
         wasm,
     })
 }
@@ -113,11 +113,6 @@ fn extract(bytes: &[u8], handler: &str) -> Result<Vec<u8>, DeployError> {
         )));
     }
     Ok(wasm)
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

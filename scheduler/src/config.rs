@@ -10,6 +10,12 @@ pub const DEFAULT_ACCOUNT_CONCURRENCY: u32 = 1_000;
 /// Lambda keeps at least this much of the account limit unreserved.
 pub const MIN_UNRESERVED_CONCURRENCY: u32 = 100;
 
+/// Default bound on queued `Event` invocations.
+pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100_000;
+
+/// Default bound on the payload bytes of queued `Event` invocations (1 GiB).
+pub const DEFAULT_MAX_QUEUED_EVENT_BYTES: u64 = 1 << 30;
+
 /// Everything the scheduler is configured with.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -29,6 +35,12 @@ pub struct SchedulerConfig {
     pub async_max_event_age: Duration,
     /// Bound on how long shutdown waits for in-flight invocations.
     pub shutdown_grace: Duration,
+    /// Most `Event` invocations queued at once; beyond it `Event` invokes get a 429.
+    pub max_queued_events: usize,
+    /// Most payload bytes queued at once over all `Event` invocations.
+    pub max_queued_event_bytes: u64,
+    /// Bound of one function's log file; it is rotated (one old copy kept) beyond it.
+    pub max_log_bytes: u64,
 }
 
 impl SchedulerConfig {
@@ -43,6 +55,9 @@ impl SchedulerConfig {
             async_retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
             async_max_event_age: Duration::from_secs(6 * 3600),
             shutdown_grace: Duration::from_secs(30),
+            max_queued_events: DEFAULT_MAX_QUEUED_EVENTS,
+            max_queued_event_bytes: DEFAULT_MAX_QUEUED_EVENT_BYTES,
+            max_log_bytes: crate::logs::store::DEFAULT_MAX_LOG_BYTES,
         }
     }
 }

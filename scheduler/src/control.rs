@@ -54,6 +54,17 @@ fn decode_zip(zip: Option<&str>) -> Result<Vec<u8>, DeployError> {
         })
 }
 
+/// Decodes and unpacks a deployment package (base64, unzip of up to 250 MB, hashing) on a
+/// blocking thread, before any lock is taken.
+async fn unpack_blocking(
+    zip_file: Option<String>,
+    handler: String,
+) -> Result<code::Package, DeployError> {
+    tokio::task::spawn_blocking(move || code::unpack(&decode_zip(zip_file.as_deref())?, &handler))
+        .await
+        .map_err(|e| DeployError::Internal(e.to_string()))?
+}
+
 fn check_revision(
     current: &str,
     given: Option<&str>,
@@ -106,24 +117,22 @@ impl Scheduler {
     ) -> Result<FunctionConfiguration, DeployError> {
         let settings = request.validate()?;
         let name = request.function_name.clone();
+        if self.read_functions().contains_key(&name) {
+            return Err(DeployError::AlreadyExists(self.function_arn(&name)));
+        }
+        let package =
+            unpack_blocking(request.code.zip_file.clone(), settings.handler.clone()).await?;
         let _control = self.inner.control.lock().await;
         if self.read_functions().contains_key(&name) {
             return Err(DeployError::AlreadyExists(self.function_arn(&name)));
         }
-        let package = code::unpack(
-            &decode_zip(request.code.zip_file.as_deref())?,
-            &settings.handler,
-        )?;
         let config = self.latest_config(&name, settings, &package);
         let wasm_sha = package.wasm_sha256_hex.clone();
         let wasm = Arc::new(package.wasm);
         let latest = self
             .prepare_entry_async(config.clone(), wasm_sha.clone(), wasm.clone())
             .await?;
-        self.inner
-            .store
-            .save_code(&wasm_sha, &wasm)
-            .map_err(|e| DeployError::Internal(e.to_string()))?;
+        self.save_code(&wasm_sha, wasm.clone()).await?;
         let mut state = FunctionState {
             record: FunctionRecord {
                 name: name.clone(),
@@ -145,7 +154,8 @@ impl Scheduler {
         if request.publish {
             self.publish_into(&mut state, None).await?;
         }
-        self.persist(&state.record)?;
+        self.persist(&state.record).await?;
+        self.inner.logs.create(&name);
         self.write_functions().insert(name, state);
         Ok(config)
     }
@@ -156,9 +166,15 @@ impl Scheduler {
         name: &str,
         request: UpdateCode,
     ) -> Result<FunctionConfiguration, DeployError> {
+        let handler = self.latest_for_update(name, None)?.1.handler;
+        let package = unpack_blocking(request.zip_file.clone(), handler.clone()).await?;
         let _control = self.inner.control.lock().await;
         let (mut record, current) = self.latest_for_update(name, request.revision_id.as_deref())?;
-        let package = code::unpack(&decode_zip(request.zip_file.as_deref())?, &current.handler)?;
+        if current.handler != handler {
+            return Err(DeployError::Conflict(
+                "The function's handler changed while its code was being updated; retry.".into(),
+            ));
+        }
         let mut config = current.clone();
         config.code_size = package.code_size;
         config.code_sha256 = package.code_sha256.clone();
@@ -175,10 +191,7 @@ impl Scheduler {
         if request.dry_run {
             return Ok(config);
         }
-        self.inner
-            .store
-            .save_code(&wasm_sha, &wasm)
-            .map_err(|e| DeployError::Internal(e.to_string()))?;
+        self.save_code(&wasm_sha, wasm.clone()).await?;
         record.latest = VersionRecord {
             config: config.clone(),
             wasm_sha256: wasm_sha,
@@ -265,7 +278,7 @@ impl Scheduler {
         if publish {
             self.publish_into(&mut state, None).await?;
         }
-        self.persist(&state.record)?;
+        self.persist(&state.record).await?;
         let old = self.write_functions().insert(name.to_owned(), state);
         if let Some(old) = old {
             drop(self.inner.pool.retire(&old.latest.key));
@@ -319,7 +332,7 @@ impl Scheduler {
                 record.versions.remove(&n);
                 record.event_invoke_configs.remove(q);
                 record.provisioned.remove(q);
-                self.persist(&record)?;
+                self.persist(&record).await?;
                 let mut functions = self.write_functions();
                 if let Some(state) = functions.get_mut(name) {
                     state.record = record;
@@ -371,7 +384,7 @@ impl Scheduler {
             )));
         }
         record.reserved_concurrency = Some(reserved);
-        self.store_record(record)?;
+        self.store_record(record).await?;
         admission.set_reserved(name, Some(reserved));
         Ok(reserved)
     }
@@ -386,7 +399,7 @@ impl Scheduler {
         let _control = self.inner.control.lock().await;
         let mut record = self.record(name)?;
         record.reserved_concurrency = None;
-        self.store_record(record)?;
+        self.store_record(record).await?;
         self.inner.admission.set_reserved(name, None);
         Ok(())
     }
@@ -431,7 +444,7 @@ impl Scheduler {
                 "A function can have at most 50 tags".into(),
             ));
         }
-        self.store_record(record)
+        self.store_record(record).await
     }
 
     /// UntagResource.
@@ -442,7 +455,7 @@ impl Scheduler {
         for key in keys {
             record.tags.remove(key);
         }
-        self.store_record(record)
+        self.store_record(record).await
     }
 
     /// GetAccountSettings.
@@ -486,16 +499,29 @@ impl Scheduler {
     }
 
     /// Writes a record to disk.
-    pub(crate) fn persist(&self, record: &FunctionRecord) -> Result<(), DeployError> {
-        self.inner
-            .store
-            .save_function(record)
+    /// Writes a record to disk (atomically and durably, off the async workers).
+    pub(crate) async fn persist(&self, record: &FunctionRecord) -> Result<(), DeployError> {
+        let store = self.inner.store.clone();
+        let record = record.clone();
+        tokio::task::spawn_blocking(move || store.save_function(&record))
+            .await
+            .map_err(|e| DeployError::Internal(e.to_string()))?
             .map_err(|e| DeployError::Internal(format!("writing state: {e}")))
     }
 
+    /// Stores a component under its hash, durably, off the async workers.
+    pub(crate) async fn save_code(&self, sha: &str, wasm: Arc<Vec<u8>>) -> Result<(), DeployError> {
+        let store = self.inner.store.clone();
+        let sha = sha.to_owned();
+        tokio::task::spawn_blocking(move || store.save_code(&sha, &wasm))
+            .await
+            .map_err(|e| DeployError::Internal(e.to_string()))?
+            .map_err(|e| DeployError::Internal(format!("writing code: {e}")))
+    }
+
     /// Persists a changed record whose entries did not change, then makes it current.
-    pub(crate) fn store_record(&self, record: FunctionRecord) -> Result<(), DeployError> {
-        self.persist(&record)?;
+    pub(crate) async fn store_record(&self, record: FunctionRecord) -> Result<(), DeployError> {
+        self.persist(&record).await?;
         let name = record.name.clone();
         match self.write_functions().get_mut(&name) {
             Some(state) => {

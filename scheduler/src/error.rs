@@ -69,9 +69,17 @@ pub enum InvokeError {
     /// The payload exceeds the limit for this invocation type (`RequestEntityTooLargeException`).
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// The host could not provide a sandbox (`ServiceException`).
+    /// The host could not provide a sandbox now: every instance slot is taken
+    /// (`TooManyRequestsException`, 429: excess load is a throttle, never a 500).
     #[error("{0}")]
     Capacity(String),
+    /// The asynchronous queue is at its bound (`TooManyRequestsException`, 429).
+    #[error("{0}")]
+    QueueFull(String),
+    /// Something failed inside hearth: the queue's disk, an invocation task
+    /// (`ServiceException`, 500).
+    #[error("{0}")]
+    Internal(String),
     /// The server is shutting down (`ServiceException`).
     #[error("the service is shutting down")]
     ShuttingDown,

@@ -123,7 +123,7 @@ impl Scheduler {
                 .unwrap_or_default(),
         };
         record.event_invoke_configs.insert(key, config.clone());
-        self.store_record(record)?;
+        self.store_record(record).await?;
         Ok(config)
     }
 
@@ -157,7 +157,7 @@ impl Scheduler {
         let key = self.qualifier_key(function, qualifier)?;
         let mut record = self.record(function)?;
         record.event_invoke_configs.remove(&key);
-        self.store_record(record)
+        self.store_record(record).await
     }
 
     /// The policy for an `Event` invocation of `function` at `qualifier`.

@@ -112,7 +112,7 @@ impl Scheduler {
             .await
         })
         .await
-        .map_err(|e| InvokeError::Capacity(format!("invocation task failed: {e}")))?
+        .map_err(|e| InvokeError::Internal(format!("invocation task failed: {e}")))?
     }
 
     /// `DryRun`: checks the function exists and would be admitted now.

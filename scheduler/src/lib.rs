@@ -25,7 +25,8 @@
 //! - [`record`], [`store`]: what is persisted, and how (atomic writes under the state dir).
 //! - [`admission`]: account and reserved concurrency.
 //! - [`invoke`]: synchronous and dry-run invocation.
-//! - [`async_invoke`]: `Event` invocation: durable queue, retries, destinations.
+//! - [`async_invoke`]: `Event` invocation: retries, destinations; [`event_queue`]: the
+//!   durable queue it runs from (on `hearth-journal`, with group commit).
 //! - [`logs`], [`metrics`], [`error`].
 
 pub mod admission;
@@ -35,6 +36,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod event_config;
+pub mod event_queue;
 pub mod function;
 pub mod invoke;
 pub mod logs;

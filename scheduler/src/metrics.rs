@@ -2,8 +2,8 @@
 //! ([`FunctionMetrics`]), so the invoke path bumps counters without label lookups.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Buckets for durations in seconds: 50 µs to 15 min.
@@ -24,6 +24,8 @@ pub struct Metrics {
     init_duration: HistogramVec,
     concurrent: IntGauge,
     sandboxes: IntGaugeVec,
+    destination_drops: IntCounter,
+    async_queue_events: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -103,7 +105,25 @@ impl Metrics {
         registry
             .register(Box::new(sandboxes.clone()))
             .expect("registered once");
+        let destination_drops = IntCounter::new(
+            "destination_records_dropped_total",
+            "Async destination records that could not be queued (over the payload limit or a full queue)",
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(destination_drops.clone()))
+            .expect("registered once");
+        let async_queue_events = IntGauge::new(
+            "async_queue_events",
+            "Accepted Event invocations not yet finished",
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(async_queue_events.clone()))
+            .expect("registered once");
         Self {
+            destination_drops,
+            async_queue_events,
             invocations: counter(&registry, "invocations_total", "Invocations admitted"),
             errors: counter(
                 &registry,
@@ -152,6 +172,16 @@ impl Metrics {
         let _ = self.init_duration.remove_label_values(&[name]);
         let _ = self.sandboxes.remove_label_values(&[name, "idle"]);
         let _ = self.sandboxes.remove_label_values(&[name, "busy"]);
+    }
+
+    /// Destination records that could not be queued.
+    pub fn destination_drops(&self) -> &IntCounter {
+        &self.destination_drops
+    }
+
+    /// The gauge of queued `Event` invocations (set when metrics are rendered).
+    pub fn async_queue_events(&self) -> &IntGauge {
+        &self.async_queue_events
     }
 
     /// The gauge of running invocations.

@@ -38,7 +38,17 @@ pub(crate) struct Set {
 pub(crate) struct Reservoir {
     // A std Mutex: pushes and pops, never held across `.await`.
     pub(crate) sets: Mutex<HashMap<PoolKey, Set>>,
+    /// The last start failure logged per key, and when: the refill loop retries every
+    /// 100 ms, and the same error must not fill the server's log.
+    failures: Mutex<HashMap<PoolKey, (String, Instant)>>,
 }
+
+/// How often the same start failure of one version is logged.
+const FAILURE_LOG_PERIOD: Duration = Duration::from_secs(60);
+
+/// Longest error text logged for a failed provisioned start (a guest's init error can be
+/// megabytes).
+const MAX_LOGGED_ERROR_CHARS: usize = 2048;
 
 fn reservation_key(key: &PoolKey) -> PoolKey {
     (key.0.clone(), key.1 | PROVISIONED_BIT)
@@ -52,6 +62,22 @@ impl Reservoir {
     /// An idle provisioned sandbox of `key`, if any.
     pub(crate) fn take(&self, key: &PoolKey) -> Option<WasmSandbox> {
         self.lock().get_mut(key).and_then(|set| set.idle.pop())
+    }
+
+    /// Whether a start failure with `message` should be logged now: a new message, or the
+    /// same one after [`FAILURE_LOG_PERIOD`].
+    fn should_log_failure(&self, key: &PoolKey, message: &str) -> bool {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        match failures.get(key) {
+            Some((last, at)) if last == message && now.duration_since(*at) < FAILURE_LOG_PERIOD => {
+                false
+            }
+            _ => {
+                failures.insert(key.clone(), (message.to_owned(), now));
+                true
+            }
+        }
     }
 
     /// Counts for GetProvisionedConcurrencyConfig: (requested, allocated).
@@ -87,16 +113,22 @@ impl Scheduler {
     pub(crate) fn give_back_provisioned(&self, key: &PoolKey, sandbox: WasmSandbox) {
         let mut sets = self.inner.reservoir.lock();
         let keep = sandbox.is_alive();
-        if let Some(set) = sets.get_mut(key) {
-            if keep && set.live <= set.target {
-                set.idle.push(sandbox);
-                return;
+        let memory_mb = match sets.get_mut(key) {
+            Some(set) => {
+                if keep && set.live <= set.target {
+                    set.idle.push(sandbox);
+                    return;
+                }
+                set.live = set.live.saturating_sub(1);
+                set.memory_mb
             }
-            set.live = set.live.saturating_sub(1);
-            let memory_mb = set.memory_mb;
-            drop(sets);
-            self.inner.pool.discard(&reservation_key(key), memory_mb);
-        }
+            // Its config was deleted (or its alias moved) while it ran: the set is gone, and
+            // its reservation is released here, where the sandbox ends.
+            None => sandbox.memory_mb(),
+        };
+        drop(sets);
+        drop(sandbox);
+        self.inner.pool.discard(&reservation_key(key), memory_mb);
     }
 
     fn provisioned_key(&self, name: &str, qualifier: &str) -> Result<PoolKey, DeployError> {
@@ -127,13 +159,7 @@ impl Scheduler {
         let _control = self.inner.control.lock().await;
         self.provisioned_key(name, qualifier)?;
         let mut record = self.record(name)?;
-        if let Some(reserved) = record.reserved_concurrency
-            && n > reserved
-        {
-            return Err(DeployError::InvalidParameter(format!(
-                "Provisioned concurrency ({n}) cannot exceed the function's reserved concurrency ({reserved})."
-            )));
-        }
+        self.check_provisioned_room(&record, qualifier, n)?;
         let config = ProvisionedConfig {
             requested: n,
             last_modified: last_modified_now(),
@@ -141,7 +167,7 @@ impl Scheduler {
         record
             .provisioned
             .insert(qualifier.to_owned(), config.clone());
-        self.store_record(record)?;
+        self.store_record(record).await?;
         Ok(ProvisionedStatus {
             requested_provisioned_concurrent_executions: n,
             allocated_provisioned_concurrent_executions: 0,
@@ -149,6 +175,72 @@ impl Scheduler {
             status: "IN_PROGRESS",
             last_modified: config.last_modified,
         })
+    }
+
+    /// Refuses a provisioned count that Lambda would refuse, or that this host cannot hold:
+    /// within the function's reserved concurrency when it has one (summed over its
+    /// qualifiers), otherwise within the unreserved account concurrency less the 100 that must
+    /// stay unreserved (summed over every unreserved function), and always within the warm
+    /// pool's memory budget (every provisioned sandbox of every function).
+    fn check_provisioned_room(
+        &self,
+        record: &crate::record::FunctionRecord,
+        qualifier: &str,
+        n: u32,
+    ) -> Result<(), DeployError> {
+        let memory_of = |function: &str, q: &str| {
+            self.resolve_entry(function, Some(q))
+                .map_or(0, |(e, _)| u64::from(e.config.memory_size))
+        };
+        let own: u32 = record
+            .provisioned
+            .iter()
+            .filter(|(q, _)| q.as_str() != qualifier)
+            .map(|(_, c)| c.requested)
+            .sum::<u32>()
+            .saturating_add(n);
+        if let Some(reserved) = record.reserved_concurrency {
+            if own > reserved {
+                return Err(DeployError::InvalidParameter(format!(
+                    "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function: {own} provisioned over its qualifiers, {reserved} reserved."
+                )));
+            }
+        } else {
+            let admission = &self.inner.admission;
+            let unreserved = admission
+                .account_limit()
+                .saturating_sub(admission.reserved_except(&record.name))
+                .saturating_sub(crate::config::MIN_UNRESERVED_CONCURRENCY);
+            let others: u32 = self
+                .read_functions()
+                .values()
+                .filter(|s| s.record.name != record.name && s.record.reserved_concurrency.is_none())
+                .flat_map(|s| s.record.provisioned.values().map(|c| c.requested))
+                .sum();
+            if others.saturating_add(own) > unreserved {
+                return Err(DeployError::InvalidParameter(format!(
+                    "Specified ProvisionedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{}]: {} provisioned on unreserved functions, {unreserved} available.",
+                    crate::config::MIN_UNRESERVED_CONCURRENCY,
+                    others.saturating_add(own)
+                )));
+            }
+        }
+        let mut memory_mb = u64::from(n) * memory_of(&record.name, qualifier);
+        for state in self.read_functions().values() {
+            for (q, c) in &state.record.provisioned {
+                if state.record.name == record.name && q == qualifier {
+                    continue;
+                }
+                memory_mb += u64::from(c.requested) * memory_of(&state.record.name, q);
+            }
+        }
+        let budget = self.inner.pool.config().memory_budget_mb;
+        if memory_mb > budget {
+            return Err(DeployError::InvalidParameter(format!(
+                "Provisioned concurrency would hold {memory_mb} MB of sandboxes, more than this host's memory budget of {budget} MB (--memory-budget)."
+            )));
+        }
+        Ok(())
     }
 
     /// GetProvisionedConcurrencyConfig.
@@ -194,7 +286,7 @@ impl Scheduler {
         self.get_provisioned_concurrency(name, qualifier)?;
         let mut record = self.record(name)?;
         record.provisioned.remove(qualifier);
-        self.store_record(record)
+        self.store_record(record).await
     }
 
     /// Starts the task that keeps provisioned sandboxes at their requested counts.
@@ -305,8 +397,12 @@ impl Scheduler {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(function = %entry.config.function_name, error = ?e, "provisioned sandbox failed to start");
                     self.inner.pool.discard(&reservation, memory_mb);
+                    let message = format!("{e:?}");
+                    if self.inner.reservoir.should_log_failure(&key, &message) {
+                        let shown: String = message.chars().take(MAX_LOGGED_ERROR_CHARS).collect();
+                        tracing::warn!(function = %entry.config.function_name, error = %shown, "provisioned sandbox failed to start (repeats of the same error are logged once a minute)");
+                    }
                 }
             }
         }

@@ -10,6 +10,7 @@ use crate::admission::Admission;
 use crate::async_invoke::AsyncEvent;
 use crate::config::SchedulerConfig;
 use crate::error::{DeployError, NotFound};
+use crate::event_queue::{EventQueue, QueueLimits};
 use crate::function::FunctionConfiguration;
 use crate::logs::LogStore;
 use crate::metrics::{FunctionMetrics, Metrics};
@@ -75,6 +76,8 @@ pub(crate) struct Inner {
     pub(crate) metrics: Metrics,
     pub(crate) generation: AtomicU64,
     pub(crate) shutting_down: AtomicBool,
+    /// Accepted `Event` invocations, durable until they end.
+    pub(crate) events: EventQueue,
     pub(crate) async_tx: mpsc::UnboundedSender<AsyncEvent>,
 }
 
@@ -108,7 +111,16 @@ impl Scheduler {
             max_instances: config.account_concurrency.max(1),
         })
         .map_err(|e| internal(&e))?;
-        let logs = LogStore::open(config.state_dir.join("logs")).map_err(|e| internal(&e))?;
+        let logs = LogStore::open_bounded(config.state_dir.join("logs"), config.max_log_bytes)
+            .map_err(|e| internal(&e))?;
+        let (events, queued) = EventQueue::open(
+            &config.state_dir,
+            QueueLimits {
+                max_events: config.max_queued_events,
+                max_bytes: config.max_queued_event_bytes,
+            },
+        )
+        .map_err(|e| internal(&e))?;
         let (async_tx, async_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             pool: WarmPool::new(config.pool.clone()),
@@ -123,6 +135,7 @@ impl Scheduler {
             metrics: Metrics::new(),
             generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
+            events,
             async_tx,
         });
         let scheduler = Self { inner };
@@ -130,12 +143,13 @@ impl Scheduler {
         scheduler.spawn_reaper();
         scheduler.spawn_async_worker(async_rx);
         scheduler.spawn_provisioner();
-        scheduler.resume_events()?;
+        scheduler.resume_events(queued);
         Ok(scheduler)
     }
 
-    /// Rebuilds every function from its record. A function whose code cannot be loaded is
-    /// reported and left out rather than keeping the server from starting.
+    /// Rebuilds every function from its record. A function that cannot be rebuilt (its code
+    /// missing or unreadable) keeps the server from starting, with the reason: starting
+    /// without it would drop its acknowledged `Event` invocations as orphans.
     fn load(&self) -> Result<(), DeployError> {
         let records = self
             .inner
@@ -151,7 +165,12 @@ impl Scheduler {
                         .set_reserved(&name, state.record.reserved_concurrency);
                     self.write_functions().insert(name, state);
                 }
-                Err(e) => tracing::error!(function = %name, error = %e, "cannot load function"),
+                Err(e) => {
+                    return Err(DeployError::Internal(format!(
+                        "cannot load function {name} from {}: {e}; restore its code or move its record out of the state directory",
+                        self.inner.store.function_file(&name).display()
+                    )));
+                }
             }
         }
         Ok(())
@@ -308,6 +327,11 @@ impl Scheduler {
             state.latest.metrics.idle.set(idle as i64);
             state.latest.metrics.busy.set(busy as i64);
         }
+        let (queued, _) = self.inner.events.len();
+        self.inner
+            .metrics
+            .async_queue_events()
+            .set(i64::try_from(queued).unwrap_or(i64::MAX));
         self.inner.metrics.render()
     }
 
@@ -329,7 +353,8 @@ impl Scheduler {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         ));
-        self.inner.logs.flush();
+        let logs = self.inner.logs.clone();
+        let _ = tokio::task::spawn_blocking(move || logs.flush()).await;
     }
 
     pub(crate) fn not_found(&self, name: &str) -> NotFound {

@@ -5,13 +5,13 @@
 //!   `$LATEST` and every published version, aliases, concurrency, event-invoke configs,
 //!   provisioned concurrency, tags.
 //! - `code/<sha256 hex>.wasm`: components, content-addressed (written once, never changed).
-//! - `queue/<request id>.json`: accepted `Event` invocations not yet finished.
+//! - `events/`: accepted `Event` invocations not yet finished ([`crate::event_queue`]).
 //!
 //! Every write is a temp file, `fsync`, `rename` over the old one, `fsync` of the directory:
 //! after a crash at any point a reader sees the old file or the new one, never a mix, and
 //! whatever was acknowledged to a client is on disk.
 
-use crate::record::{FunctionRecord, QueuedEvent};
+use crate::record::FunctionRecord;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,10 +26,15 @@ impl StateStore {
     /// Opens (creates) the directories.
     pub fn open(root: impl Into<PathBuf>) -> std::io::Result<Self> {
         let root = root.into();
-        for dir in ["functions", "code", "queue"] {
+        for dir in ["functions", "code"] {
             std::fs::create_dir_all(root.join(dir))?;
         }
         Ok(Self { root })
+    }
+
+    /// Where a function's record lives.
+    pub fn function_file(&self, name: &str) -> PathBuf {
+        self.function_path(name)
     }
 
     fn function_path(&self, name: &str) -> PathBuf {
@@ -51,8 +56,9 @@ impl StateStore {
         }
     }
 
-    /// Every function record on disk. An unreadable record is reported and skipped, not fatal:
-    /// one bad file must not keep every other function from starting.
+    /// Every function record on disk. A record that cannot be read or parsed is an error
+    /// naming the file: starting without it would treat its function's queued events as
+    /// orphans, and nothing acknowledged may be dropped that way.
     pub fn load_functions(&self) -> std::io::Result<Vec<FunctionRecord>> {
         let mut records = Vec::new();
         for entry in std::fs::read_dir(self.root.join("functions"))? {
@@ -60,15 +66,16 @@ impl StateStore {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue; // leftovers of an interrupted write (`.tmp-*`)
             }
-            match std::fs::read(&path).map(|b| serde_json::from_slice::<FunctionRecord>(&b)) {
-                Ok(Ok(record)) => records.push(record),
-                Ok(Err(e)) => {
-                    tracing::error!(path = %path.display(), error = %e, "unreadable function record")
-                }
-                Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e, "cannot read function record")
-                }
-            }
+            let refuse = |why: String| {
+                std::io::Error::other(format!(
+                    "function record {}: {why}; fix the file or move it out of the state directory to start without that function",
+                    path.display()
+                ))
+            };
+            let bytes = std::fs::read(&path).map_err(|e| refuse(e.to_string()))?;
+            let record = serde_json::from_slice::<FunctionRecord>(&bytes)
+                .map_err(|e| refuse(format!("cannot be parsed ({e})")))?;
+            records.push(record);
         }
         records.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(records)
@@ -90,47 +97,6 @@ impl StateStore {
     /// A stored component.
     pub fn load_code(&self, sha256_hex: &str) -> std::io::Result<Vec<u8>> {
         std::fs::read(self.code_path(sha256_hex))
-    }
-
-    fn queue_path(&self, request_id: &str) -> PathBuf {
-        self.root.join("queue").join(format!("{request_id}.json"))
-    }
-
-    /// Persists an accepted (or retried) `Event` invocation.
-    pub fn save_event(&self, event: &QueuedEvent) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec(event).map_err(std::io::Error::other)?;
-        write_atomically(&self.queue_path(&event.request_id), &bytes)
-    }
-
-    /// Forgets a finished `Event` invocation.
-    pub fn delete_event(&self, request_id: &str) -> std::io::Result<()> {
-        match std::fs::remove_file(self.queue_path(request_id)) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Every unfinished `Event` invocation, oldest first.
-    pub fn load_events(&self) -> std::io::Result<Vec<QueuedEvent>> {
-        let mut events = Vec::new();
-        for entry in std::fs::read_dir(self.root.join("queue"))? {
-            let path = entry?.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
-                continue;
-            }
-            match std::fs::read(&path).map(|b| serde_json::from_slice::<QueuedEvent>(&b)) {
-                Ok(Ok(event)) => events.push(event),
-                Ok(Err(e)) => {
-                    tracing::error!(path = %path.display(), error = %e, "unreadable queued event")
-                }
-                Err(e) => {
-                    tracing::error!(path = %path.display(), error = %e, "cannot read queued event")
-                }
-            }
-        }
-        events.sort_by_key(|e| e.accepted_unix_ms);
-        Ok(events)
     }
 }
 
@@ -172,32 +138,5 @@ mod tests {
         write_atomically(&path, b"new").expect("write");
         assert_eq!(std::fs::read(&path).expect("read"), b"new");
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
-    }
-
-    #[test]
-    fn events_round_trip_oldest_first() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = StateStore::open(dir.path()).expect("open");
-        for (id, at) in [("b", 2), ("a", 1)] {
-            store
-                .save_event(&QueuedEvent {
-                    request_id: id.into(),
-                    function: "f".into(),
-                    qualifier: None,
-                    payload: b"{}".to_vec(),
-                    accepted_unix_ms: at,
-                    attempts: 0,
-                })
-                .expect("save");
-        }
-        let ids: Vec<_> = store
-            .load_events()
-            .expect("load")
-            .into_iter()
-            .map(|e| e.request_id)
-            .collect();
-        assert_eq!(ids, ["a", "b"]);
-        store.delete_event("a").expect("delete");
-        assert_eq!(store.load_events().expect("load").len(), 1);
     }
 }

@@ -104,7 +104,7 @@ impl Scheduler {
             versions,
         };
         let config = self.publish_into(&mut state, Some(&request)).await?;
-        self.persist(&state.record)?;
+        self.persist(&state.record).await?;
         self.write_functions().insert(name.to_owned(), state);
         Ok(config)
     }
@@ -231,7 +231,7 @@ impl Scheduler {
             revision_id: uuid::Uuid::new_v4().to_string(),
         };
         record.aliases.insert(request.name, alias.clone());
-        self.store_record(record)?;
+        self.store_record(record).await?;
         Ok(alias)
     }
 
@@ -277,7 +277,7 @@ impl Scheduler {
         }
         current.revision_id = uuid::Uuid::new_v4().to_string();
         record.aliases.insert(alias.to_owned(), current.clone());
-        self.store_record(record)?;
+        self.store_record(record).await?;
         Ok(current)
     }
 
@@ -290,7 +290,7 @@ impl Scheduler {
         }
         record.event_invoke_configs.remove(alias);
         record.provisioned.remove(alias);
-        self.store_record(record)
+        self.store_record(record).await
     }
 
     /// ListAliases, optionally only those pointing at `version`.

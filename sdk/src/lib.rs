@@ -58,6 +58,15 @@ mod bindings {
 use bindings::hearth::runtime::invocation;
 use serde::{Serialize, de::DeserializeOwned};
 
+/// The Runtime API itself, for runtimes that drive the loop on their own (`next`, then
+/// `respond` or `fail`; `init_fail` when initialisation cannot complete). [`run`] and its
+/// siblings are built on these.
+pub mod raw {
+    pub use super::bindings::hearth::runtime::invocation::{
+        ApiError, Event, fail, init_fail, next, respond,
+    };
+}
+
 /// Serves invocations with a typed handler.
 ///
 /// Each payload is deserialized from JSON into `E` (on failure the invocation fails with

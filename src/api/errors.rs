@@ -95,7 +95,23 @@ impl From<InvokeError> for ApiError {
             },
             InvokeError::InvalidRequest(_) => Self::invalid_parameter(message),
             InvokeError::PayloadTooLarge(_) => Self::too_large(message),
-            InvokeError::Capacity(_) | InvokeError::ShuttingDown => Self::new(
+            InvokeError::Capacity(_) => Self {
+                reason: Some(
+                    hearth_scheduler::error::ThrottleReason::ConcurrentInvocationLimitExceeded
+                        .as_str(),
+                ),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequestsException",
+                    message,
+                )
+            },
+            InvokeError::QueueFull(_) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                message,
+            ),
+            InvokeError::Internal(_) | InvokeError::ShuttingDown => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ServiceException",
                 message,

@@ -264,7 +264,7 @@ pub async fn untag(
 /// `GET /hearth/v1/logs/{name}?offset=N`: hearth's own endpoint behind `hearth logs`
 /// (Lambda sends logs to CloudWatch Logs, a separate service). Answers up to 1 MB from the
 /// offset and the next offset in `X-Hearth-Log-Offset`.
-pub fn read_log(
+pub async fn read_log(
     state: &State,
     req: &Request<ReqBody>,
     name: &str,
@@ -277,16 +277,14 @@ pub fn read_log(
         .map_err(|_| ApiError::invalid_parameter("offset must be a byte offset"))?
         .unwrap_or(0);
     let scheduler = &state.scheduler;
-    let read = scheduler
-        .logs()
-        .read(name, offset, 1024 * 1024)
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ServiceException",
-                e.to_string(),
-            )
-        })?;
+    let logs = scheduler.logs().clone();
+    let function = name.to_owned();
+    // Flushing and reading wait on the disk: not on an async worker.
+    let read = tokio::task::spawn_blocking(move || logs.read(&function, offset, 1024 * 1024))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", e))?;
     let (bytes, next) = match read {
         Some(found) => found,
         None => {

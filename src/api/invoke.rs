@@ -82,7 +82,7 @@ pub async fn invoke(
             Ok(empty_response(StatusCode::NO_CONTENT, request_id))
         }
         InvocationType::Event => {
-            let id = scheduler.invoke_event(request)?;
+            let id = scheduler.invoke_event(request).await?;
             Ok(empty_response(StatusCode::ACCEPTED, &id))
         }
         InvocationType::RequestResponse => {

@@ -324,7 +324,7 @@ async fn route(
             versions::provisioned_concurrency(state, req, method, &name, request_id).await
         }
         (&Method::GET, ["hearth", "v1", "logs", name]) => {
-            functions::read_log(state, &req, &function_name(name)?, request_id)
+            functions::read_log(state, &req, &function_name(name)?, request_id).await
         }
         (&Method::GET, ["2016-08-19", "account-settings"]) => {
             functions::account_settings(state, request_id)

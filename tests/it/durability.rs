@@ -119,7 +119,7 @@ async fn everything_acknowledged_survives_kill_9() {
             .call(
                 Method::PUT,
                 "/2017-10-31/functions/sleepy/concurrency",
-                serde_json::json!({"ReservedConcurrentExecutions": 5})
+                serde_json::json!({"ReservedConcurrentExecutions": 0})
             )
             .await
             .status,
@@ -146,13 +146,22 @@ async fn everything_acknowledged_survives_kill_9() {
             .await,
     );
 
+    // Reserved concurrency 0 throttles every attempt, so the accepted Event cannot have run
+    // (or finished) before the kill: it survives only if it was durably queued.
     let accepted = server
         .client
-        .invoke("sleepy", br#"{"ms":1500}"#.to_vec(), "Event", false)
+        .invoke("sleepy", br#"{"ms":1}"#.to_vec(), "Event", false)
         .await
         .expect("event");
     assert_eq!(accepted.status, 202);
     let request_id = accepted.header("x-amzn-RequestId").expect("id").to_owned();
+    assert!(
+        journal_mentions(state.path(), &request_id),
+        "the 202 came before the event was in the journal"
+    );
+    let log = state.path().join("logs/sleepy.log");
+    let before_kill = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!before_kill.contains(&format!("RequestId: {request_id}")));
     server.kill_9();
 
     let server = Server::start(state.path(), port).await;
@@ -167,7 +176,16 @@ async fn everything_acknowledged_survives_kill_9() {
     );
     assert_eq!(after["Configuration"], before["Configuration"]);
     assert_eq!(after["Tags"], serde_json::json!({"team": "core"}));
-    assert_eq!(after["Concurrency"]["ReservedConcurrentExecutions"], 5);
+    assert_eq!(after["Concurrency"]["ReservedConcurrentExecutions"], 0);
+    // Let it run again: the queued Event's throttle retry now goes through.
+    let reopened = server
+        .call(
+            Method::PUT,
+            "/2017-10-31/functions/sleepy/concurrency",
+            serde_json::json!({"ReservedConcurrentExecutions": 5}),
+        )
+        .await;
+    assert_eq!(reopened.status, 200);
     let alias = json(
         &server
             .call(
@@ -201,7 +219,6 @@ async fn everything_acknowledged_survives_kill_9() {
     assert_eq!(json(&invoked)["slept_ms"], 1);
 
     // The Event accepted before the kill runs after the restart.
-    let log = state.path().join("logs/sleepy.log");
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -214,20 +231,29 @@ async fn everything_acknowledged_survives_kill_9() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let queue: Vec<_> = std::fs::read_dir(state.path().join("queue"))
-        .expect("queue dir")
-        .collect();
-    let until = Instant::now() + Duration::from_secs(5);
-    while std::fs::read_dir(state.path().join("queue"))
-        .expect("queue dir")
-        .count()
-        > 0
-    {
-        assert!(
-            Instant::now() < until,
-            "finished events are removed from the queue ({} left)",
-            queue.len()
-        );
+    // And leaves the queue once finished.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = server
+            .call(Method::GET, "/metrics", serde_json::Value::Null)
+            .await;
+        if String::from_utf8_lossy(&metrics.body).contains("hearth_async_queue_events 0") {
+            break;
+        }
+        assert!(Instant::now() < until, "the finished event is still queued");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Whether any journal segment under the state dir holds `needle` (an event's request id is
+/// in its JSON record).
+fn journal_mentions(state: &std::path::Path, needle: &str) -> bool {
+    std::fs::read_dir(state.join("events"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| {
+            std::fs::read(entry.path())
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
 }

@@ -10,5 +10,6 @@ mod control;
 mod deploy;
 mod durability;
 mod failures;
+mod hostile;
 mod invoke;
 mod limits;

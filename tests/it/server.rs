@@ -24,17 +24,22 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed the scheduler's defaults.
     pub async fn start_with(adjust: impl FnOnce(&mut SchedulerConfig)) -> Self {
-        Self::start_full(adjust, None).await
+        Self::start_full(adjust, |_| {}).await
     }
 
     /// A server that requires SigV4 signatures by `credentials`.
     pub async fn start_signed(credentials: hearth::auth::Credentials) -> Self {
-        Self::start_full(|_| {}, Some(credentials)).await
+        Self::start_full(|_| {}, |s| s.credentials = Some(credentials)).await
     }
 
-    async fn start_full(
+    /// A server whose front door settings `front` has changed.
+    pub async fn start_front(front: impl FnOnce(&mut hearth::ServerConfig)) -> Self {
+        Self::start_full(|_| {}, front).await
+    }
+
+    pub async fn start_full(
         adjust: impl FnOnce(&mut SchedulerConfig),
-        credentials: Option<hearth::auth::Credentials>,
+        front: impl FnOnce(&mut hearth::ServerConfig),
     ) -> Self {
         let state_dir = tempfile::tempdir().expect("temp state dir");
         let mut config = SchedulerConfig::new(state_dir.path());
@@ -48,18 +53,14 @@ impl TestServer {
             .expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(hearth::serve(
-            listener,
-            scheduler.clone(),
-            hearth::ServerConfig {
-                shutdown_grace: Duration::from_secs(5),
-                credentials,
-                ..Default::default()
-            },
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let mut server = hearth::ServerConfig {
+            shutdown_grace: Duration::from_secs(5),
+            ..Default::default()
+        };
+        front(&mut server);
+        let task = tokio::spawn(hearth::serve(listener, scheduler.clone(), server, async {
+            let _ = stopped.await;
+        }));
         Self {
             client: HearthClient::signed(&endpoint, signing_key("AKIDEXAMPLE", "secret")),
             endpoint,
@@ -117,6 +118,36 @@ impl TestServer {
             .invoke(name, payload.as_bytes().to_vec(), kind, tail)
             .await
             .expect("invoke")
+    }
+
+    /// The value of a metric line `name` (with its labels) on `/metrics`, if present.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let text = String::from_utf8(self.get("/metrics").await.body.to_vec()).ok()?;
+        text.lines().find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            (series == name).then(|| value.parse().ok())?
+        })
+    }
+
+    /// Waits (bounded) until `done` holds, polling observable state.
+    pub async fn wait_for<F, Fut>(&self, what: &str, mut done: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while !done().await {
+            assert!(
+                std::time::Instant::now() < until,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The address as `host:port`.
+    pub fn addr(&self) -> &str {
+        self.endpoint.trim_start_matches("http://")
     }
 
     pub async fn get(&self, path: &str) -> Reply {
