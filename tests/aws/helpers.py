@@ -31,7 +31,24 @@ GUESTS_DIR = Path(
     os.environ.get("HEARTH_GUESTS_DIR", REPO / "target/guests/wasm32-wasip2/guest")
 )
 # The CLI installed beside the interpreter running pytest (the venv's).
-AWS_CLI = Path(sys.executable).parent / "aws"
+# The CLI under test: HEARTH_AWS_CLI (tests/aws/run sets it to Debian's AWS CLI v2, then to
+# the venv's v1), else the venv's.
+AWS_CLI = Path(os.environ.get("HEARTH_AWS_CLI") or Path(sys.executable).parent / "aws")
+
+
+def _cli_major() -> int:
+    try:
+        out = subprocess.run([str(AWS_CLI), "--version"], capture_output=True, text=True).stdout
+        return int(out.split("/", 1)[1].split(".", 1)[0])
+    except (OSError, IndexError, ValueError):
+        return 1
+
+
+#: 1 or 2: the CLI major version under test.
+CLI_MAJOR = _cli_major()
+
+#: The exit status the CLI gives for an error answered by the service: v1 255, v2 254.
+CLI_SERVICE_ERROR = 254 if CLI_MAJOR >= 2 else 255
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -300,6 +317,8 @@ class AwsCli:
             "30",
             "--cli-connect-timeout",
             "10",
+            # v2 reads blob arguments (`--payload`) as base64 unless told otherwise.
+            *(["--cli-binary-format", "raw-in-base64-out"] if CLI_MAJOR >= 2 else []),
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env)
         out = proc.stdout

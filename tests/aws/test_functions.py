@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from helpers import (
+    CLI_SERVICE_ERROR,
     HANDLER,
     ROLE,
     RUNTIME,
@@ -182,7 +183,7 @@ def test_update_function_configuration(aws, lambda_client):
 
 
 def test_delete_function(aws, lambda_client):
-    """AWS CLI: delete-function, then get-function exits 255 naming
+    """AWS CLI: delete-function, then get-function exits with the service-error status (255 in v1, 254 in v2) naming
     ResourceNotFoundException (boto3 raises it too; the function is gone from the list)."""
     name = unique("delete")
     cli_create(aws, name, "echo")
@@ -192,7 +193,7 @@ def test_delete_function(aws, lambda_client):
     assert code == 0, err
 
     code, out, err = aws("lambda", "get-function", "--function-name", name)
-    assert code == 255, (out, err)
+    assert code == CLI_SERVICE_ERROR, (out, err)
     assert "ResourceNotFoundException" in err
     assert "GetFunction" in err
 

@@ -6,6 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from helpers import (
+    CLI_SERVICE_ERROR,
     HANDLER,
     ROLE,
     RUNTIME,
@@ -83,7 +84,7 @@ def test_invalid_create_is_refused_and_leaves_nothing(raw_client, overrides, exp
 
 def test_duplicate_create_is_a_conflict_and_keeps_the_original(aws, lambda_client, raw_client):
     """AWS CLI and boto3: creating a name that exists is ResourceConflictException (409, CLI
-    exit 255); the existing function keeps its code and configuration."""
+    exit with the service-error status); the existing function keeps its code and configuration."""
     name = unique("dup")
     original = create_function(lambda_client, name, "echo", MemorySize=256)
     original = lambda_client.get_function_configuration(FunctionName=name)
@@ -105,7 +106,7 @@ def test_duplicate_create_is_a_conflict_and_keeps_the_original(aws, lambda_clien
         "lambda", "create-function", "--function-name", name, "--runtime", RUNTIME,
         "--handler", HANDLER, "--role", ROLE, "--zip-file", f"fileb://{zip_of('counter')}",
     )
-    assert code == 255 and "ResourceConflictException" in err, err
+    assert code == CLI_SERVICE_ERROR and "ResourceConflictException" in err, err
 
     assert list_all_function_names(lambda_client) == before
     now = lambda_client.get_function_configuration(FunctionName=name)

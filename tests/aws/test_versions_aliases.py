@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from helpers import (
+    CLI_SERVICE_ERROR,
     create_function,
     error_code,
     function_arn,
@@ -106,7 +107,7 @@ def test_versions_and_aliases(aws, lambda_client, tmp_path):
     code, _, err = aws("lambda", "delete-alias", "--function-name", name, "--name", "live")
     assert code == 0, err
     code, _, err = aws("lambda", "get-alias", "--function-name", name, "--name", "live")
-    assert code == 255 and "ResourceNotFoundException" in err, err
+    assert code == CLI_SERVICE_ERROR and "ResourceNotFoundException" in err, err
     assert aws.ok("lambda", "list-aliases", "--function-name", name)["Aliases"] == []
     with pytest.raises(ClientError) as e:
         lambda_client.invoke(FunctionName=function_arn(name, "live"), Payload=b"{}")
@@ -130,7 +131,7 @@ def test_unknown_qualifier_is_not_found(aws, lambda_client, tmp_path):
     code, _, err = aws(
         "lambda", "invoke", "--function-name", name, "--qualifier", "nope", str(tmp_path / "o")
     )
-    assert code == 255 and "ResourceNotFoundException" in err, err
+    assert code == CLI_SERVICE_ERROR and "ResourceNotFoundException" in err, err
 
     # $LATEST is always there.
     response, body = invoke_json(lambda_client, name, {"x": 1}, Qualifier="$LATEST")
