@@ -63,10 +63,8 @@ pub struct SandboxState {
     /// that keeps computing after answering keeps its sandbox busy (and its concurrency
     /// slot) and is stopped at its deadline like any other timeout.
     pub(crate) completed: Option<GuestEvent>,
-    /// Epoch ticks seen while the guest ran (paces the `/tmp` checks).
-    pub(crate) epoch_ticks: u64,
-    /// Measures `/tmp` against `EphemeralStorage.Size` while the guest runs.
-    pub(crate) tmp_usage: Option<crate::tmp::TmpUsage>,
+    /// What `/tmp` holds and which files are open, charged as the guest uses them.
+    pub(crate) quota: crate::fs_guard::SharedQuota,
     /// The sandbox's `/tmp`. Last field, so it is dropped (emptied, recycled) only after
     /// everything that could still touch it: it lives exactly as long as the store.
     pub(crate) _tmp: Option<crate::tmp::TmpDir>,
@@ -125,13 +123,6 @@ impl From<ApiError> for WitApiError {
 #[error("runtime API violation: {0}")]
 pub struct ProtocolViolation(pub ApiError);
 
-/// `/tmp` outgrew the function's `EphemeralStorage.Size`: the guest is stopped.
-#[derive(Debug, thiserror::Error)]
-#[error("/tmp exceeded its limit of {limit_mb} MB")]
-pub struct TmpLimitExceeded {
-    pub limit_mb: u64,
-}
-
 /// The sandbox handle was dropped while the guest waited in `next`: a normal shutdown.
 #[derive(Debug, thiserror::Error)]
 #[error("sandbox shut down")]
@@ -140,6 +131,13 @@ pub struct Shutdown;
 /// Adds WASI p2 and the guest ABI to `linker`.
 pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    crate::fs_guard::add_to_linker(linker, |s| crate::fs_guard::GuardedFsView {
+        inner: wasmtime_wasi::filesystem::WasiFilesystemCtxView {
+            ctx: s.wasi.filesystem(),
+            table: &mut s.table,
+        },
+        quota: &s.quota,
+    })?;
     let mut abi = linker.instance(hearth_runtime_api::INTERFACE)?;
 
     abi.func_wrap_async(
@@ -313,30 +311,15 @@ fn bound_init_error(error: &mut FunctionError) {
     });
 }
 
-/// Every how many epoch ticks (of 10 ms) a running guest's `/tmp` is measured.
-const TMP_CHECK_TICKS: u64 = 5;
-
 /// The epoch callback, run every tick while guest code executes: stop a guest past its
-/// deadline or over its `/tmp` limit, otherwise yield to the executor and check again next
-/// tick. Checking `/tmp` here rather than from a timer in the invoke path keeps short
-/// invocations free of timer work; a guest that writes spends time in wasm between its
-/// writes, so the checks keep coming while it fills the disk.
+/// deadline, otherwise yield to the executor and check again next tick. (`/tmp` needs no
+/// check here: [`crate::fs_guard`] charges every write where it happens.)
 pub(crate) fn on_epoch(
     mut store: StoreContextMut<'_, SandboxState>,
 ) -> wasmtime::Result<wasmtime::UpdateDeadline> {
     let state = store.data_mut();
     if crate::limits::past(state.deadline) {
         return Err(DeadlineExceeded.into());
-    }
-    state.epoch_ticks += 1;
-    if state.epoch_ticks.is_multiple_of(TMP_CHECK_TICKS)
-        && let Some(usage) = state.tmp_usage.as_mut()
-        && usage.exceeded()
-    {
-        return Err(TmpLimitExceeded {
-            limit_mb: usage.limit_mb(),
-        }
-        .into());
     }
     Ok(wasmtime::UpdateDeadline::Yield(1))
 }

@@ -36,6 +36,7 @@
 //! - [`tmp`]: per-sandbox `/tmp` directories, recycled when left empty.
 
 pub mod engine;
+pub mod fs_guard;
 pub mod function;
 pub mod host;
 pub mod limits;

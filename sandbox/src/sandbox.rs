@@ -61,7 +61,6 @@ pub struct WasmSandbox {
     init_duration: Duration,
     log_stream: String,
     alive: bool,
-    tmp_usage: crate::tmp::TmpUsage,
 }
 
 impl std::fmt::Debug for WasmSandbox {
@@ -88,7 +87,7 @@ impl WasmFunction {
         let (events_tx, _events_rx) = mpsc::unbounded_channel();
         let state = SandboxState {
             wasi: WasiCtxBuilder::new().build(),
-            table: Default::default(),
+            table: guest_table(),
             limiter: MemoryLimiter::new(self.settings.memory_mb, Arc::default()),
             session: Session::new(),
             inbox: inbox_rx,
@@ -96,8 +95,7 @@ impl WasmFunction {
             deadline: None,
             ready: false,
             completed: None,
-            epoch_ticks: 0,
-            tmp_usage: None,
+            quota: crate::fs_guard::TmpQuota::new(self.settings.tmp_limit_mb),
             _tmp: None,
         };
         let mut store = Store::new(self.engine.engine(), state);
@@ -131,7 +129,6 @@ impl WasmFunction {
             .args(&[settings.function_name.as_str()])
             .envs(&self.env)
             .env("AWS_LAMBDA_LOG_STREAM_NAME", &log_stream);
-        let tmp_usage = tmp.usage(settings.tmp_limit_mb);
         wasi.preopened_dir(tmp.path(), "/tmp", FsPerms::ReadWrite)
             .map_err(|e| StartError::Capacity(format!("preopening /tmp: {e}")))?;
 
@@ -139,7 +136,7 @@ impl WasmFunction {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let state = SandboxState {
             wasi: wasi.build(),
-            table: Default::default(),
+            table: guest_table(),
             limiter: MemoryLimiter::new(settings.memory_mb, peak_memory.clone()),
             session: Session::new(),
             inbox: inbox_rx,
@@ -147,8 +144,7 @@ impl WasmFunction {
             deadline: Some(started + INIT_TIMEOUT),
             ready: false,
             completed: None,
-            epoch_ticks: 0,
-            tmp_usage: Some(tmp.usage(settings.tmp_limit_mb)),
+            quota: crate::fs_guard::TmpQuota::new(settings.tmp_limit_mb),
             _tmp: Some(tmp),
         };
         let mut store = Store::new(self.engine.engine(), state);
@@ -169,7 +165,6 @@ impl WasmFunction {
             init_duration: Duration::ZERO,
             log_stream,
             alive: true,
-            tmp_usage,
         };
 
         let event = tokio::time::timeout_at((started + INIT_TIMEOUT).into(), sandbox.events.recv())
@@ -229,7 +224,6 @@ impl WasmSandbox {
                 detail: "sandbox is no longer running".into(),
             });
         }
-        let started = Instant::now();
         let request_id = invocation.request_id.clone();
         let timeout = SandboxFailure::Timeout {
             timeout: self.timeout,
@@ -247,9 +241,6 @@ impl WasmSandbox {
                 }),
             };
         }
-        let tmp_exceeded = SandboxFailure::TmpExceeded {
-            limit_mb: self.tmp_usage.limit_mb(),
-        };
         loop {
             let event = match tokio::time::timeout_at(deadline.into(), self.events.recv()).await {
                 Ok(event) => event,
@@ -277,11 +268,6 @@ impl WasmSandbox {
                 // the session already refused anything out of order.
                 Some(_) => continue,
             };
-            // While it runs, the epoch callback checks `/tmp` (see `host::on_epoch`); this
-            // catches what short invocations wrote.
-            if self.tmp_usage.due(started.elapsed()) && self.tmp_usage.exceeded() {
-                return InvokeOutcome::Failed(tmp_exceeded);
-            }
             return outcome;
         }
     }
@@ -318,6 +304,18 @@ impl WasmSandbox {
         self.alive && !self.task.is_finished()
     }
 }
+
+/// A guest's resource table, capped: every handle (descriptor, stream, pollable, error) is a
+/// host allocation. Open files have their own, lower cap ([`crate::fs_guard::MAX_OPEN_FILES`]);
+/// this bounds everything else.
+fn guest_table() -> wasmtime::component::ResourceTable {
+    let mut table = wasmtime::component::ResourceTable::new();
+    table.set_max_capacity(MAX_GUEST_HANDLES);
+    table
+}
+
+/// The most live resources one guest may hold.
+const MAX_GUEST_HANDLES: usize = 16 * 1024;
 
 /// Bytes a guest may pass to the host in one call: room for the largest response Lambda
 /// accepts (answered with a 413 when over it) and then some; beyond it the guest is stopped,
@@ -385,11 +383,6 @@ fn classify(e: &wasmtime::Error, state: &SandboxState) -> SandboxFailure {
             SandboxFailure::InitTimeout {
                 limit: INIT_TIMEOUT,
             }
-        };
-    }
-    if let Some(exceeded) = find::<crate::host::TmpLimitExceeded>(e) {
-        return SandboxFailure::TmpExceeded {
-            limit_mb: exceeded.limit_mb,
         };
     }
     if let Some(exit) = find::<I32Exit>(e) {

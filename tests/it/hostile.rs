@@ -290,3 +290,71 @@ async fn the_event_queue_is_bounded() {
     assert_eq!(s.metric("hearth_async_queue_events").await, Some(2.0));
     s.stop().await;
 }
+
+/// Deploys `hostile` as `name` with the smallest `/tmp` Lambda allows (512 MB).
+async fn hostile_with_small_tmp(s: &TestServer, name: &str) {
+    let mut request = crate::server::create_request(name, "hostile");
+    request["EphemeralStorage"] = serde_json::json!({ "Size": 512 });
+    request["Timeout"] = 60.into();
+    let reply = s.create(&request).await;
+    assert_eq!(reply.status, 201, "{}", reply.error_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tmp_never_holds_more_than_its_size_whatever_the_guest_tries() {
+    let s = TestServer::start().await;
+    s.deployed("echo", "echo", None, None).await;
+    let limit = 512u64 * 1024 * 1024;
+    for trick in ["plain", "deleted", "mtime", "deep", "many"] {
+        let name = format!("tmp-{trick}");
+        hostile_with_small_tmp(&s, &name).await;
+        let payload = format!(r#"{{"mode":"fill_tmp","n":530,"trick":"{trick}"}}"#);
+        let reply = s.invoke(&name, &payload).await;
+        assert_eq!(reply.status, 200, "{trick}: {}", reply.error_text());
+        let body = json(&reply);
+        let written = body["written"].as_u64().expect("written");
+        assert!(written <= limit, "{trick}: the host took {written} bytes");
+        assert!(
+            body["error"].is_string(),
+            "{trick}: the writes must have been stopped: {body}"
+        );
+        assert_eq!(
+            s.invoke("echo", "{}").await.status,
+            200,
+            "neighbours answer"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_gets_at_most_1024_open_files_and_a_bounded_number_of_entries() {
+    let s = TestServer::start().await;
+    s.deployed("echo", "echo", None, None).await;
+    hostile_with_small_tmp(&s, "files").await;
+    let reply = s
+        .invoke("files", r#"{"mode":"open_files","n":10000}"#)
+        .await;
+    let body = json(&reply);
+    let opened = body["opened"].as_u64().expect("opened");
+    assert!((1000..=1024).contains(&opened), "{body}");
+    assert!(body["error"].is_string(), "{body}");
+    // The descriptors are back once the guest closed them: it can open more again.
+    let again = json(&s.invoke("files", r#"{"mode":"open_files","n":100}"#).await);
+    assert_eq!(again["opened"], 100, "{again}");
+    // Empty files cost inodes, not bytes: bounded too (one entry per 64 KB of /tmp).
+    hostile_with_small_tmp(&s, "inodes").await;
+    let body = json(
+        &s.invoke("inodes", r#"{"mode":"empty_files","n":100000}"#)
+            .await,
+    );
+    let made = body["made"].as_u64().expect("made");
+    assert!(made <= 8192, "{body}");
+    assert!(body["error"].is_string(), "{body}");
+    assert_eq!(
+        s.invoke("echo", "{}").await.status,
+        200,
+        "neighbours answer"
+    );
+    s.stop().await;
+}

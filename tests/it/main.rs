@@ -6,6 +6,7 @@ mod guests;
 mod server;
 
 mod auth;
+mod claims;
 mod control;
 mod deploy;
 mod durability;
