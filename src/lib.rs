@@ -12,11 +12,14 @@
 //! - [`auth`]: AWS Signature Version 4 verification (and signing, for the CLI).
 //! - [`client`]: the HTTP client behind the CLI's subcommands.
 //! - [`cli`]: what `hearth deploy`, `functions` and `logs` do.
+//! - `fuzzing`: the entry points of the fuzz targets in `fuzz/` (and their corpus replay).
 
 pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod client;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
 
 pub use server::{ServerConfig, serve};

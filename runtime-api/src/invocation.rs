@@ -24,11 +24,15 @@ pub struct Invocation {
 
 /// Turns a monotonic deadline into the unix-millisecond form `/next` sends.
 pub fn deadline_unix_ms(deadline: Instant) -> u64 {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    (now + remaining).as_millis() as u64
+    deadline_unix_ms_at(deadline, Instant::now(), SystemTime::now())
+}
+
+/// [`deadline_unix_ms`] with both clocks given: the wall-clock time `deadline` falls on when
+/// the monotonic clock reads `now` and the wall clock `wall_now`.
+pub fn deadline_unix_ms_at(deadline: Instant, now: Instant, wall_now: SystemTime) -> u64 {
+    let remaining = deadline.saturating_duration_since(now);
+    let wall = wall_now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    (wall + remaining).as_millis() as u64
 }
 
 /// A fresh request id: a random (v4) UUID, as Lambda uses.
@@ -68,14 +72,14 @@ mod tests {
 
     #[test]
     fn deadline_is_in_the_future_by_the_remaining_time() {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_millis() as u64;
-        let ms = deadline_unix_ms(Instant::now() + std::time::Duration::from_secs(3));
-        assert!(
-            ms >= now_ms + 2_900 && ms <= now_ms + 3_100,
-            "{ms} vs {now_ms}"
+        let now = Instant::now();
+        let wall = UNIX_EPOCH + std::time::Duration::from_millis(1_795_501_115_250);
+        let in_3s = now + std::time::Duration::from_secs(3);
+        assert_eq!(deadline_unix_ms_at(in_3s, now, wall), 1_795_501_118_250);
+        assert_eq!(
+            deadline_unix_ms_at(now, in_3s, wall),
+            1_795_501_115_250,
+            "a deadline already past is now"
         );
     }
 }

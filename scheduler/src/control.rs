@@ -431,19 +431,13 @@ impl Scheduler {
         let _control = self.inner.control.lock().await;
         let name = self.tagged_function(arn)?;
         let mut record = self.record(&name)?;
-        for (k, v) in &tags {
-            if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
-                return Err(DeployError::InvalidParameter(format!(
-                    "Tag key must be 1-128 characters and not start with aws:, value at most 256: {k}"
-                )));
-            }
-        }
-        record.tags.extend(tags);
-        if record.tags.len() > 50 {
-            return Err(DeployError::InvalidParameter(
-                "A function can have at most 50 tags".into(),
-            ));
-        }
+        let new: BTreeMap<String, String> = tags
+            .into_iter()
+            .filter(|(k, v)| record.tags.get(k) != Some(v))
+            .collect();
+        let replacing = new.keys().filter(|k| record.tags.contains_key(*k)).count();
+        crate::function::validate_tags(&new, record.tags.len() - replacing)?;
+        record.tags.extend(new);
         self.store_record(record).await
     }
 

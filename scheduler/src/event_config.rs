@@ -177,12 +177,14 @@ impl Scheduler {
                 .as_ref()
                 .and_then(|c| c.maximum_retry_attempts)
                 .unwrap_or(DEFAULT_MAX_RETRY_ATTEMPTS),
-            max_event_age: Duration::from_secs(u64::from(
-                config
-                    .as_ref()
-                    .and_then(|c| c.maximum_event_age_in_seconds)
-                    .unwrap_or(DEFAULT_MAX_EVENT_AGE_S),
-            )),
+            // The function's MaximumEventAgeInSeconds, else the scheduler's default (Lambda's
+            // 6 h unless configured otherwise).
+            max_event_age: config
+                .as_ref()
+                .and_then(|c| c.maximum_event_age_in_seconds)
+                .map_or(self.inner.config.async_max_event_age, |s| {
+                    Duration::from_secs(u64::from(s))
+                }),
             on_success: config
                 .as_ref()
                 .and_then(|c| destination(&c.destination_config.on_success)),

@@ -310,6 +310,24 @@ impl CreateFunction {
                 "Member must have length 1 and be one of [x86_64, arm64]",
             ));
         }
+        let description = self.description.clone().unwrap_or_default();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(constraint(
+                &description,
+                "description",
+                "Member must have length less than or equal to 256",
+            ));
+        }
+        if let Some(role) = &self.role
+            && !is_role_arn(role)
+        {
+            return Err(constraint(
+                role,
+                "role",
+                "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+",
+            ));
+        }
+        validate_tags(&self.tags, 0)?;
         Ok(ValidSettings {
             runtime,
             handler,
@@ -318,10 +336,70 @@ impl CreateFunction {
             ephemeral_mb,
             environment,
             role: self.role.clone().unwrap_or_default(),
-            description: self.description.clone().unwrap_or_default(),
+            description,
             architectures,
         })
     }
+}
+
+/// Lambda's limit on `Description`.
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+
+/// Lambda's tag limits: 50 per function, keys 1–128 characters (not `aws:`), values ≤ 256.
+pub const MAX_TAGS: usize = 50;
+
+/// Whether `role` has the form of an IAM role ARN, as Lambda's pattern
+/// `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+` requires.
+pub fn is_role_arn(role: &str) -> bool {
+    let Some(rest) = role.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    let partition_ok = partition.is_empty()
+        || (partition.starts_with("aws")
+            && partition[3..]
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'-'));
+    let Some(rest) = rest.strip_prefix("iam::") else {
+        return false;
+    };
+    let Some((account, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    let Some(name) = rest.strip_prefix("role") else {
+        return false;
+    };
+    let name = name.strip_prefix('/').unwrap_or(name);
+    partition_ok
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-/".contains(&b))
+}
+
+/// Refuses tags Lambda refuses; `existing` tags already on the function count to the 50.
+pub fn validate_tags(tags: &BTreeMap<String, String>, existing: usize) -> Result<(), DeployError> {
+    for (k, v) in tags {
+        if k.is_empty()
+            || k.chars().count() > 128
+            || v.chars().count() > 256
+            || k.starts_with("aws:")
+        {
+            return Err(DeployError::InvalidParameter(format!(
+                "Tag keys must be 1-128 characters and not start with aws:, values at most 256 characters: {k}"
+            )));
+        }
+    }
+    if existing + tags.len() > MAX_TAGS {
+        return Err(DeployError::InvalidParameter(format!(
+            "A function can have at most {MAX_TAGS} tags"
+        )));
+    }
+    Ok(())
 }
 
 /// Lambda's 4 KB limit on the environment, measured on its JSON form; names must be valid
@@ -386,6 +464,40 @@ pub fn last_modified_now() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn role_arns_descriptions_and_tags_are_checked_as_lambda_does() {
+        for ok in [
+            "arn:aws:iam::000000000000:role/hearth",
+            "arn:aws-cn:iam::123456789012:role/service-role/my.role@x",
+            "arn:aws:iam::123456789012:role/a_b+c=d,e",
+        ] {
+            assert!(super::is_role_arn(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "role",
+            "arn:aws:iam::12345:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:gcp:iam::123456789012:role/x",
+            "arn:aws:iam::123456789012:role/sp ace",
+        ] {
+            assert!(!super::is_role_arn(bad), "{bad}");
+        }
+        let tags = |n: usize| -> BTreeMap<String, String> {
+            (0..n).map(|i| (format!("k{i}"), "v".to_owned())).collect()
+        };
+        assert!(super::validate_tags(&tags(50), 0).is_ok());
+        assert!(super::validate_tags(&tags(51), 0).is_err());
+        assert!(super::validate_tags(&tags(1), 50).is_err());
+        let long_key: BTreeMap<_, _> = [("k".repeat(129), String::new())].into();
+        assert!(super::validate_tags(&long_key, 0).is_err());
+        let long_value: BTreeMap<_, _> = [("k".to_owned(), "v".repeat(257))].into();
+        assert!(super::validate_tags(&long_value, 0).is_err());
+        let aws: BTreeMap<_, _> = [("aws:x".to_owned(), String::new())].into();
+        assert!(super::validate_tags(&aws, 0).is_err());
+    }
+
     use super::*;
 
     fn request() -> CreateFunction {

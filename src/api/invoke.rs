@@ -33,28 +33,11 @@ pub async fn invoke(
     function: String,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let kind = match header(&req, "x-amz-invocation-type")? {
-        None | Some("RequestResponse") => InvocationType::RequestResponse,
-        Some("Event") => InvocationType::Event,
-        Some("DryRun") => InvocationType::DryRun,
-        Some(other) => {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
-            )));
-        }
-    };
-    let log_tail = match header(&req, "x-amz-log-type")? {
-        None | Some("None") => false,
-        Some("Tail") => true,
-        Some(other) => {
-            return Err(ApiError::invalid_parameter(format!(
-                "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
-            )));
-        }
-    };
-    let client_context = header(&req, "x-amz-client-context")?
-        .map(decode_client_context)
-        .transpose()?;
+    let (kind, log_tail, client_context) = read_headers(
+        header(&req, "x-amz-invocation-type")?,
+        header(&req, "x-amz-log-type")?,
+        header(&req, "x-amz-client-context")?,
+    )?;
     let qualifier = query_param(&req, "Qualifier")?;
     let limit = match kind {
         InvocationType::Event => MAX_ASYNC_PAYLOAD_BYTES,
@@ -103,6 +86,54 @@ pub async fn invoke(
                 .unwrap_or_else(|_| Response::new(full(""))))
         }
     }
+}
+
+/// The Invoke headers from raw bytes (empty: absent), for the fuzz target.
+pub fn parse_headers(
+    kind: &[u8],
+    log: &[u8],
+    context: &[u8],
+) -> Result<(bool, bool, Option<String>), ApiError> {
+    let text = |b: &[u8]| -> Result<Option<String>, ApiError> {
+        if b.is_empty() {
+            return Ok(None);
+        }
+        std::str::from_utf8(b)
+            .map(|s| Some(s.to_owned()))
+            .map_err(|_| ApiError::invalid_parameter("header is not ASCII"))
+    };
+    let (kind, log, context) = (text(kind)?, text(log)?, text(context)?);
+    let (kind, tail, context) = read_headers(kind.as_deref(), log.as_deref(), context.as_deref())?;
+    Ok((kind == InvocationType::Event, tail, context))
+}
+
+/// `X-Amz-Invocation-Type`, `X-Amz-Log-Type` and `X-Amz-Client-Context` as Lambda reads them.
+fn read_headers(
+    kind: Option<&str>,
+    log: Option<&str>,
+    context: Option<&str>,
+) -> Result<(InvocationType, bool, Option<String>), ApiError> {
+    let kind = match kind {
+        None | Some("RequestResponse") => InvocationType::RequestResponse,
+        Some("Event") => InvocationType::Event,
+        Some("DryRun") => InvocationType::DryRun,
+        Some(other) => {
+            return Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+            )));
+        }
+    };
+    let log_tail = match log {
+        None | Some("None") => false,
+        Some("Tail") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_parameter(format!(
+                "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
+            )));
+        }
+    };
+    let client_context = context.map(decode_client_context).transpose()?;
+    Ok((kind, log_tail, client_context))
 }
 
 /// `X-Amz-Client-Context`: base64 of a JSON object, at most 3,583 bytes decoded.

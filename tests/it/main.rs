@@ -5,6 +5,7 @@
 mod guests;
 mod server;
 
+mod async_policy;
 mod auth;
 mod claims;
 mod control;

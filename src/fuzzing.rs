@@ -1,0 +1,148 @@
+//! Entry points for the fuzz targets in `fuzz/` (run with `cargo fuzz`), one per parser of
+//! untrusted bytes. They live here, in the library, so the saved corpora can be replayed as
+//! an ordinary test on stable Rust (`tests/fuzz_corpus.rs`): a crash found once stays fixed.
+//!
+//! Each takes arbitrary bytes and must never panic; what each checks besides is in its doc.
+
+use crate::api::query::Query;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+/// Splits fuzz input into newline-separated fields (the last one takes the rest).
+fn fields(data: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = data;
+    for _ in 1..n {
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                out.push(&rest[..i]);
+                rest = &rest[i + 1..];
+            }
+            None => {
+                out.push(rest);
+                rest = &[];
+            }
+        }
+    }
+    out.push(rest);
+    out
+}
+
+/// Zip intake: any bytes as a deployment package (zip or bare component), with a handler
+/// name from the input. The unpacked component never exceeds Lambda's unzipped limit.
+pub fn zip_intake(data: &[u8]) {
+    let [handler, package] = fields(data, 2)[..] else {
+        return;
+    };
+    let handler = String::from_utf8_lossy(handler);
+    if let Ok(package) = hearth_scheduler::code::unpack(package, &handler) {
+        assert!(package.wasm.len() as u64 <= hearth_scheduler::code::MAX_UNZIPPED_BYTES);
+    }
+}
+
+/// SigV4: an `Authorization` header, `X-Amz-Date`, a path and a query from the input, checked
+/// against a fixed key; a forged signature never verifies.
+pub fn sigv4(data: &[u8]) {
+    let [authorization, date, path, query, body] = fields(data, 5)[..] else {
+        return;
+    };
+    let Ok(creds) = crate::auth::Credentials::parse("AKIDEXAMPLE secret\n") else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::HOST,
+        HeaderValue::from_static("127.0.0.1:9001"),
+    );
+    for (name, value) in [("authorization", authorization), ("x-amz-date", date)] {
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    let path = String::from_utf8_lossy(path);
+    let query = String::from_utf8_lossy(query);
+    let Ok(query) = Query::parse(Some(&query)) else {
+        return;
+    };
+    let result = crate::auth::verify(
+        &creds,
+        &Method::POST,
+        &path,
+        &query,
+        &headers,
+        body,
+        std::time::SystemTime::now(),
+    );
+    assert!(result.is_err(), "a fuzzed signature verified");
+}
+
+/// The query string and path segments: parsing never panics, and a parsed query's canonical
+/// form parses back to the same pairs.
+pub fn query_and_path(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(query) = Query::parse(Some(&text)) {
+        let canonical = query.canonical();
+        let again = Query::parse(Some(&canonical)).expect("a canonical query parses");
+        assert_eq!(again.canonical(), canonical);
+    }
+    for segment in text.split('/') {
+        let _ = crate::api::function_ref(segment);
+    }
+}
+
+/// The Invoke request's headers and body: the invocation type, log type and client context
+/// as the front door reads them, and the payload's JSON check.
+pub fn invoke_request(data: &[u8]) {
+    let [kind, log, context, body] = fields(data, 4)[..] else {
+        return;
+    };
+    let _ = crate::api::invoke::parse_headers(kind, log, context);
+    let _ = serde_json::from_slice::<serde::de::IgnoredAny>(body);
+}
+
+/// Guest output through the Runtime API: a sequence of calls (next, respond with a length,
+/// fail, init-fail, with request ids from the input) never panics the session, and it never
+/// accepts an answer for an id it did not deliver.
+pub fn runtime_api(data: &[u8]) {
+    let mut session = hearth_runtime_api::Session::new();
+    let mut delivered: Option<String> = None;
+    for chunk in data.chunks(3) {
+        let op = chunk.first().copied().unwrap_or(0);
+        let id = format!("id-{}", chunk.get(1).copied().unwrap_or(0) % 4);
+        let len = usize::from(chunk.get(2).copied().unwrap_or(0)) << 16;
+        match op % 5 {
+            0 => {
+                let _ = session.request_next();
+            }
+            1 => {
+                if session.begin(&id).is_ok() {
+                    delivered = Some(id);
+                }
+            }
+            2 => {
+                if session.respond(&id, len).is_ok() {
+                    assert_eq!(delivered.as_deref(), Some(id.as_str()));
+                }
+            }
+            3 => {
+                if session.fail(&id).is_ok() {
+                    assert_eq!(delivered.as_deref(), Some(id.as_str()));
+                }
+            }
+            _ => {
+                let _ = session.init_fail();
+            }
+        }
+    }
+}
+
+/// A fuzz target's entry point.
+pub type Target = fn(&[u8]);
+
+/// Every target, by name (for the corpus replay).
+pub const TARGETS: &[(&str, Target)] = &[
+    ("zip_intake", zip_intake),
+    ("sigv4", sigv4),
+    ("query_and_path", query_and_path),
+    ("invoke_request", invoke_request),
+    ("runtime_api", runtime_api),
+];

@@ -1,0 +1,155 @@
+//! Lambda's asynchronous-invocation policy, end to end, with the retry delays configured
+//! short (Lambda's are about 1 and 2 minutes; the policy is the same).
+
+use crate::server::{TestServer, json};
+use hyper::Method;
+use std::time::Duration;
+
+const SINK_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:sink";
+
+async fn put_config(s: &TestServer, function: &str, config: serde_json::Value) {
+    let reply = s
+        .client
+        .send_json(
+            Method::PUT,
+            &format!("/2019-09-25/functions/{function}/event-invoke-config"),
+            &config,
+        )
+        .await
+        .expect("put");
+    assert_eq!(reply.status, 200, "{}", reply.error_text());
+}
+
+/// The destination records the `logger` sink has received so far.
+async fn records(s: &TestServer) -> Vec<serde_json::Value> {
+    let logs = s.scheduler.logs().clone();
+    let text = tokio::task::spawn_blocking(move || {
+        logs.flush();
+        std::fs::read_to_string(logs.path("sink")).unwrap_or_default()
+    })
+    .await
+    .expect("read");
+    text.lines()
+        .filter(|l| l.starts_with("event "))
+        .filter_map(|l| l.split_once(": "))
+        .filter_map(|(_, r)| serde_json::from_str(r).ok())
+        .collect()
+}
+
+/// Waits (bounded) for the first destination record.
+async fn one_record(s: &TestServer) -> serde_json::Value {
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(record) = records(s).await.into_iter().next() {
+            return record;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no destination record arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// REPORT lines of `function` in its log: one per attempt that ran.
+async fn attempts(s: &TestServer, function: &str) -> usize {
+    let logs = s.scheduler.logs().clone();
+    let function = function.to_owned();
+    tokio::task::spawn_blocking(move || {
+        logs.flush();
+        std::fs::read_to_string(logs.path(&function))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("REPORT "))
+            .count()
+    })
+    .await
+    .expect("read")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_event_is_retried_twice_by_default_then_reaches_on_failure() {
+    let s = TestServer::start_with(|c| {
+        c.async_retry_delays = vec![Duration::from_millis(20), Duration::from_millis(40)];
+    })
+    .await;
+    s.deployed("failing", "error", None, None).await;
+    s.deployed("sink", "logger", None, None).await;
+    put_config(
+        &s,
+        "failing",
+        serde_json::json!({"DestinationConfig": {"OnFailure": {"Destination": SINK_ARN}}}),
+    )
+    .await;
+    let accepted = s.invoke_as("failing", r#"{"n":1}"#, "Event", false).await;
+    assert_eq!(accepted.status, 202);
+    let record = one_record(&s).await;
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(attempts(&s, "failing").await, 3, "one try and two retries");
+    assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_successful_event_reaches_on_success_with_its_response() {
+    let s = TestServer::start().await;
+    s.deployed("echo", "echo", None, None).await;
+    s.deployed("sink", "logger", None, None).await;
+    put_config(
+        &s,
+        "echo",
+        serde_json::json!({"DestinationConfig": {"OnSuccess": {"Destination": SINK_ARN}}}),
+    )
+    .await;
+    let accepted = s.invoke_as("echo", r#"{"order":7}"#, "Event", false).await;
+    let request_id = accepted.header("x-amzn-RequestId").expect("id").to_owned();
+    let record = one_record(&s).await;
+    assert_eq!(record["version"], "1.0");
+    assert_eq!(record["requestContext"]["condition"], "Success");
+    assert_eq!(record["requestContext"]["requestId"], request_id.as_str());
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(record["requestPayload"]["order"], 7);
+    assert_eq!(record["responsePayload"]["order"], 7);
+    assert_eq!(record["responseContext"]["statusCode"], 200);
+    assert_eq!(record["responseContext"]["executedVersion"], "$LATEST");
+    assert!(record["responseContext"].get("functionError").is_none());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_event_is_retried_until_too_old_then_event_age_exceeded() {
+    let s = TestServer::start_with(|c| c.async_max_event_age = Duration::from_millis(300)).await;
+    s.deployed("echo", "echo", None, None).await;
+    s.deployed("sink", "logger", None, None).await;
+    put_config(
+        &s,
+        "echo",
+        serde_json::json!({"DestinationConfig": {"OnFailure": {"Destination": SINK_ARN}}}),
+    )
+    .await;
+    let put = s
+        .client
+        .send(
+            Method::PUT,
+            "/2017-10-31/functions/echo/concurrency",
+            &[],
+            r#"{"ReservedConcurrentExecutions":0}"#,
+        )
+        .await
+        .expect("put");
+    assert_eq!(put.status, 200);
+    s.invoke_as("echo", "{}", "Event", false).await;
+    let record = one_record(&s).await;
+    assert_eq!(record["requestContext"]["condition"], "EventAgeExceeded");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 0);
+    assert!(record.get("responsePayload").is_none(), "{record}");
+    assert_eq!(attempts(&s, "echo").await, 0, "every attempt was throttled");
+    let throttles = s.metric("hearth_throttles_total{function=\"echo\"}").await;
+    assert!(throttles.is_some_and(|n| n >= 1.0), "{throttles:?}");
+    assert_eq!(
+        json(&s.get("/2019-09-30/functions/echo/concurrency").await)["ReservedConcurrentExecutions"],
+        0
+    );
+    s.stop().await;
+}
