@@ -358,3 +358,99 @@ async fn a_guest_gets_at_most_1024_open_files_and_a_bounded_number_of_entries() 
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_concurrency_stays_within_reservations_concurrency_and_memory() {
+    // 200 account concurrency (the test server's), 8 GB of sandbox memory.
+    let s = TestServer::start().await;
+    s.deployed("echo", "echo", Some(128), None).await;
+    let published = s
+        .client
+        .send(
+            Method::POST,
+            "/2015-03-31/functions/echo/versions",
+            &[],
+            "{}",
+        )
+        .await
+        .expect("publish");
+    assert_eq!(published.status, 201);
+    let put = |n: u32| {
+        let client = s.client.clone();
+        async move {
+            client
+                .send(
+                    Method::PUT,
+                    "/2019-09-30/functions/echo/provisioned-concurrency?Qualifier=1",
+                    &[],
+                    format!(r#"{{"ProvisionedConcurrentExecutions":{n}}}"#),
+                )
+                .await
+                .expect("put")
+        }
+    };
+    let reserve = |body: &'static str, method: Method| {
+        let client = s.client.clone();
+        async move {
+            client
+                .send(method, "/2017-10-31/functions/echo/concurrency", &[], body)
+                .await
+                .expect("concurrency")
+        }
+    };
+    assert_eq!(
+        reserve(r#"{"ReservedConcurrentExecutions":2}"#, Method::PUT)
+            .await
+            .status,
+        200
+    );
+    let over_reserved = put(3).await;
+    assert_eq!(over_reserved.status, 400, "{}", over_reserved.error_text());
+    assert!(
+        over_reserved
+            .error_text()
+            .contains("reservedConcurrentExecution")
+    );
+    assert_eq!(reserve("", Method::DELETE).await.status, 204);
+    // Unreserved: at most 200 - 100 = 100.
+    let over_unreserved = put(101).await;
+    assert_eq!(
+        over_unreserved.status,
+        400,
+        "{}",
+        over_unreserved.error_text()
+    );
+    // Memory: 60 x 128 MB fits 8 GB; two more sandboxes of 4 GB would not.
+    assert!(put(60).await.status.is_success());
+    let mut big = crate::server::create_request("big", "echo");
+    big["MemorySize"] = 4096.into();
+    assert_eq!(s.create(&big).await.status, 201);
+    let published = s
+        .client
+        .send(
+            Method::POST,
+            "/2015-03-31/functions/big/versions",
+            &[],
+            "{}",
+        )
+        .await
+        .expect("publish");
+    assert_eq!(published.status, 201);
+    let too_much = s
+        .client
+        .send(
+            Method::PUT,
+            "/2019-09-30/functions/big/provisioned-concurrency?Qualifier=1",
+            &[],
+            r#"{"ProvisionedConcurrentExecutions":2}"#,
+        )
+        .await
+        .expect("put");
+    assert_eq!(too_much.status, 400, "{}", too_much.error_text());
+    assert!(
+        too_much.error_text().contains("memory budget"),
+        "{}",
+        too_much.error_text()
+    );
+    s.stop().await;
+}

@@ -20,12 +20,26 @@ async fn reserved_concurrency_one_throttles_the_second_concurrent_invoke() {
     assert_eq!(put.status, 200, "{}", put.error_text());
     assert_eq!(json(&put)["ReservedConcurrentExecutions"], 1);
 
-    let invoke = |c: hearth::client::HearthClient| async move {
-        c.invoke("sleep", br#"{"ms":700}"#.to_vec(), "RequestResponse", false)
+    // The first invocation sleeps until the second has been answered: no reliance on two
+    // calls happening to overlap.
+    let client = s.client.clone();
+    let first = tokio::spawn(async move {
+        client
+            .invoke(
+                "sleep",
+                br#"{"ms":3000}"#.to_vec(),
+                "RequestResponse",
+                false,
+            )
             .await
             .expect("invoke")
-    };
-    let (a, b) = tokio::join!(invoke(s.client.clone()), invoke(s.client.clone()));
+    });
+    s.wait_for("the first invocation to run", || async {
+        s.metric("hearth_concurrent_executions").await == Some(1.0)
+    })
+    .await;
+    let b = s.invoke("sleep", r#"{"ms":1}"#).await;
+    let a = first.await.expect("task");
     let statuses = [a.status.as_u16(), b.status.as_u16()];
     assert_eq!(
         statuses.iter().filter(|&&c| c == 429).count(),
@@ -103,31 +117,34 @@ async fn reservations_keep_100_unreserved() {
     s.stop().await;
 }
 
+/// A JSON string payload of exactly `len` bytes.
+fn json_string_of(len: usize) -> String {
+    format!("\"{}\"", "a".repeat(len - 2))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn payloads_over_the_limits_are_413() {
+async fn payloads_are_accepted_up_to_their_limit_and_refused_one_byte_over() {
+    use hearth_runtime_api::limits::{MAX_ASYNC_PAYLOAD_BYTES, MAX_SYNC_PAYLOAD_BYTES};
     let s = TestServer::start().await;
     s.deployed("echo", "echo", None, None).await;
-    // 7 MB of valid JSON: a string.
-    let big = format!("\"{}\"", "a".repeat(7 * 1024 * 1024));
-    let reply = s.invoke("echo", &big).await;
-    assert_eq!(reply.status, 413);
+    // Sync: exactly 6,291,456 bytes goes through and comes back whole; one more is a 413.
+    let at = json_string_of(MAX_SYNC_PAYLOAD_BYTES);
+    let reply = s.invoke("echo", &at).await;
+    assert_eq!(reply.status, 200, "{}", reply.error_text());
+    assert_eq!(reply.body.len(), MAX_SYNC_PAYLOAD_BYTES);
+    let over = s
+        .invoke("echo", &json_string_of(MAX_SYNC_PAYLOAD_BYTES + 1))
+        .await;
+    assert_eq!(over.status, 413);
     assert_eq!(
-        reply.header("x-amzn-ErrorType"),
+        over.header("x-amzn-ErrorType"),
         Some("RequestEntityTooLargeException")
     );
-    // Async payloads stop at 1 MB.
-    let over_async = format!("\"{}\"", "a".repeat(1024 * 1024 + 10));
-    assert_eq!(
-        s.invoke_as("echo", &over_async, "Event", false)
-            .await
-            .status,
-        413
-    );
-    // Just under the sync limit goes through and comes back whole.
-    let under = format!("\"{}\"", "b".repeat(6 * 1024 * 1024 - 100));
-    let reply = s.invoke("echo", &under).await;
-    assert_eq!(reply.status, 200, "{}", reply.error_text());
-    assert_eq!(reply.body.len(), under.len());
+    // Async: exactly 1 MB is accepted; one more byte is a 413.
+    let at = json_string_of(MAX_ASYNC_PAYLOAD_BYTES);
+    assert_eq!(s.invoke_as("echo", &at, "Event", false).await.status, 202);
+    let over = json_string_of(MAX_ASYNC_PAYLOAD_BYTES + 1);
+    assert_eq!(s.invoke_as("echo", &over, "Event", false).await.status, 413);
     s.stop().await;
 }
 
