@@ -269,46 +269,55 @@ mod tests {
         ]
     }
 
+    /// The model: what each call must return, and the phase after it, predicted from the
+    /// Runtime API's rules alone (never copied from the session under test).
+    #[derive(Debug, Clone, PartialEq)]
+    enum Model {
+        Init,
+        Idle,
+        Invoking(String),
+        InitFailed,
+    }
+
     proptest::proptest! {
-        /// Whatever order a runtime calls in, an invocation is answered at most once, only by
-        /// its own id, and only after it was delivered.
+        /// Whatever order a runtime calls in, every call's outcome is the one predicted: an
+        /// invocation is delivered only to a runtime waiting in next, answered at most once,
+        /// only by its own id, and init/error is accepted only during INIT.
         #[test]
-        fn answers_match_deliveries(calls in proptest::collection::vec(call(), 0..60)) {
+        fn every_call_is_predicted(calls in proptest::collection::vec(call(), 0..60)) {
             let mut s = Session::new();
-            let mut outstanding: Option<String> = None;
+            let mut m = Model::Init;
             for c in calls {
-                match c {
-                    Call::Next => {
-                        let ok = s.request_next().is_ok();
-                        proptest::prop_assert_eq!(ok, outstanding.is_none() && s.phase() != &Phase::InitFailed);
+                let (ok, next) = match (&c, &m) {
+                    (Call::Next, Model::Init | Model::Idle) => (true, Model::Idle),
+                    (Call::Next, _) => (false, m.clone()),
+                    (Call::Begin(id), Model::Idle) => (true, Model::Invoking(id.to_string())),
+                    (Call::Begin(_), _) => (false, m.clone()),
+                    (Call::Respond(id, len), Model::Invoking(open)) if *open == id.to_string() => {
+                        if *len <= MAX_RESPONSE_BYTES { (true, Model::Idle) } else { (false, m.clone()) }
                     }
-                    Call::Begin(id) => {
-                        if s.begin(&id.to_string()).is_ok() {
-                            outstanding = Some(id.to_string());
-                        }
-                    }
-                    Call::Respond(id, len) => {
-                        let ok = s.respond(&id.to_string(), len).is_ok();
-                        let expected = outstanding.as_deref() == Some(&*id.to_string()) && len <= MAX_RESPONSE_BYTES;
-                        proptest::prop_assert_eq!(ok, expected);
-                        if ok {
-                            outstanding = None;
-                        }
-                    }
-                    Call::Fail(id) => {
-                        let ok = s.fail(&id.to_string()).is_ok();
-                        proptest::prop_assert_eq!(ok, outstanding.as_deref() == Some(&*id.to_string()));
-                        if ok {
-                            outstanding = None;
-                        }
-                    }
-                    Call::InitFail => {
-                        let _ = s.init_fail();
-                    }
-                }
-                if let Some(id) = &outstanding {
-                    proptest::prop_assert_eq!(s.phase(), &Phase::Invoking(id.clone()));
-                }
+                    (Call::Respond(..), _) => (false, m.clone()),
+                    (Call::Fail(id), Model::Invoking(open)) if *open == id.to_string() => (true, Model::Idle),
+                    (Call::Fail(_), _) => (false, m.clone()),
+                    (Call::InitFail, Model::Init) => (true, Model::InitFailed),
+                    (Call::InitFail, _) => (false, m.clone()),
+                };
+                let got = match &c {
+                    Call::Next => s.request_next(),
+                    Call::Begin(id) => s.begin(&id.to_string()),
+                    Call::Respond(id, len) => s.respond(&id.to_string(), *len),
+                    Call::Fail(id) => s.fail(&id.to_string()),
+                    Call::InitFail => s.init_fail(),
+                };
+                proptest::prop_assert_eq!(got.is_ok(), ok, "{:?} in {:?}", c, m);
+                m = next;
+                let phase = match &m {
+                    Model::Init => Phase::Init,
+                    Model::Idle => Phase::Idle,
+                    Model::Invoking(id) => Phase::Invoking(id.clone()),
+                    Model::InitFailed => Phase::InitFailed,
+                };
+                proptest::prop_assert_eq!(s.phase(), &phase);
             }
         }
     }
