@@ -214,3 +214,131 @@ async fn tmp_past_ephemeral_storage_is_a_full_disk() {
     assert!(!crate::server::log_tail(&after).contains("Init Duration"));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_limits_hold_at_their_boundaries() {
+    use hearth_scheduler::function::{
+        EPHEMERAL_RANGE_MB, MAX_ENVIRONMENT_BYTES, MEMORY_RANGE_MB, TIMEOUT_RANGE_S,
+    };
+    let s = TestServer::start().await;
+    let mut n = 0;
+    let mut create = |member: &'static str, value: serde_json::Value| {
+        n += 1;
+        let mut request = crate::server::create_request(&format!("b{n}"), "echo");
+        request[member] = value;
+        request
+    };
+    let cases = [
+        ("Timeout", serde_json::json!(*TIMEOUT_RANGE_S.start()), true),
+        ("Timeout", serde_json::json!(*TIMEOUT_RANGE_S.end()), true),
+        (
+            "Timeout",
+            serde_json::json!(TIMEOUT_RANGE_S.start() - 1),
+            false,
+        ),
+        (
+            "Timeout",
+            serde_json::json!(TIMEOUT_RANGE_S.end() + 1),
+            false,
+        ),
+        (
+            "MemorySize",
+            serde_json::json!(*MEMORY_RANGE_MB.start()),
+            true,
+        ),
+        (
+            "MemorySize",
+            serde_json::json!(MEMORY_RANGE_MB.start() - 1),
+            false,
+        ),
+        // wasm32 addresses 4 GiB: 4,096 MB is the most a wasm function can have; above it
+        // (up to Lambda's 10,240) is refused with that reason, and 10,241 by validation.
+        ("MemorySize", serde_json::json!(4096), true),
+        ("MemorySize", serde_json::json!(4097), false),
+        (
+            "MemorySize",
+            serde_json::json!(*MEMORY_RANGE_MB.end()),
+            false,
+        ),
+        (
+            "MemorySize",
+            serde_json::json!(MEMORY_RANGE_MB.end() + 1),
+            false,
+        ),
+        (
+            "EphemeralStorage",
+            serde_json::json!({"Size": *EPHEMERAL_RANGE_MB.start()}),
+            true,
+        ),
+        (
+            "EphemeralStorage",
+            serde_json::json!({"Size": *EPHEMERAL_RANGE_MB.end()}),
+            true,
+        ),
+        (
+            "EphemeralStorage",
+            serde_json::json!({"Size": EPHEMERAL_RANGE_MB.start() - 1}),
+            false,
+        ),
+        (
+            "EphemeralStorage",
+            serde_json::json!({"Size": EPHEMERAL_RANGE_MB.end() + 1}),
+            false,
+        ),
+        ("Description", serde_json::json!("d".repeat(256)), true),
+        ("Description", serde_json::json!("d".repeat(257)), false),
+        ("Role", serde_json::json!("not-an-arn"), false),
+    ];
+    for (member, value, accepted) in cases {
+        let request = create(member, value.clone());
+        let reply = s.create(&request).await;
+        assert_eq!(
+            reply.status.is_success(),
+            accepted,
+            "{member} = {value}: {} {}",
+            reply.status,
+            reply.error_text()
+        );
+    }
+    // The environment's 4 KB is measured on its JSON form: {"K":"…"}.
+    let at = MAX_ENVIRONMENT_BYTES - r#"{"K":""}"#.len();
+    for (len, accepted) in [(at, true), (at + 1, false)] {
+        let request = create(
+            "Environment",
+            serde_json::json!({"Variables": {"K": "v".repeat(len)}}),
+        );
+        let reply = s.create(&request).await;
+        assert_eq!(
+            reply.status.is_success(),
+            accepted,
+            "env value of {len}: {}",
+            reply.error_text()
+        );
+    }
+    // The client context: 3,583 bytes decoded at most.
+    use base64::Engine as _;
+    s.deployed("echo", "echo", None, None).await;
+    let context = |len: usize| {
+        let json = format!(r#"{{"k":"{}"}}"#, "c".repeat(len - 8));
+        base64::engine::general_purpose::STANDARD.encode(json)
+    };
+    for (len, status) in [(3583, 200), (3584, 400)] {
+        let reply = s
+            .client
+            .send(
+                Method::POST,
+                "/2015-03-31/functions/echo/invocations",
+                &[("X-Amz-Client-Context", context(len))],
+                "{}",
+            )
+            .await
+            .expect("invoke");
+        assert_eq!(
+            reply.status,
+            status,
+            "client context of {len}: {}",
+            reply.error_text()
+        );
+    }
+    s.stop().await;
+}
