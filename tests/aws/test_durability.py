@@ -83,15 +83,22 @@ def test_restart_keeps_everything(hearth, aws, lambda_client):
     assert [a[:2] for a in before["aliases"]] == [("live", "1")]
     assert before["config"]["Environment"] == {"Variables": {"GREETING": "hi"}}
 
+    # Reserved concurrency 0 throttles every attempt: the accepted event cannot run (or end)
+    # before the kill, so it runs after the restart only if it was durably queued.
     create_function(lambda_client, "sleep", "sleep", Timeout=10)
+    lambda_client.put_function_concurrency(FunctionName="sleep", ReservedConcurrentExecutions=0)
     accepted = lambda_client.invoke(
-        FunctionName="sleep", InvocationType="Event", Payload=json.dumps({"ms": 1500})
+        FunctionName="sleep", InvocationType="Event", Payload=json.dumps({"ms": 1})
     )
     assert accepted["StatusCode"] == 202
     request_id = accepted["ResponseMetadata"]["RequestId"]
     assert request_id
+    journal = b"".join(p.read_bytes() for p in (hearth.state_dir / "events").glob("seg-*.log"))
+    assert request_id.encode() in journal, "the 202 came before the event was in the journal"
+    assert request_id not in hearth.function_log("sleep")
 
     hearth.restart()
+    lambda_client.delete_function_concurrency(FunctionName="sleep")
 
     after = snapshot(aws, lambda_client, name)
     assert after == before
