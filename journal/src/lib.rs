@@ -57,11 +57,14 @@
 //! only, so a remove record is never dropped while the put it cancels is still on disk.
 //!
 //! Layout:
+//! - [`atomic`]: whole-file writes (temp, fsync, rename, fsync of the directory) for the
+//!   state kept one file per record.
 //! - [`disk`]: the [`Disk`] trait the engine writes through, and [`FsDisk`].
 //! - [`sim`]: [`sim::SimDisk`], a disk that keeps synced and unsynced bytes apart and can
 //!   lose the unsynced ones, for crash tests.
 //! - `format`: encoding and decoding of records; `writer`: the writer thread.
 
+pub mod atomic;
 pub mod disk;
 mod format;
 pub mod sim;

@@ -156,27 +156,4 @@ impl WasmEngine {
     }
 }
 
-/// Writes `bytes` to `path` so that readers, even after a power cut, see no file or the whole
-/// new one: the data is synced before the rename makes it visible under its final name (a
-/// rename can reach the disk before unsynced data does, leaving a truncated file that
-/// `deserialize_file` would trust).
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        match path.parent() {
-            Some(dir) => std::fs::File::open(dir)?.sync_all(),
-            None => Ok(()),
-        }
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
+use hearth_journal::atomic::write_atomically;

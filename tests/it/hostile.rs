@@ -99,25 +99,7 @@ async fn the_query_that_is_verified_is_the_query_that_is_routed() {
     let creds = hearth::auth::Credentials::parse("AKIDEXAMPLE secret\n").expect("credentials");
     let s = TestServer::start_signed(creds).await;
     s.deployed("f", "echo", None, None).await;
-    for timeout in [4, 5] {
-        // A changed configuration makes the next publish a new version.
-        let updated = s
-            .client
-            .send_json(
-                Method::PUT,
-                "/2015-03-31/functions/f/configuration",
-                &serde_json::json!({ "Timeout": timeout }),
-            )
-            .await
-            .expect("update");
-        assert_eq!(updated.status, 200, "{}", updated.error_text());
-        let published = s
-            .client
-            .send(Method::POST, "/2015-03-31/functions/f/versions", &[], "{}")
-            .await
-            .expect("publish");
-        assert_eq!(published.status, 201, "{}", published.error_text());
-    }
+    s.publish_versions("f", 2).await;
     // An escaped parameter name is the same parameter: it deletes version 2 only, never the
     // whole function.
     let reply = s

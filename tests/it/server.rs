@@ -145,6 +145,34 @@ impl TestServer {
         }
     }
 
+    /// Publishes `count` new versions of `name`, changing its Timeout before each (a publish
+    /// with nothing changed returns the newest version instead of a new one).
+    pub async fn publish_versions(&self, name: &str, count: u32) {
+        for i in 0..count {
+            let updated = self
+                .client
+                .send_json(
+                    Method::PUT,
+                    &format!("/2015-03-31/functions/{name}/configuration"),
+                    &serde_json::json!({ "Timeout": 10 + i }),
+                )
+                .await
+                .expect("update");
+            assert_eq!(updated.status, 200, "{}", updated.error_text());
+            let published = self
+                .client
+                .send(
+                    Method::POST,
+                    &format!("/2015-03-31/functions/{name}/versions"),
+                    &[],
+                    "{}",
+                )
+                .await
+                .expect("publish");
+            assert_eq!(published.status, 201, "{}", published.error_text());
+        }
+    }
+
     /// The address as `host:port`.
     pub fn addr(&self) -> &str {
         self.endpoint.trim_start_matches("http://")
