@@ -38,17 +38,11 @@ async fn records(s: &TestServer) -> Vec<serde_json::Value> {
 
 /// Waits (bounded) for the first destination record.
 async fn one_record(s: &TestServer) -> serde_json::Value {
-    let until = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(record) = records(s).await.into_iter().next() {
-            return record;
-        }
-        assert!(
-            std::time::Instant::now() < until,
-            "no destination record arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    crate::server::poll_for(Duration::from_secs(30), || async {
+        records(s).await.into_iter().next()
+    })
+    .await
+    .expect("no destination record arrived")
 }
 
 /// REPORT lines of `function` in its log: one per attempt that ran.

@@ -7,7 +7,7 @@ use hearth::client::HearthClient;
 use hyper::Method;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn credentials() -> hearth::auth::Credentials {
     hearth::auth::Credentials::parse("AKIDEXAMPLE secret\n").expect("credentials")
@@ -51,20 +51,17 @@ async fn run_to_exit(args: &[&str], env: &[(&str, &str)], out: &Path) -> Finishe
         command.env(k, v);
     }
     let mut child = command.spawn().expect("spawn hearth");
-    let until = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "hearth {args:?} was still running after 30 s; stderr:\n{}",
-                std::fs::read_to_string(&stderr).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let exited = crate::server::poll_for(Duration::from_secs(30), || {
+        std::future::ready(child.try_wait().expect("try_wait"))
+    })
+    .await;
+    let Some(status) = exited else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "hearth {args:?} was still running after 30 s; stderr:\n{}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
     };
     Finished {
         status,
@@ -171,19 +168,18 @@ async fn a_public_listen_address_needs_credentials_or_an_explicit_opt_out() {
         .expect("spawn hearth");
     let mut running = Running(child);
     let client = HearthClient::new(&format!("http://127.0.0.1:{port}"));
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.send(Method::GET, "/health", &[], Vec::new()).await
-            && r.status == 200
-        {
-            break;
-        }
+    let up = crate::server::poll_for(Duration::from_secs(30), || {
         if let Some(status) = running.0.try_wait().expect("try_wait") {
             panic!("hearth --allow-unauthenticated exited: {status:?}");
         }
-        assert!(Instant::now() < until, "hearth did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let client = client.clone();
+        async move {
+            let health = client.send(Method::GET, "/health", &[], Vec::new()).await;
+            health.is_ok_and(|r| r.status == 200).then_some(())
+        }
+    })
+    .await;
+    assert!(up.is_some(), "hearth did not come up");
     assert!(
         running.0.try_wait().expect("try_wait").is_none(),
         "the server that answered is ours and still running"

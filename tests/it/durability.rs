@@ -1,7 +1,7 @@
 //! What a client was told survives `kill -9`: the real binary, killed and started again on
 //! the same state directory.
 
-use crate::server::json;
+use crate::server::{json, poll_for};
 use hearth::client::{HearthClient, Reply};
 use hyper::Method;
 use std::process::{Child, Command, Stdio};
@@ -219,30 +219,27 @@ async fn everything_acknowledged_survives_kill_9() {
     assert_eq!(json(&invoked)["slept_ms"], 1);
 
     // The Event accepted before the kill runs after the restart.
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
+    let report = format!("REPORT RequestId: {request_id}");
+    let ran = poll_for(Duration::from_secs(30), || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains(&format!("REPORT RequestId: {request_id}")) {
-            break;
-        }
-        assert!(
-            Instant::now() < until,
-            "the accepted Event never ran after the restart:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        std::future::ready(text.contains(&report).then_some(()))
+    })
+    .await;
+    assert!(
+        ran.is_some(),
+        "the accepted Event never ran after the restart"
+    );
     // And leaves the queue once finished.
-    let until = Instant::now() + Duration::from_secs(10);
-    loop {
+    let drained = poll_for(Duration::from_secs(10), || async {
         let metrics = server
             .call(Method::GET, "/metrics", serde_json::Value::Null)
             .await;
-        if String::from_utf8_lossy(&metrics.body).contains("hearth_async_queue_events 0") {
-            break;
-        }
-        assert!(Instant::now() < until, "the finished event is still queued");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        String::from_utf8_lossy(&metrics.body)
+            .contains("hearth_async_queue_events 0")
+            .then_some(())
+    })
+    .await;
+    assert!(drained.is_some(), "the finished event is still queued");
 }
 
 /// Whether any journal segment under the state dir holds `needle` (an event's request id is

@@ -135,14 +135,12 @@ impl TestServer {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let until = std::time::Instant::now() + Duration::from_secs(30);
-        while !done().await {
-            assert!(
-                std::time::Instant::now() < until,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let found = poll_for(Duration::from_secs(30), || {
+            let check = done();
+            async move { check.await.then_some(()) }
+        })
+        .await;
+        assert!(found.is_some(), "timed out waiting for {what}");
     }
 
     /// Publishes `count` new versions of `name`, changing its Timeout before each (a publish
@@ -201,6 +199,26 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// The one polling loop of the tests: asks `probe` about observable state (a metric, a log
+/// line, a file, a process) until it answers `Some`, for at most `limit`; `None` when it never
+/// did. Every wait in the tests goes through here, never a sleep that hopes.
+pub async fn poll_for<T, F, Fut>(limit: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = std::time::Instant::now() + limit;
+    loop {
+        if let Some(found) = probe().await {
+            return Some(found);
+        }
+        if std::time::Instant::now() >= until {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
