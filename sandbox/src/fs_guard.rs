@@ -150,9 +150,14 @@ impl TmpQuota {
         Ok(())
     }
 
+    /// A directory entry went away (or was never made after all).
+    fn drop_entry(&mut self) {
+        self.entries = self.entries.saturating_sub(1);
+    }
+
     /// A file's last link went away.
     fn unlinked(&mut self, key: Key) {
-        self.entries = self.entries.saturating_sub(1);
+        self.drop_entry();
         self.sweep();
         if self.open.iter().any(|(k, _)| *k == key) {
             self.orphans.push(key);
@@ -361,8 +366,7 @@ impl types::HostDescriptor for GuardedFsView<'_> {
         lock(self.quota).take_entry()?;
         let result = self.inner.create_directory_at(fd, path).await;
         if result.is_err() {
-            let mut quota = lock(self.quota);
-            quota.entries = quota.entries.saturating_sub(1);
+            lock(self.quota).drop_entry();
         }
         result
     }
@@ -408,8 +412,7 @@ impl types::HostDescriptor for GuardedFsView<'_> {
             .link_at(fd, old_path_flags, old_path, new_descriptor, new_path)
             .await;
         if result.is_err() {
-            let mut quota = lock(self.quota);
-            quota.entries = quota.entries.saturating_sub(1);
+            lock(self.quota).drop_entry();
         }
         result
     }
@@ -442,8 +445,7 @@ impl types::HostDescriptor for GuardedFsView<'_> {
             Ok(opened) => opened,
             Err(e) => {
                 if creates {
-                    let mut quota = lock(self.quota);
-                    quota.entries = quota.entries.saturating_sub(1);
+                    lock(self.quota).drop_entry();
                 }
                 return Err(e);
             }
@@ -471,8 +473,7 @@ impl types::HostDescriptor for GuardedFsView<'_> {
         path: String,
     ) -> FsResult<()> {
         self.inner.remove_directory_at(fd, path).await?;
-        let mut quota = lock(self.quota);
-        quota.entries = quota.entries.saturating_sub(1);
+        lock(self.quota).drop_entry();
         Ok(())
     }
 
@@ -492,12 +493,10 @@ impl types::HostDescriptor for GuardedFsView<'_> {
             .await?;
         if let Some((key, nlink, is_dir)) = replaced {
             let mut quota = lock(self.quota);
-            if is_dir {
-                quota.entries = quota.entries.saturating_sub(1);
-            } else if nlink <= 1 {
+            if !is_dir && nlink <= 1 {
                 quota.unlinked(key);
             } else {
-                quota.entries = quota.entries.saturating_sub(1);
+                quota.drop_entry();
             }
         }
         Ok(())
@@ -512,8 +511,7 @@ impl types::HostDescriptor for GuardedFsView<'_> {
         lock(self.quota).take_entry()?;
         let result = self.inner.symlink_at(fd, old_path, new_path).await;
         if result.is_err() {
-            let mut quota = lock(self.quota);
-            quota.entries = quota.entries.saturating_sub(1);
+            lock(self.quota).drop_entry();
         }
         result
     }
@@ -527,7 +525,7 @@ impl types::HostDescriptor for GuardedFsView<'_> {
             if nlink <= 1 {
                 quota.unlinked(key);
             } else {
-                quota.entries = quota.entries.saturating_sub(1);
+                quota.drop_entry();
             }
         }
         Ok(())
