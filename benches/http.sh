@@ -4,6 +4,9 @@
 # wrk from Debian's packages if it is missing.
 #
 #   benches/http.sh [seconds] [connections]
+#
+# HEARTH_PROFILE=dev runs the debug build instead (CI's smoke run: it proves the benchmark
+# still runs without building wasmtime a second time; its figures mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -13,18 +16,24 @@ if ! command -v wrk >/dev/null; then
   echo "installing wrk…" >&2
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-echo "building hearth (release) and the echo guest…" >&2
-cargo build --release -q -p hearth
+profile=${HEARTH_PROFILE:-release}
+case $profile in
+  release) bin=target/release/hearth ;;
+  dev) bin=target/debug/hearth ;;
+  *) echo "HEARTH_PROFILE is release or dev" >&2; exit 2 ;;
+esac
+echo "building hearth ($profile) and the echo guest…" >&2
+cargo build --profile "$profile" -q -p hearth
 cargo build -q --profile guest --target wasm32-wasip2 -p hearth-examples --target-dir target/guests
 
 state=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))
 endpoint="http://127.0.0.1:$port"
-RUST_LOG=warn target/release/hearth serve --listen "127.0.0.1:$port" --state-dir "$state" &
+RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --state-dir "$state" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$state"' EXIT
 for _ in $(seq 100); do curl -sf "$endpoint/health" >/dev/null && break; sleep 0.1; done
-target/release/hearth deploy echo target/guests/wasm32-wasip2/guest/echo.wasm --endpoint "$endpoint" >/dev/null
+"$bin" deploy echo target/guests/wasm32-wasip2/guest/echo.wasm --endpoint "$endpoint" >/dev/null
 
 cat > "$state/invoke.lua" <<'LUA'
 wrk.method = "POST"

@@ -40,6 +40,10 @@ enum Command {
         /// Account concurrency limit.
         #[arg(long, default_value_t = 1000)]
         account_concurrency: u32,
+        /// Storage quota for deployment packages (every version's zip, all functions), MiB;
+        /// Lambda's default is 75 GiB.
+        #[arg(long, default_value_t = 76_800)]
+        code_storage_limit: u64,
         /// File of access keys (`KEY SECRET` per line, or AWS's credentials INI format):
         /// every request must then carry a valid SigV4 signature by one of them.
         #[arg(long)]
@@ -169,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             keep_alive,
             memory_budget,
             account_concurrency,
+            code_storage_limit,
             credentials,
             allow_unauthenticated,
             allow_hosts,
@@ -199,6 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.pool.memory_budget_mb = mb;
             }
             config.account_concurrency = account_concurrency;
+            config.code_storage_limit = code_storage_limit.saturating_mul(1024 * 1024);
             let scheduler = Scheduler::new(config).context("starting the scheduler")?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

@@ -140,6 +140,33 @@ impl WasmEngine {
         Ok(component)
     }
 
+    /// Deletes cached compiled code of every component not in `keep`, and code compiled by
+    /// another engine configuration or wasmtime version (it would never load again).
+    /// Blocking: call it off the async workers.
+    pub fn collect_cache(&self, keep: &std::collections::HashSet<String>) -> std::io::Result<()> {
+        let suffix = format!("-{}.cwasm", self.engine_hash);
+        for entry in std::fs::read_dir(&self.cache_dir)? {
+            let path = entry?.path();
+            let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+                continue;
+            };
+            // A temp file may be a compile writing its result right now.
+            if !file.ends_with(".cwasm")
+                || file
+                    .strip_suffix(&suffix)
+                    .is_some_and(|sha| keep.contains(sha))
+            {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     fn cache_path(&self, sha256_hex: &str) -> PathBuf {
         self.cache_dir
             .join(format!("{sha256_hex}-{}.cwasm", self.engine_hash))

@@ -10,6 +10,9 @@ pub const DEFAULT_ACCOUNT_CONCURRENCY: u32 = 1_000;
 /// Lambda keeps at least this much of the account limit unreserved.
 pub const MIN_UNRESERVED_CONCURRENCY: u32 = 100;
 
+/// Lambda's default storage quota for all deployment packages (every version's zip): 75 GB.
+pub const DEFAULT_CODE_STORAGE_BYTES: u64 = 80_530_636_800;
+
 /// Default bound on queued `Event` invocations.
 pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100_000;
 
@@ -41,6 +44,9 @@ pub struct SchedulerConfig {
     pub max_queued_event_bytes: u64,
     /// Bound of one function's log file; it is rotated (one old copy kept) beyond it.
     pub max_log_bytes: u64,
+    /// Most bytes of deployment packages (`CodeSize` of `$LATEST` and every version, over
+    /// all functions); beyond it deploys get `CodeStorageExceededException`.
+    pub code_storage_limit: u64,
 }
 
 impl SchedulerConfig {
@@ -58,6 +64,7 @@ impl SchedulerConfig {
             max_queued_events: DEFAULT_MAX_QUEUED_EVENTS,
             max_queued_event_bytes: DEFAULT_MAX_QUEUED_EVENT_BYTES,
             max_log_bytes: crate::logs::store::DEFAULT_MAX_LOG_BYTES,
+            code_storage_limit: DEFAULT_CODE_STORAGE_BYTES,
         }
     }
 }

@@ -40,9 +40,6 @@ pub struct AccountUsage {
     pub function_count: u64,
 }
 
-/// Lambda's default storage quota for all deployment packages: 75 GB.
-const TOTAL_CODE_SIZE: u64 = 80_530_636_800;
-
 fn decode_zip(zip: Option<&str>) -> Result<Vec<u8>, DeployError> {
     let zip = zip.ok_or_else(|| {
         DeployError::InvalidParameter("Please provide a source for function code.".into())
@@ -126,6 +123,8 @@ impl Scheduler {
         if self.read_functions().contains_key(&name) {
             return Err(DeployError::AlreadyExists(self.function_arn(&name)));
         }
+        let copies = if request.publish { 2 } else { 1 };
+        self.check_code_storage(copies * package.code_size, 0)?;
         let config = self.latest_config(&name, settings, &package);
         let wasm_sha = package.wasm_sha256_hex.clone();
         let wasm = Arc::new(package.wasm);
@@ -175,6 +174,15 @@ impl Scheduler {
                 "The function's handler changed while its code was being updated; retry.".into(),
             ));
         }
+        self.check_code_storage(
+            package.code_size
+                + if request.publish {
+                    package.code_size
+                } else {
+                    0
+                },
+            current.code_size,
+        )?;
         let mut config = current.clone();
         config.code_size = package.code_size;
         config.code_sha256 = package.code_sha256.clone();
@@ -198,6 +206,7 @@ impl Scheduler {
         };
         self.replace_latest(name, record, latest, request.publish)
             .await?;
+        self.collect_code().await;
         Ok(config)
     }
 
@@ -230,12 +239,7 @@ impl Scheduler {
         config.last_modified = last_modified_now();
         config.revision_id = uuid::Uuid::new_v4().to_string();
         let wasm_sha = record.latest.wasm_sha256.clone();
-        let wasm = Arc::new(
-            self.inner
-                .store
-                .load_code(&wasm_sha)
-                .map_err(|e| DeployError::Internal(e.to_string()))?,
-        );
+        let wasm = self.load_code(&wasm_sha).await?;
         let latest = self
             .prepare_entry_async(config.clone(), wasm_sha, wasm)
             .await?;
@@ -296,10 +300,12 @@ impl Scheduler {
         match qualifier {
             None | Some("$LATEST") => {
                 self.record(name)?;
-                self.inner
-                    .store
-                    .delete_function(name)
-                    .map_err(|e| DeployError::Internal(e.to_string()))?;
+                let store = self.inner.store.clone();
+                let file = name.to_owned();
+                tokio::task::spawn_blocking(move || store.delete_function(&file))
+                    .await
+                    .map_err(|e| DeployError::Internal(e.to_string()))?
+                    .map_err(|e| DeployError::Internal(format!("writing state: {e}")))?;
                 let Some(state) = self.write_functions().remove(name) else {
                     return Err(self.not_found(name).into());
                 };
@@ -308,6 +314,7 @@ impl Scheduler {
                 }
                 self.inner.admission.set_reserved(name, None);
                 self.inner.metrics.remove_function(name);
+                self.collect_code().await;
                 Ok(())
             }
             Some(q) => {
@@ -333,13 +340,13 @@ impl Scheduler {
                 record.event_invoke_configs.remove(q);
                 record.provisioned.remove(q);
                 self.persist(&record).await?;
-                let mut functions = self.write_functions();
-                if let Some(state) = functions.get_mut(name) {
+                if let Some(state) = self.write_functions().get_mut(name) {
                     state.record = record;
                     if let Some(entry) = state.versions.remove(&n) {
                         drop(self.inner.pool.retire(&entry.key));
                     }
                 }
+                self.collect_code().await;
                 Ok(())
             }
         }
@@ -452,10 +459,10 @@ impl Scheduler {
         self.store_record(record).await
     }
 
-    /// GetAccountSettings.
-    pub fn account_settings(&self) -> AccountSettings {
-        let functions = self.read_functions();
-        let total: u64 = functions
+    /// Bytes of deployment packages stored: `CodeSize` of `$LATEST` and of every version,
+    /// over all functions (what Lambda's code storage quota counts).
+    fn code_storage_used(&self) -> u64 {
+        self.read_functions()
             .values()
             .map(|s| {
                 s.record.latest.config.code_size
@@ -465,11 +472,78 @@ impl Scheduler {
                         .map(|v| v.config.code_size)
                         .sum::<u64>()
             })
-            .sum();
+            .sum()
+    }
+
+    /// Refuses a change that stores `adding` bytes of packages and frees `freeing` when the
+    /// total would pass the code storage quota. Called under the control lock, so two
+    /// deploys cannot both fit into the same room.
+    pub(crate) fn check_code_storage(&self, adding: u64, freeing: u64) -> Result<(), DeployError> {
+        let limit = self.inner.config.code_storage_limit;
+        let after = (self.code_storage_used() + adding).saturating_sub(freeing);
+        if adding > freeing && after > limit {
+            return Err(DeployError::CodeStorageExceeded(format!(
+                "Code storage limit exceeded: {after} bytes of deployment packages would pass the limit of {limit} bytes. Delete unused functions or versions."
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes stored components (and their compiled code) that no version of any function
+    /// references any more: what UpdateFunctionCode replaced and DeleteFunction left behind.
+    /// Called under the control lock, after the records that stopped referencing them are
+    /// on disk; a crash before it leaves garbage the next start collects, never a record
+    /// without its code. Failure only leaves garbage, so it is logged, not returned.
+    pub(crate) async fn collect_code(&self) {
+        let keep = self.referenced_code();
+        let store = self.inner.store.clone();
+        let engine = self.inner.engine.clone();
+        let collected = tokio::task::spawn_blocking(move || {
+            let deleted = store.collect_code(&keep)?;
+            engine.collect_cache(&keep)?;
+            Ok::<_, std::io::Error>(deleted)
+        })
+        .await;
+        match collected {
+            Ok(Ok(deleted)) if !deleted.is_empty() => {
+                tracing::debug!(count = deleted.len(), "deleted unreferenced code");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot delete unreferenced code"),
+            Err(e) => tracing::warn!(error = %e, "code collection task failed"),
+        }
+    }
+
+    /// The hashes of every component a record refers to.
+    pub(crate) fn referenced_code(&self) -> std::collections::HashSet<String> {
+        self.read_functions()
+            .values()
+            .flat_map(|s| {
+                std::iter::once(s.record.latest.wasm_sha256.clone())
+                    .chain(s.record.versions.values().map(|v| v.wasm_sha256.clone()))
+            })
+            .collect()
+    }
+
+    /// A stored component, read off the async workers.
+    pub(crate) async fn load_code(&self, sha: &str) -> Result<Arc<Vec<u8>>, DeployError> {
+        let store = self.inner.store.clone();
+        let sha = sha.to_owned();
+        tokio::task::spawn_blocking(move || store.load_code(&sha))
+            .await
+            .map_err(|e| DeployError::Internal(e.to_string()))?
+            .map(Arc::new)
+            .map_err(|e| DeployError::Internal(format!("reading code: {e}")))
+    }
+
+    /// GetAccountSettings.
+    pub fn account_settings(&self) -> AccountSettings {
+        let total = self.code_storage_used();
+        let functions = self.read_functions();
         let admission = &self.inner.admission;
         AccountSettings {
             account_limit: AccountLimit {
-                total_code_size: TOTAL_CODE_SIZE,
+                total_code_size: self.inner.config.code_storage_limit,
                 code_size_unzipped: code::MAX_UNZIPPED_BYTES,
                 code_size_zipped: code::MAX_ZIPPED_BYTES as u64,
                 concurrent_executions: admission.account_limit(),

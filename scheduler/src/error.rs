@@ -47,6 +47,9 @@ pub enum DeployError {
     /// The code is not a valid component for this runtime (`InvalidParameterValueException`).
     #[error("{0}")]
     InvalidCode(String),
+    /// The account's code storage quota would be exceeded (`CodeStorageExceededException`).
+    #[error("{0}")]
+    CodeStorageExceeded(String),
     #[error(transparent)]
     NotFound(#[from] NotFound),
     /// Reading or writing state failed (`ServiceException`).

@@ -140,6 +140,13 @@ impl Scheduler {
         });
         let scheduler = Self { inner };
         scheduler.load()?;
+        // Code a crash left unreferenced (between writing a component and its record, or
+        // between a record's change and the collection after it).
+        let collector = scheduler.clone();
+        tokio::spawn(async move {
+            let _control = collector.inner.control.lock().await;
+            collector.collect_code().await;
+        });
         scheduler.spawn_reaper();
         scheduler.spawn_async_worker(async_rx);
         scheduler.spawn_provisioner();

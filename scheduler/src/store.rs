@@ -96,6 +96,37 @@ impl StateStore {
     pub fn load_code(&self, sha256_hex: &str) -> std::io::Result<Vec<u8>> {
         std::fs::read(self.code_path(sha256_hex))
     }
+
+    /// Deletes every stored component whose hash is not in `keep` (and leftovers of
+    /// interrupted writes); returns the hashes deleted. Content-addressed files are shared
+    /// by versions and functions, so only the caller, holding every record, knows which
+    /// are garbage.
+    pub fn collect_code(
+        &self,
+        keep: &std::collections::HashSet<String>,
+    ) -> std::io::Result<Vec<String>> {
+        let dir = self.root.join("code");
+        let mut deleted = Vec::new();
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
+                continue;
+            };
+            let sha = file.strip_suffix(".wasm");
+            if sha.is_some_and(|sha| keep.contains(sha)) {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => deleted.extend(sha.map(str::to_owned)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !deleted.is_empty() {
+            sync_dir(&dir)?;
+        }
+        Ok(deleted)
+    }
 }
 
 use hearth_journal::atomic::sync_dir;

@@ -5,7 +5,6 @@ use crate::function::{FunctionConfiguration, last_modified_now};
 use crate::record::{AliasConfiguration, VersionRecord};
 use crate::registry::{FunctionState, Scheduler};
 use serde::Deserialize;
-use std::sync::Arc;
 
 /// The PublishVersion request body.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -146,12 +145,12 @@ impl Scheduler {
         if let Some(description) = request.and_then(|r| r.description.clone()) {
             config.description = description;
         }
-        let wasm = Arc::new(
-            self.inner
-                .store
-                .load_code(&latest.wasm_sha256)
-                .map_err(|e| DeployError::Internal(e.to_string()))?,
-        );
+        if request.is_some() {
+            // A PublishVersion of its own; CreateFunction and UpdateFunctionCode with
+            // `Publish` counted the version in their own check.
+            self.check_code_storage(latest.config.code_size, 0)?;
+        }
+        let wasm = self.load_code(&latest.wasm_sha256).await?;
         let entry = self
             .prepare_entry_async(config.clone(), latest.wasm_sha256.clone(), wasm)
             .await?;

@@ -147,6 +147,11 @@ impl From<DeployError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
             }
             DeployError::TooLarge(_) => Self::too_large(message),
+            DeployError::CodeStorageExceeded(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "CodeStorageExceededException",
+                message,
+            ),
             DeployError::NotFound(_) => {
                 Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
             }

@@ -8,6 +8,7 @@ mod server;
 mod async_policy;
 mod auth;
 mod claims;
+mod code_storage;
 mod control;
 mod deploy;
 mod durability;
