@@ -5,8 +5,9 @@
 #
 #   benches/http.sh [seconds] [connections]
 #
-# HEARTH_PROFILE=dev runs the debug build instead (CI's smoke run: it proves the benchmark
-# still runs without building wasmtime a second time; its figures mean nothing).
+# HEARTH_BIN=target/debug/hearth runs that binary instead of building the release one (CI's
+# smoke run: it proves the benchmark still runs without building wasmtime a second time; its
+# figures mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -16,14 +17,13 @@ if ! command -v wrk >/dev/null; then
   echo "installing wrk…" >&2
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-profile=${HEARTH_PROFILE:-release}
-case $profile in
-  release) bin=target/release/hearth ;;
-  dev) bin=target/debug/hearth ;;
-  *) echo "HEARTH_PROFILE is release or dev" >&2; exit 2 ;;
-esac
-echo "building hearth ($profile) and the echo guest…" >&2
-cargo build --profile "$profile" -q -p hearth
+bin=${HEARTH_BIN:-}
+if [ -z "$bin" ]; then
+  echo "building hearth (release)…" >&2
+  cargo build --release -q -p hearth
+  bin=target/release/hearth
+fi
+echo "building the echo guest…" >&2
 cargo build -q --profile guest --target wasm32-wasip2 -p hearth-examples --target-dir target/guests
 
 state=$(mktemp -d)

@@ -18,6 +18,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// Lambda retries a throttled `Event` invocation with exponential backoff from 1 s up to
+/// 5 min, until the event reaches its maximum age.
+const THROTTLE_BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const THROTTLE_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
 /// An `Event` invocation waiting in the async queue (as persisted).
 pub(crate) type AsyncEvent = QueuedEvent;
 
@@ -96,9 +101,14 @@ impl Scheduler {
     async fn run_event(&self, mut event: AsyncEvent) {
         let policy = self.async_policy(&event.function, event.qualifier.as_deref());
         let delays = self.inner.config.async_retry_delays.clone();
-        let mut throttle_backoff = Duration::from_millis(100);
+        let clock = self.inner.config.async_clock.clone();
+        let mut throttle_backoff = THROTTLE_BACKOFF_FIRST;
+        // The event's age: the wall clock once (it may have been accepted before a restart),
+        // then the policy's clock, which every wait below sleeps on.
+        let age_here = Duration::from_millis(now_unix_ms().saturating_sub(event.accepted_unix_ms));
+        let here = clock.now();
         let outcome = loop {
-            let age = Duration::from_millis(now_unix_ms().saturating_sub(event.accepted_unix_ms));
+            let age = age_here + clock.now().saturating_sub(here);
             if age > policy.max_event_age {
                 break Outcome::Failed("EventAgeExceeded", None);
             }
@@ -132,11 +142,13 @@ impl Scheduler {
                         .or(delays.last())
                         .copied()
                         .unwrap_or_default();
-                    tokio::time::sleep(delay).await;
+                    clock.sleep(delay).await;
                 }
                 Err(InvokeError::Throttled { .. } | InvokeError::Capacity(_)) => {
-                    tokio::time::sleep(throttle_backoff).await;
-                    throttle_backoff = (throttle_backoff * 2).min(Duration::from_secs(300));
+                    // Never past the event's maximum age: it ends then, not a backoff later.
+                    let left = policy.max_event_age.saturating_sub(age) + Duration::from_millis(1);
+                    clock.sleep(throttle_backoff.min(left)).await;
+                    throttle_backoff = (throttle_backoff * 2).min(THROTTLE_BACKOFF_MAX);
                 }
                 // Left on disk: it runs after the next start.
                 Err(InvokeError::ShuttingDown) => return,

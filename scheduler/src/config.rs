@@ -1,7 +1,9 @@
 //! Scheduler settings.
 
+use crate::clock::{Clock, TokioClock};
 use hearth_pool::PoolConfig;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Lambda's default account concurrency limit.
@@ -36,6 +38,9 @@ pub struct SchedulerConfig {
     pub async_retry_delays: Vec<Duration>,
     /// Longest an `Event` invocation is retried while throttled (Lambda: 6 h).
     pub async_max_event_age: Duration,
+    /// What the asynchronous-invocation policy's waits and event ages are measured on
+    /// (tokio's clock; tests put a [`crate::clock::ManualClock`] here).
+    pub async_clock: Arc<dyn Clock>,
     /// Bound on how long shutdown waits for in-flight invocations.
     pub shutdown_grace: Duration,
     /// Most `Event` invocations queued at once; beyond it `Event` invokes get a 429.
@@ -60,6 +65,7 @@ impl SchedulerConfig {
             pool: PoolConfig::default(),
             async_retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
             async_max_event_age: Duration::from_secs(6 * 3600),
+            async_clock: Arc::new(TokioClock::default()),
             shutdown_grace: Duration::from_secs(30),
             max_queued_events: DEFAULT_MAX_QUEUED_EVENTS,
             max_queued_event_bytes: DEFAULT_MAX_QUEUED_EVENT_BYTES,

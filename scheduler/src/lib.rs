@@ -31,6 +31,7 @@
 
 pub mod admission;
 pub mod async_invoke;
+pub mod clock;
 pub mod code;
 pub mod config;
 pub mod control;

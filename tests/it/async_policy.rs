@@ -147,3 +147,153 @@ async fn a_throttled_event_is_retried_until_too_old_then_event_age_exceeded() {
     );
     s.stop().await;
 }
+
+/// Lambda's own timings (retries 1 and 2 minutes apart, throttle backoff from 1 s to 5 min,
+/// the event's maximum age), on a manual clock: the test sees each wait the policy starts,
+/// checks its length, and moves time past it.
+mod lambda_timings {
+    use super::{SINK_ARN, attempts, put_config, records};
+    use crate::server::TestServer;
+    use hearth_scheduler::clock::ManualClock;
+    use hyper::Method;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    async fn start(clock: &Arc<ManualClock>) -> TestServer {
+        let clock = clock.clone();
+        TestServer::start_with(move |c| c.async_clock = clock).await
+    }
+
+    /// The next wait the policy starts, which must come (real time) within 30 s.
+    async fn next_wait(clock: &ManualClock) -> Duration {
+        clock
+            .next_wait(Duration::from_secs(30))
+            .await
+            .expect("the policy started no wait")
+    }
+
+    async fn reserve(s: &TestServer, function: &str, reserved: Option<u32>) {
+        let path = format!("/2017-10-31/functions/{function}/concurrency");
+        let reply = match reserved {
+            Some(n) => {
+                s.client
+                    .send_json(
+                        Method::PUT,
+                        &path,
+                        &serde_json::json!({ "ReservedConcurrentExecutions": n }),
+                    )
+                    .await
+            }
+            None => s.client.send(Method::DELETE, &path, &[], Vec::new()).await,
+        }
+        .expect("concurrency");
+        assert!(reply.status.is_success(), "{}", reply.error_text());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_retries_one_then_two_minutes_apart() {
+        let clock = Arc::new(ManualClock::default());
+        let s = start(&clock).await;
+        s.deployed("failing", "error", None, None).await;
+        s.deployed("sink", "logger", None, None).await;
+        put_config(
+            &s,
+            "failing",
+            serde_json::json!({"DestinationConfig": {"OnFailure": {"Destination": SINK_ARN}}}),
+        )
+        .await;
+        s.invoke_as("failing", "{}", "Event", false).await;
+        assert_eq!(next_wait(&clock).await, Duration::from_secs(60));
+        assert_eq!(attempts(&s, "failing").await, 1);
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(next_wait(&clock).await, Duration::from_secs(120));
+        assert_eq!(attempts(&s, "failing").await, 2);
+        clock.advance(Duration::from_secs(120));
+        let record = super::one_record(&s).await;
+        assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+        assert_eq!(record["responseContext"]["functionError"], "Unhandled");
+        assert_eq!(attempts(&s, "failing").await, 3);
+        assert!(clock.pending().is_empty(), "{:?}", clock.pending());
+        s.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_throttled_event_backs_off_until_its_maximum_age() {
+        let clock = Arc::new(ManualClock::default());
+        let s = start(&clock).await;
+        s.deployed("echo", "echo", None, None).await;
+        s.deployed("sink", "logger", None, None).await;
+        put_config(
+            &s,
+            "echo",
+            serde_json::json!({
+                "MaximumEventAgeInSeconds": 60,
+                "DestinationConfig": {"OnFailure": {"Destination": SINK_ARN}},
+            }),
+        )
+        .await;
+        reserve(&s, "echo", Some(0)).await;
+        s.invoke_as("echo", "{}", "Event", false).await;
+        let mut waits = Vec::new();
+        while waits.iter().sum::<Duration>() < Duration::from_secs(59) {
+            let wait = next_wait(&clock).await;
+            waits.push(wait);
+            clock.advance(wait);
+        }
+        // 1, 2, 4, 8, 16 s, then only what is left of the 60 s (not the next 32 s step):
+        // 29 s less the few real milliseconds between acceptance and the first attempt.
+        assert_eq!(
+            waits[..5].iter().map(Duration::as_secs).collect::<Vec<_>>(),
+            [1, 2, 4, 8, 16]
+        );
+        assert_eq!(waits.len(), 6, "{waits:?}");
+        assert!(
+            waits[5] > Duration::from_secs(28) && waits[5] <= Duration::from_millis(29_001),
+            "{waits:?}"
+        );
+        let record = super::one_record(&s).await;
+        assert_eq!(record["requestContext"]["condition"], "EventAgeExceeded");
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 0);
+        assert_eq!(attempts(&s, "echo").await, 0);
+        let throttles = s.metric("hearth_throttles_total{function=\"echo\"}").await;
+        assert_eq!(throttles, Some(6.0), "one throttle before each wait");
+        s.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_throttled_event_runs_once_the_throttle_lifts() {
+        let clock = Arc::new(ManualClock::default());
+        let s = start(&clock).await;
+        s.deployed("echo", "echo", None, None).await;
+        s.deployed("sink", "logger", None, None).await;
+        put_config(
+            &s,
+            "echo",
+            serde_json::json!({"DestinationConfig": {"OnSuccess": {"Destination": SINK_ARN}}}),
+        )
+        .await;
+        reserve(&s, "echo", Some(0)).await;
+        s.invoke_as("echo", r#"{"n":1}"#, "Event", false).await;
+        // Throttled for half an hour: the backoff doubles up to 5 min and stays there.
+        let mut waits = Vec::new();
+        while waits.iter().sum::<Duration>() < Duration::from_secs(1800) {
+            let wait = next_wait(&clock).await;
+            waits.push(wait);
+            clock.advance(wait);
+        }
+        assert_eq!(
+            waits.iter().map(Duration::as_secs).collect::<Vec<_>>(),
+            [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300, 300]
+        );
+        assert!(records(&s).await.is_empty());
+        reserve(&s, "echo", None).await;
+        let wait = next_wait(&clock).await;
+        clock.advance(wait);
+        let record = super::one_record(&s).await;
+        assert_eq!(record["requestContext"]["condition"], "Success");
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 1);
+        assert_eq!(record["responsePayload"]["n"], 1);
+        s.stop().await;
+    }
+}
