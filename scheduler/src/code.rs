@@ -196,6 +196,73 @@ mod tests {
         assert!(e.to_string().contains("Unzipped size"), "{e}");
     }
 
+    /// A zip of the component and a stored (uncompressed) padding entry, exactly `len`
+    /// bytes long.
+    fn stored_zip_of_len(len: usize) -> Vec<u8> {
+        let build = |pad: usize| {
+            let mut out = std::io::Cursor::new(Vec::new());
+            let mut w = zip::ZipWriter::new(&mut out);
+            let stored = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            w.start_file("function.wasm", stored).expect("start");
+            w.write_all(COMPONENT).expect("write");
+            w.start_file("pad", stored).expect("start");
+            w.write_all(&vec![b'p'; pad]).expect("write");
+            w.finish().expect("finish");
+            out.into_inner()
+        };
+        let overhead = build(0).len();
+        let zip = build(len - overhead);
+        assert_eq!(zip.len(), len);
+        zip
+    }
+
+    #[test]
+    fn a_zip_of_exactly_50_mb_is_accepted_and_one_byte_more_is_refused() {
+        let at = stored_zip_of_len(MAX_ZIPPED_BYTES);
+        let package = unpack(&at, "function.wasm").expect("50 MB zip");
+        assert_eq!(package.code_size, MAX_ZIPPED_BYTES as u64);
+        let over = stored_zip_of_len(MAX_ZIPPED_BYTES + 1);
+        let e = unpack(&over, "function.wasm").expect_err("over 50 MB");
+        assert!(matches!(e, DeployError::TooLarge(_)), "{e}");
+    }
+
+    #[test]
+    fn a_zip_that_understates_its_inflated_size_is_refused_without_inflating_past_the_limit() {
+        // 300 MB of zeros, deflated, declared as 8 bytes in both the local header and the
+        // central directory.
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("function.wasm", opts).expect("start");
+        w.write_all(COMPONENT).expect("write");
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..300 {
+            w.write_all(&chunk).expect("write");
+        }
+        w.finish().expect("finish");
+        let mut z = out.into_inner();
+        let lie = 8u32.to_le_bytes();
+        // Local file header: uncompressed size at offset 22.
+        assert_eq!(&z[..4], b"PK\x03\x04");
+        z[22..26].copy_from_slice(&lie);
+        // Central directory header: uncompressed size at offset 24.
+        let central = z
+            .windows(4)
+            .rposition(|w| w == b"PK\x01\x02")
+            .expect("central directory");
+        z[central + 24..central + 28].copy_from_slice(&lie);
+        let e = unpack(&z, "function.wasm").expect_err("the lie must not pass");
+        assert!(
+            matches!(
+                e,
+                DeployError::InvalidZip(_) | DeployError::InvalidParameter(_)
+            ),
+            "{e}"
+        );
+    }
+
     proptest::proptest! {
         /// Untrusted bytes never panic the unpacker: any input is a package or an error.
         #[test]

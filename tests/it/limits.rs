@@ -342,3 +342,153 @@ async fn configuration_limits_hold_at_their_boundaries() {
     }
     s.stop().await;
 }
+
+/// A zip whose entries declare `total` bytes unzipped: the component, and zeros (deflated,
+/// so the zip stays small) making up the rest.
+fn zip_declaring(total: u64) -> Vec<u8> {
+    use std::io::Write as _;
+    let component = crate::guests::guest("echo");
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = zip::ZipWriter::new(&mut out);
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("function.wasm", deflated).expect("start");
+    w.write_all(&component).expect("write");
+    w.start_file("assets/zeros", deflated).expect("start");
+    let mut left = total - component.len() as u64;
+    let chunk = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        w.write_all(&chunk[..n]).expect("write");
+        left -= n as u64;
+    }
+    w.finish().expect("finish");
+    out.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_of_exactly_250_mb_unzipped_deploys_and_one_byte_more_is_refused() {
+    use base64::Engine as _;
+    use hearth_scheduler::code::MAX_UNZIPPED_BYTES;
+    let s = TestServer::start().await;
+    for (name, total, accepted) in [
+        ("at", MAX_UNZIPPED_BYTES, true),
+        ("over", MAX_UNZIPPED_BYTES + 1, false),
+    ] {
+        let zip = zip_declaring(total);
+        let mut request = crate::server::create_request(name, "echo");
+        request["Code"]["ZipFile"] = base64::engine::general_purpose::STANDARD
+            .encode(&zip)
+            .into();
+        let reply = s.create(&request).await;
+        assert_eq!(
+            reply.status.is_success(),
+            accepted,
+            "{total} bytes unzipped: {}",
+            reply.error_text()
+        );
+        if accepted {
+            assert_eq!(s.invoke(name, r#"{"big":"package"}"#).await.status, 200);
+        } else {
+            assert_eq!(
+                reply.header("x-amzn-ErrorType"),
+                Some("InvalidParameterValueException")
+            );
+            assert!(reply.error_text().contains("Unzipped size"));
+        }
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_of_6_mb_through_the_host_call_arrives_whole_and_one_byte_more_is_an_error() {
+    use hearth_runtime_api::limits::MAX_RESPONSE_BYTES;
+    let s = TestServer::start().await;
+    let mut request = crate::server::create_request("big", "hostile");
+    request["Timeout"] = 60.into();
+    assert_eq!(s.create(&request).await.status, 201);
+    let at = s
+        .invoke(
+            "big",
+            &format!(r#"{{"mode":"respond_bytes","n":{MAX_RESPONSE_BYTES}}}"#),
+        )
+        .await;
+    assert_eq!(at.status, 200, "{}", at.error_text());
+    assert_eq!(at.header("X-Amz-Function-Error"), None);
+    assert_eq!(at.body.len(), MAX_RESPONSE_BYTES);
+    let over = s
+        .invoke(
+            "big",
+            &format!(
+                r#"{{"mode":"respond_bytes","n":{}}}"#,
+                MAX_RESPONSE_BYTES + 1
+            ),
+        )
+        .await;
+    assert_eq!(over.status, 200);
+    assert_eq!(over.header("X-Amz-Function-Error"), Some("Unhandled"));
+    assert_eq!(json(&over)["errorType"], "Function.ResponseSizeTooLarge");
+    // The sandbox that tried is still usable, or replaced: the next invoke answers.
+    assert_eq!(s.invoke("big", "{}").await.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_init_phase_is_stopped_at_10_seconds() {
+    use hearth_runtime_api::limits::INIT_TIMEOUT;
+    let s = TestServer::start().await;
+    let mut request = crate::server::create_request("slow_init", "hostile");
+    // Longer than INIT: the bound that stops it must be INIT's own.
+    request["Timeout"] = 60.into();
+    request["Environment"] = serde_json::json!({"Variables": {"HOSTILE_INIT": "spin"}});
+    assert_eq!(s.create(&request).await.status, 201);
+    let reply = s
+        .invoke_as("slow_init", "{}", "RequestResponse", true)
+        .await;
+    assert_eq!(reply.header("X-Amz-Function-Error"), Some("Unhandled"));
+    assert_eq!(json(&reply)["errorType"], "Sandbox.Timedout");
+    let tail = crate::server::log_tail(&reply);
+    assert!(
+        tail.contains(&format!(
+            "INIT phase timed out after {:.2} seconds",
+            INIT_TIMEOUT.as_secs_f64()
+        )),
+        "{tail}"
+    );
+    assert_eq!(s.scheduler.pool_stats("slow_init").expect("stats").live, 0);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_context_reaches_the_function() {
+    use base64::Engine as _;
+    let s = TestServer::start().await;
+    s.deployed("env", "env", None, None).await;
+    let context = r#"{"custom":{"tenant":"blue"},"client":{"app_title":"t"}}"#;
+    let reply = s
+        .client
+        .send(
+            Method::POST,
+            "/2015-03-31/functions/env/invocations",
+            &[(
+                "X-Amz-Client-Context",
+                base64::engine::general_purpose::STANDARD.encode(context),
+            )],
+            "{}",
+        )
+        .await
+        .expect("invoke");
+    assert_eq!(reply.status, 200, "{}", reply.error_text());
+    let seen = json(&reply)["context"]["client_context"].clone();
+    let seen: serde_json::Value =
+        serde_json::from_str(seen.as_str().expect("a client context")).expect("json");
+    assert_eq!(seen["custom"]["tenant"], "blue");
+    assert_eq!(
+        json(&reply)["context"]["request_id"].as_str(),
+        reply.header("x-amzn-RequestId")
+    );
+    // Without the header, the function sees none.
+    let plain = s.invoke("env", "{}").await;
+    assert!(json(&plain)["context"]["client_context"].is_null());
+    s.stop().await;
+}

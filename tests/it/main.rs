@@ -16,3 +16,4 @@ mod failures;
 mod hostile;
 mod invoke;
 mod limits;
+mod load;

@@ -1,4 +1,5 @@
-//! `env`: returns the sandbox's environment variables as a JSON object, and lists `/tmp`.
+//! `env`: returns the sandbox's environment variables as a JSON object, lists `/tmp`, and
+//! returns the invocation's context (request id, ARN, deadline, client context, identity).
 //! Shows what a function sees: the Lambda runtime variables, its own `Environment`, and
 //! its private `/tmp`. Event: `{"write": "name"}` also creates `/tmp/name`; `{"fill_mb": N}`
 //! writes N MiB to `/tmp/fill` (to run into the `EphemeralStorage` limit).
@@ -15,7 +16,7 @@ struct Event {
 }
 
 fn main() {
-    hearth_sdk::run(|event: Event, _ctx: &hearth_sdk::Context| {
+    hearth_sdk::run(|event: Event, ctx: &hearth_sdk::Context| {
         if let Some(name) = event.write {
             std::fs::write(format!("/tmp/{name}"), b"x")?;
         }
@@ -32,6 +33,13 @@ fn main() {
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        Ok(serde_json::json!({ "env": vars, "tmp": tmp }))
+        let context = serde_json::json!({
+            "request_id": ctx.request_id,
+            "invoked_function_arn": ctx.invoked_function_arn,
+            "deadline_ms": ctx.deadline_ms,
+            "client_context": ctx.client_context,
+            "identity": ctx.identity,
+        });
+        Ok(serde_json::json!({ "env": vars, "tmp": tmp, "context": context }))
     });
 }

@@ -5,6 +5,7 @@
 //! - `spin_after_respond`: answers, then computes forever without asking for the next
 //!   invocation;
 //! - `error_bytes`: fails with an error message of `N` bytes;
+//! - `respond_bytes`: answers a JSON string of exactly `N` bytes;
 //! - `exit`: exits the process with status `N`;
 //! - `connect`: tries a TCP connection to 127.0.0.1:`N` and answers what happened;
 //! - `fill_tmp_and_spin`: writes `N` MB to `/tmp` and then computes forever;
@@ -16,11 +17,17 @@
 //!   opened and the first error;
 //! - `empty_files`: creates `N` empty files, answering how many and the first error;
 //! - anything else: answers `{"ok":true}`.
+//!
+//! With the environment variable `HOSTILE_INIT=spin` it computes forever before asking for
+//! its first invocation (an INIT phase that never ends).
 
 use hearth_sdk::raw;
 use std::io::Write;
 
 fn main() {
+    if std::env::var("HOSTILE_INIT").as_deref() == Ok("spin") {
+        spin();
+    }
     loop {
         let event = raw::next();
         let request: serde_json::Value = serde_json::from_slice(&event.payload).unwrap_or_default();
@@ -39,6 +46,12 @@ fn main() {
                     Err(e) => e.error_type,
                 };
                 eprintln!("fail answered: {text}");
+            }
+            "respond_bytes" => {
+                let body = format!("\"{}\"", "r".repeat((n as usize).saturating_sub(2)));
+                if let Err(e) = raw::respond(id, body.as_bytes()) {
+                    eprintln!("respond answered: {}", e.error_type);
+                }
             }
             "exit" => std::process::exit(n as i32),
             "connect" => {
