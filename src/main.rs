@@ -40,6 +40,11 @@ enum Command {
         /// Account concurrency limit.
         #[arg(long, default_value_t = 1000)]
         account_concurrency: u32,
+        /// Most live sandboxes (warm, busy and provisioned) at once, over all functions; idle
+        /// ones are evicted least recently used first to stay within it. Each reserves ~4 GiB
+        /// of address space, not memory.
+        #[arg(long, default_value_t = hearth_pool::config::DEFAULT_MAX_SANDBOXES)]
+        max_sandboxes: usize,
         /// Storage quota for deployment packages (every version's zip, all functions), MiB;
         /// Lambda's default is 75 GiB.
         #[arg(long, default_value_t = 76_800)]
@@ -174,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             memory_budget,
             account_concurrency,
             code_storage_limit,
+            max_sandboxes,
             credentials,
             allow_unauthenticated,
             allow_hosts,
@@ -204,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.pool.memory_budget_mb = mb;
             }
             config.account_concurrency = account_concurrency;
+            config.pool.max_sandboxes = max_sandboxes;
             config.code_storage_limit = code_storage_limit.saturating_mul(1024 * 1024);
             let scheduler = Scheduler::new(config).context("starting the scheduler")?;
             let listener = tokio::net::TcpListener::bind(listen)

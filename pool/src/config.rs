@@ -11,6 +11,11 @@ const BUDGET_PERCENT_OF_MEMORY: u64 = 80;
 const FALLBACK_MEMORY_BUDGET_MB: u64 = 8192;
 /// Lambda's smallest MemorySize: a budget below it could not hold a single sandbox.
 const MIN_MEMORY_BUDGET_MB: u64 = 128;
+/// Live sandboxes (idle, busy and reserved) at once, by default. Each needs a slot of the
+/// wasm engine's pooling allocator, which reserves about 4 GiB of address space (not memory)
+/// per slot up front: 10,000 slots are ~40 TiB of the 128 TiB a process can address, and a
+/// warm echo sandbox costs ~75 KiB of RSS (`cargo bench --bench density`).
+pub const DEFAULT_MAX_SANDBOXES: usize = 10_000;
 
 /// How long idle sandboxes live and how much memory all live sandboxes may take together.
 #[derive(Debug, Clone)]
@@ -19,6 +24,9 @@ pub struct PoolConfig {
     pub keep_alive: Duration,
     /// Sum of memory_mb of all live sandboxes (idle + busy + reserved cold starts) may not exceed this.
     pub memory_budget_mb: u64,
+    /// Most live sandboxes (idle + busy + reserved cold starts) at once, whatever their memory:
+    /// the slots the engine has for them. Idle ones are evicted LRU to stay within it.
+    pub max_sandboxes: usize,
 }
 
 impl Default for PoolConfig {
@@ -28,6 +36,7 @@ impl Default for PoolConfig {
         Self {
             keep_alive: DEFAULT_KEEP_ALIVE,
             memory_budget_mb: default_memory_budget_mb(),
+            max_sandboxes: DEFAULT_MAX_SANDBOXES,
         }
     }
 }

@@ -85,6 +85,8 @@ pub enum PoolError {
         /// [`PoolConfig::memory_budget_mb`].
         budget_mb: u64,
     },
+    /// Every sandbox slot is busy ([`PoolConfig::max_sandboxes`]); nothing was evicted.
+    SandboxesExhausted { busy: usize, max_sandboxes: usize },
 }
 
 impl fmt::Display for PoolError {
@@ -98,6 +100,13 @@ impl fmt::Display for PoolError {
                 f,
                 "memory budget exhausted: cannot reserve {requested_mb} MB, {in_use_mb} MB of the \
                  {budget_mb} MB budget are in use and evicting idle sandboxes would not free enough"
+            ),
+            Self::SandboxesExhausted {
+                busy,
+                max_sandboxes,
+            } => write!(
+                f,
+                "every sandbox slot is busy: {busy} of {max_sandboxes} sandboxes are running"
             ),
         }
     }

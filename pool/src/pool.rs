@@ -57,8 +57,12 @@ where
         // `now` is not needed: LRU order is release order. Kept so callers pass one clock
         // reading to every method and a future policy (e.g. idle-time stats) can use it.
         let _ = now;
-        self.lock()
-            .acquire(key, memory_mb, self.config.memory_budget_mb)
+        self.lock().acquire(
+            key,
+            memory_mb,
+            self.config.memory_budget_mb,
+            self.config.max_sandboxes,
+        )
     }
 
     /// A busy sandbox finished its work and can be reused: it becomes idle (most recent for

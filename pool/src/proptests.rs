@@ -14,6 +14,8 @@ use crate::{Acquired, PoolConfig, PoolError, PoolStats, WarmPool};
 
 const KEYS: u8 = 3;
 const BUDGET_MB: u64 = 512;
+/// Few enough that the count bound binds as often as the memory budget (0 MB sandboxes).
+const MAX_SANDBOXES: usize = 4;
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
@@ -109,6 +111,7 @@ fn run(ops: Vec<Op>) {
     let pool: WarmPool<u8, FakeSandbox> = WarmPool::new(PoolConfig {
         keep_alive: KEEP_ALIVE,
         memory_budget_mb: BUDGET_MB,
+        max_sandboxes: MAX_SANDBOXES,
     });
     let mut model = Model::default();
     let mut now = Instant::now();
@@ -132,10 +135,16 @@ fn run(ops: Vec<Op>) {
                         let positions = (0..evicted.len()).collect();
                         model.expect_returned(evicted, positions);
                         assert!(model.memory_mb(None) + mem <= BUDGET_MB, "does not fit");
+                        let live = model.idle.len() + model.busy.len();
+                        assert!(live < MAX_SANDBOXES, "no slot for it");
                         if let Some(last_mb) = last_evicted_mb {
-                            // Minimal: keeping the last evicted one would not have fit.
+                            // Minimal: keeping the last evicted one would not have fit, in
+                            // memory or in slots.
                             let kept = model.memory_mb(None) + last_mb + mem;
-                            assert!(kept > BUDGET_MB, "evicted more than needed");
+                            assert!(
+                                kept > BUDGET_MB || live + 1 >= MAX_SANDBOXES,
+                                "evicted more than needed"
+                            );
                         }
                         model.retired.remove(&key);
                         model.next_id += 1;
@@ -148,15 +157,23 @@ fn run(ops: Vec<Op>) {
                     Err(err) => {
                         let busy_mb: u64 = model.busy.iter().map(|(_, s)| s.mem).sum();
                         assert!(model.idle.iter().all(|i| i.key != key));
-                        assert!(busy_mb + mem > BUDGET_MB, "refused although it fits");
-                        assert_eq!(
-                            err,
+                        let expected = if busy_mb + mem > BUDGET_MB {
                             PoolError::MemoryBudgetExhausted {
                                 requested_mb: mem,
                                 in_use_mb: before.memory_mb,
                                 budget_mb: BUDGET_MB,
                             }
-                        );
+                        } else {
+                            assert!(
+                                model.busy.len() >= MAX_SANDBOXES,
+                                "refused although it fits"
+                            );
+                            PoolError::SandboxesExhausted {
+                                busy: model.busy.len(),
+                                max_sandboxes: MAX_SANDBOXES,
+                            }
+                        };
+                        assert_eq!(err, expected);
                         assert_eq!(pool.totals(), before, "state changed on error");
                     }
                 }

@@ -97,6 +97,7 @@ where
         key: &K,
         memory_mb: u64,
         budget_mb: u64,
+        max_sandboxes: usize,
     ) -> Result<Acquired<S>, PoolError> {
         if let Some(state) = self.keys.get_mut(key) {
             // Every slot in a stack is in the cache; skipping a missing one only guards
@@ -125,10 +126,20 @@ where
                 budget_mb,
             });
         }
+        // Busy sandboxes cannot be evicted either: every slot busy is a refusal.
+        if self.busy >= max_sandboxes {
+            return Err(PoolError::SandboxesExhausted {
+                busy: self.busy,
+                max_sandboxes,
+            });
+        }
         let mut evicted = Vec::new();
-        while self.in_use_mb() + memory_mb > budget_mb {
+        while self.in_use_mb() + memory_mb > budget_mb
+            || self.busy + self.lru.len() >= max_sandboxes
+        {
             let Some((slot, entry)) = self.lru.pop_lru() else {
-                // Unreachable: idle_mb == sum of the cache, and busy_mb + memory_mb fits.
+                // Unreachable: idle_mb == sum of the cache, busy_mb + memory_mb fits, and
+                // busy < max_sandboxes.
                 break;
             };
             self.detach(slot, &entry);

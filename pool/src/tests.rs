@@ -21,6 +21,7 @@ fn pool(budget_mb: u64) -> WarmPool<&'static str, FakeSandbox> {
     WarmPool::new(PoolConfig {
         keep_alive: Duration::from_secs(600),
         memory_budget_mb: budget_mb,
+        max_sandboxes: crate::config::DEFAULT_MAX_SANDBOXES,
     })
 }
 
@@ -308,4 +309,40 @@ fn mismatched_sizes_heal_when_key_goes_idle() {
     pool.discard(&"A", 64);
     assert_eq!(pool.totals(), PoolStats::default());
     pool.check_invariants();
+}
+
+#[test]
+fn the_sandbox_count_bound_evicts_the_least_recently_used_idle_sandbox_then_refuses() {
+    let pool = WarmPool::new(PoolConfig {
+        keep_alive: Duration::from_secs(600),
+        memory_budget_mb: 1 << 20,
+        max_sandboxes: 2,
+    });
+    let now = Instant::now();
+    for (key, id) in [("a", 1), ("b", 2)] {
+        assert!(matches!(
+            pool.acquire(&key, 128, now),
+            Ok(Acquired::Cold { .. })
+        ));
+        assert!(pool.release(&key, sandbox(id, 128), now).is_none());
+    }
+    // A third function: a's sandbox, the least recently used, makes room.
+    match pool.acquire(&"c", 128, now) {
+        Ok(Acquired::Cold { evicted }) => {
+            assert_eq!(evicted.iter().map(|s| s.id).collect::<Vec<_>>(), [1]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // b's idle one goes for d; then both slots are busy and e is refused.
+    assert!(
+        matches!(pool.acquire(&"d", 128, now), Ok(Acquired::Cold { evicted }) if evicted.len() == 1)
+    );
+    assert_eq!(
+        pool.acquire(&"e", 128, now).map(|_| ()),
+        Err(PoolError::SandboxesExhausted {
+            busy: 2,
+            max_sandboxes: 2
+        })
+    );
+    assert_eq!(pool.totals().busy, 2);
 }

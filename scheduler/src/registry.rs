@@ -87,6 +87,9 @@ pub struct Scheduler {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// Engine slots beyond the pool's sandbox bound: room for sandboxes being torn down.
+const ENGINE_SLOT_SLACK: u32 = 64;
+
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scheduler")
@@ -108,7 +111,11 @@ impl Scheduler {
         let store = StateStore::open(&config.state_dir).map_err(|e| internal(&e))?;
         let engine = WasmEngine::new(EngineConfig {
             cache_dir: config.state_dir.join("cache"),
-            max_instances: config.account_concurrency.max(1),
+            // The pool keeps live sandboxes within `max_sandboxes`; the slack covers those an
+            // eviction has let go whose teardown (on their own task) has not finished yet.
+            max_instances: u32::try_from(config.pool.max_sandboxes.max(1))
+                .unwrap_or(u32::MAX)
+                .saturating_add(ENGINE_SLOT_SLACK),
         })
         .map_err(|e| internal(&e))?;
         let logs = LogStore::open_bounded(config.state_dir.join("logs"), config.max_log_bytes)

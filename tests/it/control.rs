@@ -359,7 +359,10 @@ async fn tags_and_account_settings() {
         "a"
     );
     let settings = json(&s.get("/2016-08-19/account-settings").await);
-    assert_eq!(settings["AccountLimit"]["ConcurrentExecutions"], 200);
+    assert_eq!(
+        settings["AccountLimit"]["ConcurrentExecutions"],
+        hearth_scheduler::config::DEFAULT_ACCOUNT_CONCURRENCY
+    );
     assert_eq!(settings["AccountUsage"]["FunctionCount"], 1);
     s.stop().await;
 }

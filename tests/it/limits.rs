@@ -90,7 +90,9 @@ async fn reserved_concurrency_one_throttles_the_second_concurrent_invoke() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reservations_keep_100_unreserved() {
-    let s = TestServer::start().await; // account limit 200 in tests
+    use hearth_scheduler::config::{DEFAULT_ACCOUNT_CONCURRENCY, MIN_UNRESERVED_CONCURRENCY};
+    let s = TestServer::start().await; // Lambda's default account limit, 1,000
+    let most = DEFAULT_ACCOUNT_CONCURRENCY - MIN_UNRESERVED_CONCURRENCY;
     s.deployed("echo", "echo", None, None).await;
     let put = |n: u32| {
         let c = s.client.clone();
@@ -105,15 +107,15 @@ async fn reservations_keep_100_unreserved() {
             .expect("put")
         }
     };
-    assert_eq!(put(100).await.status, 200);
-    let refused = put(101).await;
+    assert_eq!(put(most).await.status, 200);
+    let refused = put(most + 1).await;
     assert_eq!(refused.status, 400);
     assert_eq!(
         refused.header("x-amzn-ErrorType"),
         Some("InvalidParameterValueException")
     );
     let get = s.get("/2019-09-30/functions/echo/concurrency").await;
-    assert_eq!(json(&get)["ReservedConcurrentExecutions"], 100);
+    assert_eq!(json(&get)["ReservedConcurrentExecutions"], most);
     s.stop().await;
 }
 

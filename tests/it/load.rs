@@ -11,11 +11,12 @@ use std::sync::Arc;
 const HOLD_MS: u64 = 5_000;
 
 /// Starts `n` sync invokes of `function` (the `sleep` guest) that each hold a slot for
-/// [`HOLD_MS`], and waits until all `n` are running.
+/// `hold_ms`, and waits until all `n` are running.
 async fn hold(
     s: &Arc<TestServer>,
     function: &str,
     n: usize,
+    hold_ms: u64,
 ) -> Vec<tokio::task::JoinHandle<hearth::client::Reply>> {
     let before = s
         .metric("hearth_concurrent_executions")
@@ -26,7 +27,7 @@ async fn hold(
             let s = s.clone();
             let function = function.to_owned();
             tokio::spawn(
-                async move { s.invoke(&function, &format!(r#"{{"ms":{HOLD_MS}}}"#)).await },
+                async move { s.invoke(&function, &format!(r#"{{"ms":{hold_ms}}}"#)).await },
             )
         })
         .collect();
@@ -40,17 +41,22 @@ async fn hold(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hundreds_of_concurrent_invokes_are_admitted_up_to_the_account_limit() {
-    const LIMIT: u32 = 100;
+async fn a_thousand_concurrent_invokes_are_admitted_up_to_the_account_limit() {
+    // Lambda's default account limit, as the server starts with it.
+    let limit = hearth_scheduler::config::DEFAULT_ACCOUNT_CONCURRENCY;
     let s = Arc::new(
         TestServer::start_with(|c| {
-            c.account_concurrency = LIMIT;
-            c.pool.memory_budget_mb = 64 * 1024;
+            assert_eq!(c.account_concurrency, limit);
+            // Room (in slots and in the MemorySize the pool charges) for every invocation
+            // the account admits, so the account limit is what refuses the rest.
+            c.pool.max_sandboxes = limit as usize + 100;
+            c.pool.memory_budget_mb = 128 * (u64::from(limit) + 100);
         })
         .await,
     );
     s.deployed("sleep", "sleep", None, Some(30)).await;
-    let held = hold(&s, "sleep", LIMIT as usize).await;
+    // A thousand cold starts take a few seconds in a debug build: hold longer.
+    let held = hold(&s, "sleep", limit as usize, 3 * HOLD_MS).await;
     // The account is full: 200 more at once are each throttled, with Lambda's reason.
     let extra: Vec<_> = (0..200)
         .map(|_| {
@@ -70,7 +76,7 @@ async fn hundreds_of_concurrent_invokes_are_admitted_up_to_the_account_limit() {
     for reply in held {
         let reply = reply.await.expect("task");
         assert_eq!(reply.status, 200, "{}", reply.error_text());
-        assert_eq!(json(&reply)["slept_ms"], HOLD_MS);
+        assert_eq!(json(&reply)["slept_ms"], 3 * HOLD_MS);
     }
     // Slots come back: the account admits again.
     assert_eq!(s.invoke("sleep", r#"{"ms":1}"#).await.status, 200);
@@ -81,7 +87,7 @@ async fn hundreds_of_concurrent_invokes_are_admitted_up_to_the_account_limit() {
 async fn new_code_serves_new_invokes_while_running_ones_finish_on_the_old() {
     let s = Arc::new(TestServer::start().await);
     s.deployed("f", "sleep", None, Some(30)).await;
-    let held = hold(&s, "f", 20).await;
+    let held = hold(&s, "f", 20, HOLD_MS).await;
     // Swap in echo while 20 invocations of sleep run.
     let wasm = crate::guests::guest("echo");
     let dir = tempfile::tempdir().expect("tmp");
@@ -127,7 +133,7 @@ async fn deleting_a_function_or_alias_while_it_is_invoked_lets_running_invocatio
         .await
         .expect("alias");
     assert_eq!(alias.status, 201, "{}", alias.error_text());
-    let through_alias = hold(&s, "f:live", 10).await;
+    let through_alias = hold(&s, "f:live", 10, HOLD_MS).await;
     let delete = |path: &'static str| {
         let s = s.clone();
         async move {
@@ -141,7 +147,7 @@ async fn deleting_a_function_or_alias_while_it_is_invoked_lets_running_invocatio
     assert_eq!(delete("/2015-03-31/functions/f/aliases/live").await, 204);
     let gone = s.invoke("f:live", r#"{"ms":1}"#).await;
     assert_eq!(gone.status, 404, "{}", gone.error_text());
-    let direct = hold(&s, "f", 10).await;
+    let direct = hold(&s, "f", 10, HOLD_MS).await;
     assert_eq!(delete("/2015-03-31/functions/f").await, 204);
     let gone = s.invoke("f", r#"{"ms":1}"#).await;
     assert_eq!(gone.status, 404, "{}", gone.error_text());

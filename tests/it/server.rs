@@ -44,7 +44,9 @@ impl TestServer {
         let state_dir = tempfile::tempdir().expect("temp state dir");
         let mut config = SchedulerConfig::new(state_dir.path());
         config.pool.memory_budget_mb = 8 * 1024;
-        config.account_concurrency = 200;
+        // Lambda's account limit as it is; fewer sandbox slots than a server's default, so
+        // the address space the engines of many parallel test servers reserve stays small.
+        config.pool.max_sandboxes = 256;
         config.shutdown_grace = Duration::from_secs(5);
         adjust(&mut config);
         let scheduler = Scheduler::new(config).expect("scheduler");
