@@ -121,6 +121,7 @@ async fn run(target: usize, quick: bool) {
     let engine = WasmEngine::new(EngineConfig {
         cache_dir: dir.path().join("cache"),
         max_instances: u32::try_from(target + 64).unwrap_or(u32::MAX),
+        host_memory: std::sync::Arc::new(hearth_sandbox::HostMemory::unlimited()),
     })
     .expect("engine");
     let echo = WasmFunction::prepare(&engine, "density-echo", &wasm, settings(dir.path()))

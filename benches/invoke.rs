@@ -141,6 +141,7 @@ fn main() {
             let engine = WasmEngine::new(EngineConfig {
                 cache_dir: dir.path().join("cache"),
                 max_instances: 256,
+                host_memory: std::sync::Arc::new(hearth_sandbox::HostMemory::unlimited()),
             })
             .expect("engine");
             let echo = WasmFunction::prepare(&engine, "bench-echo", &wasm, settings(dir.path()))

@@ -34,9 +34,18 @@ enum Command {
         /// Seconds an idle sandbox is kept warm.
         #[arg(long, default_value_t = 600)]
         keep_alive: u64,
-        /// Memory budget for all live sandboxes, MB (default: 80% of the machine's memory).
+        /// Memory all live sandboxes may really hold together, MB (default: 80% of the
+        /// machine's memory). A sandbox that would grow past it gets Runtime.OutOfMemory.
         #[arg(long)]
         memory_budget: Option<u64>,
+        /// How many times the memory budget the MemorySizes of live sandboxes may add up to
+        /// (functions rarely touch all of theirs; 1 = no overcommit).
+        #[arg(long, default_value_t = hearth_pool::config::DEFAULT_MEMORY_OVERCOMMIT)]
+        memory_overcommit: u64,
+        /// Percent of the memory budget kept for busy sandboxes to grow into: cold starts are
+        /// refused (429) once sandboxes hold more than the rest.
+        #[arg(long, default_value_t = hearth_scheduler::config::DEFAULT_MEMORY_MARGIN_PERCENT)]
+        memory_margin: u64,
         /// Account concurrency limit.
         #[arg(long, default_value_t = 1000)]
         account_concurrency: u32,
@@ -177,6 +186,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             state_dir,
             keep_alive,
             memory_budget,
+            memory_overcommit,
+            memory_margin,
             account_concurrency,
             code_storage_limit,
             max_sandboxes,
@@ -211,6 +222,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             config.account_concurrency = account_concurrency;
             config.pool.max_sandboxes = max_sandboxes;
+            config.pool.overcommit = memory_overcommit.max(1);
+            config.memory_margin_percent = memory_margin.min(100);
+            tracing::info!(
+                memory_budget_mb = config.pool.memory_budget_mb,
+                overcommit = config.pool.overcommit,
+                margin_percent = config.memory_margin_percent,
+                max_sandboxes = config.pool.max_sandboxes,
+                account_concurrency = config.account_concurrency,
+                "sandboxes hold at most the memory budget (growth past it is Runtime.OutOfMemory); MemorySizes may add up to budget × overcommit; cold starts stop at budget − margin"
+            );
             config.code_storage_limit = code_storage_limit.saturating_mul(1024 * 1024);
             let scheduler = Scheduler::new(config).context("starting the scheduler")?;
             let listener = tokio::net::TcpListener::bind(listen)

@@ -16,14 +16,24 @@ const MIN_MEMORY_BUDGET_MB: u64 = 128;
 /// per slot up front: 10,000 slots are ~40 TiB of the 128 TiB a process can address, and a
 /// warm echo sandbox costs ~75 KiB of RSS (`cargo bench --bench density`).
 pub const DEFAULT_MAX_SANDBOXES: usize = 10_000;
+/// How many times the memory budget the configured MemorySizes of live sandboxes may add up
+/// to. A function rarely touches most of its MemorySize (a warm echo sandbox holds ~1 MiB
+/// of its 128 MB); what sandboxes really hold is held to the budget itself by the host's
+/// memory ledger, where it is consumed.
+pub const DEFAULT_MEMORY_OVERCOMMIT: u64 = 8;
 
 /// How long idle sandboxes live and how much memory all live sandboxes may take together.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     /// How long an idle sandbox is kept before `reap_expired` returns it (Lambda-like default 10 min).
     pub keep_alive: Duration,
-    /// Sum of memory_mb of all live sandboxes (idle + busy + reserved cold starts) may not exceed this.
+    /// Memory all live sandboxes may really hold together, MB (the host's memory ledger
+    /// enforces it as they grow). The sum of their configured MemorySizes may reach
+    /// `memory_budget_mb × overcommit`.
     pub memory_budget_mb: u64,
+    /// See [`DEFAULT_MEMORY_OVERCOMMIT`]; 1 charges every sandbox its whole MemorySize
+    /// against the budget (no overcommit).
+    pub overcommit: u64,
     /// Most live sandboxes (idle + busy + reserved cold starts) at once, whatever their memory:
     /// the slots the engine has for them. Idle ones are evicted LRU to stay within it.
     pub max_sandboxes: usize,
@@ -37,7 +47,15 @@ impl Default for PoolConfig {
             keep_alive: DEFAULT_KEEP_ALIVE,
             memory_budget_mb: default_memory_budget_mb(),
             max_sandboxes: DEFAULT_MAX_SANDBOXES,
+            overcommit: DEFAULT_MEMORY_OVERCOMMIT,
         }
+    }
+}
+
+impl PoolConfig {
+    /// What the configured MemorySizes of live sandboxes may add up to, MB.
+    pub fn charge_budget_mb(&self) -> u64 {
+        self.memory_budget_mb.saturating_mul(self.overcommit.max(1))
     }
 }
 

@@ -60,7 +60,7 @@ where
         self.lock().acquire(
             key,
             memory_mb,
-            self.config.memory_budget_mb,
+            self.config.charge_budget_mb(),
             self.config.max_sandboxes,
         )
     }
@@ -99,6 +99,13 @@ where
     /// a busy sandbox from before the retirement is kept again when released.
     pub fn retire(&self, key: &K) -> Vec<S> {
         self.lock().retire(key)
+    }
+
+    /// Remove and return the least recently used idle sandbox of any key, if there is one:
+    /// for a caller that needs memory back for a reason the pool does not see (the host's
+    /// measured memory is over its admission limit).
+    pub fn evict_lru(&self) -> Option<S> {
+        self.lock().evict_lru()
     }
 
     /// Remove and return every idle sandbox (shutdown), least recently used first. Busy

@@ -27,6 +27,7 @@ enum Op {
     Reap,
     Retire { key: u8 },
     Drain,
+    EvictLru,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -39,6 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Reap),
         1 => (0..KEYS).prop_map(|key| Op::Retire { key }),
         1 => Just(Op::Drain),
+        2 => Just(Op::EvictLru),
     ]
 }
 
@@ -112,6 +114,7 @@ fn run(ops: Vec<Op>) {
         keep_alive: KEEP_ALIVE,
         memory_budget_mb: BUDGET_MB,
         max_sandboxes: MAX_SANDBOXES,
+        overcommit: 1,
     });
     let mut model = Model::default();
     let mut now = Instant::now();
@@ -220,6 +223,16 @@ fn run(ops: Vec<Op>) {
             Op::Drain => {
                 let positions = (0..model.idle.len()).collect();
                 model.expect_returned(pool.drain(), positions);
+            }
+            Op::EvictLru => {
+                // The least recently released idle sandbox of any key, or nothing.
+                let evicted: Vec<FakeSandbox> = pool.evict_lru().into_iter().collect();
+                let positions = if model.idle.is_empty() {
+                    vec![]
+                } else {
+                    vec![0]
+                };
+                model.expect_returned(evicted, positions);
             }
         }
 

@@ -282,6 +282,13 @@ where
     }
 
     /// Account for an entry already removed from the cache: drop its slot from the key's stack.
+    /// Removes the least recently used idle sandbox of any key.
+    pub(crate) fn evict_lru(&mut self) -> Option<S> {
+        let (slot, entry) = self.lru.pop_lru()?;
+        self.detach(slot, &entry);
+        Some(entry.sandbox)
+    }
+
     fn detach(&mut self, slot: SlotId, entry: &IdleEntry<K, S>) {
         if let Some(state) = self.keys.get_mut(&entry.key) {
             if state.idle.front() == Some(&slot) {

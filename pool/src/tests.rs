@@ -22,6 +22,7 @@ fn pool(budget_mb: u64) -> WarmPool<&'static str, FakeSandbox> {
         keep_alive: Duration::from_secs(600),
         memory_budget_mb: budget_mb,
         max_sandboxes: crate::config::DEFAULT_MAX_SANDBOXES,
+        overcommit: 1,
     })
 }
 
@@ -317,6 +318,7 @@ fn the_sandbox_count_bound_evicts_the_least_recently_used_idle_sandbox_then_refu
         keep_alive: Duration::from_secs(600),
         memory_budget_mb: 1 << 20,
         max_sandboxes: 2,
+        overcommit: 1,
     });
     let now = Instant::now();
     for (key, id) in [("a", 1), ("b", 2)] {

@@ -28,6 +28,8 @@ pub struct EngineConfig {
     /// so 10,000 take ~40 TiB of the 128 TiB a process can address; resident memory is only
     /// what each sandbox touches (~75 KiB for a warm echo, `cargo bench --bench density`).
     pub max_instances: u32,
+    /// The ledger every sandbox of this engine charges its memory to.
+    pub host_memory: std::sync::Arc<crate::memory::HostMemory>,
 }
 
 /// The shared wasmtime engine and linker. Cheap to clone.
@@ -37,6 +39,7 @@ pub struct WasmEngine {
     linker: Linker<SandboxState>,
     cache_dir: PathBuf,
     engine_hash: String,
+    host_memory: std::sync::Arc<crate::memory::HostMemory>,
 }
 
 impl std::fmt::Debug for WasmEngine {
@@ -106,7 +109,13 @@ impl WasmEngine {
             linker,
             cache_dir: config.cache_dir,
             engine_hash,
+            host_memory: config.host_memory,
         })
+    }
+
+    /// The memory ledger of this engine's sandboxes.
+    pub fn host_memory(&self) -> &std::sync::Arc<crate::memory::HostMemory> {
+        &self.host_memory
     }
 
     pub fn engine(&self) -> &Engine {

@@ -40,12 +40,14 @@ pub mod fs_guard;
 pub mod function;
 pub mod host;
 pub mod limits;
+pub mod memory;
 pub mod output;
 pub mod sandbox;
 pub mod tmp;
 
 pub use engine::{EngineConfig, WasmEngine};
 pub use function::{FunctionSettings, WasmFunction};
+pub use memory::HostMemory;
 pub use sandbox::{InvokeOutcome, StartError, WasmSandbox};
 
 /// The largest linear memory a wasm32 guest can address: 4 GiB, i.e. 4,096 MB. A function

@@ -1,5 +1,6 @@
 //! Limits enforced inside a wasm sandbox: linear memory and the deadline.
 
+use crate::memory::{HostMemory, SANDBOX_OVERHEAD_BYTES};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -18,17 +19,28 @@ pub struct MemoryLimiter {
     current: usize,
     /// Highest `current` seen, shared with the sandbox handle that reports it.
     peak: Arc<AtomicU64>,
-    /// A growth request was refused because of the cap.
+    /// A growth request was refused because of the cap or the host's limit.
     exhausted: bool,
+    /// The host's ledger, charged before every growth and given everything back on drop.
+    host: Arc<HostMemory>,
+}
+
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        self.host
+            .release(self.current as u64 + SANDBOX_OVERHEAD_BYTES);
+    }
 }
 
 impl MemoryLimiter {
-    pub fn new(limit_mb: u64, peak: Arc<AtomicU64>) -> Self {
+    pub fn new(limit_mb: u64, peak: Arc<AtomicU64>, host: Arc<HostMemory>) -> Self {
+        host.charge(SANDBOX_OVERHEAD_BYTES);
         Self {
             limit: usize::try_from(limit_mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
             current: 0,
             peak,
             exhausted: false,
+            host,
         }
     }
 
@@ -48,6 +60,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         let grow = desired.saturating_sub(current);
         let total = self.current.saturating_add(grow);
         if total > self.limit || maximum.is_some_and(|m| desired > m) {
+            self.exhausted = true;
+            return Ok(false);
+        }
+        // Within its own cap, but the host has no room: the growing guest is stopped, not
+        // the server (see `crate::memory`).
+        if !self.host.try_charge(grow as u64) {
             self.exhausted = true;
             return Ok(false);
         }
@@ -91,7 +109,8 @@ mod tests {
     #[test]
     fn refuses_growth_past_the_cap_and_tracks_the_peak() {
         let peak = Arc::new(AtomicU64::new(0));
-        let mut l = MemoryLimiter::new(1, peak.clone());
+        let host = Arc::new(HostMemory::unlimited());
+        let mut l = MemoryLimiter::new(1, peak.clone(), host.clone());
         assert!(l.memory_growing(0, 512 * 1024, None).expect("ok"));
         assert!(l.memory_growing(512 * 1024, 1024 * 1024, None).expect("ok"));
         assert!(!l.exhausted());
@@ -101,5 +120,20 @@ mod tests {
         );
         assert!(l.exhausted());
         assert_eq!(peak.load(Ordering::Relaxed), 1024 * 1024);
+        assert_eq!(host.held(), 1024 * 1024 + SANDBOX_OVERHEAD_BYTES);
+        drop(l);
+        assert_eq!(host.held(), 0, "everything given back");
+    }
+
+    #[test]
+    fn growth_within_the_cap_is_refused_when_the_host_is_full() {
+        let host = Arc::new(HostMemory::new(SANDBOX_OVERHEAD_BYTES + 1024 * 1024));
+        let mut a = MemoryLimiter::new(64, Arc::default(), host.clone());
+        assert!(a.memory_growing(0, 1024 * 1024, None).expect("ok"));
+        let mut b = MemoryLimiter::new(64, Arc::default(), host.clone());
+        assert!(!b.memory_growing(0, 65536, None).expect("ok"), "host full");
+        assert!(b.exhausted(), "reported as running out of memory");
+        drop(a);
+        assert!(b.memory_growing(0, 65536, None).expect("ok"), "room again");
     }
 }

@@ -88,7 +88,11 @@ impl WasmFunction {
         let state = SandboxState {
             wasi: WasiCtxBuilder::new().build(),
             table: guest_table(),
-            limiter: MemoryLimiter::new(self.settings.memory_mb, Arc::default()),
+            limiter: MemoryLimiter::new(
+                self.settings.memory_mb,
+                Arc::default(),
+                self.engine.host_memory().clone(),
+            ),
             session: Session::new(),
             inbox: inbox_rx,
             outbox: events_tx,
@@ -137,7 +141,11 @@ impl WasmFunction {
         let state = SandboxState {
             wasi: wasi.build(),
             table: guest_table(),
-            limiter: MemoryLimiter::new(settings.memory_mb, peak_memory.clone()),
+            limiter: MemoryLimiter::new(
+                settings.memory_mb,
+                peak_memory.clone(),
+                self.engine.host_memory().clone(),
+            ),
             session: Session::new(),
             inbox: inbox_rx,
             outbox: events_tx,
@@ -278,6 +286,13 @@ impl WasmSandbox {
     }
 
     /// Peak linear memory of this sandbox so far, in MB (rounded up): `Max Memory Used`.
+    /// Bytes this sandbox holds in the host's ledger: its linear memory (which never
+    /// shrinks, so it is the peak) and the fixed per-sandbox overhead. Given back when the
+    /// sandbox's task ends after it is dropped.
+    pub fn held_bytes(&self) -> u64 {
+        self.peak_memory.load(Ordering::Relaxed) + crate::memory::SANDBOX_OVERHEAD_BYTES
+    }
+
     pub fn max_memory_used_mb(&self) -> u64 {
         self.peak_memory
             .load(Ordering::Relaxed)

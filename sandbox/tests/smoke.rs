@@ -17,6 +17,7 @@ fn function(
     let engine = WasmEngine::new(EngineConfig {
         cache_dir: dir.path().join("cache"),
         max_instances: 16,
+        host_memory: std::sync::Arc::new(hearth_sandbox::HostMemory::unlimited()),
     })
     .expect("engine");
     let wasm = guest(name);

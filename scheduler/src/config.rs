@@ -15,6 +15,9 @@ pub const MIN_UNRESERVED_CONCURRENCY: u32 = 100;
 /// Lambda's default storage quota for all deployment packages (every version's zip): 75 GB.
 pub const DEFAULT_CODE_STORAGE_BYTES: u64 = 80_530_636_800;
 
+/// Default share of the memory budget kept for busy sandboxes to grow into.
+pub const DEFAULT_MEMORY_MARGIN_PERCENT: u64 = 10;
+
 /// Default bound on queued `Event` invocations.
 pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 100_000;
 
@@ -47,6 +50,10 @@ pub struct SchedulerConfig {
     pub max_queued_events: usize,
     /// Most payload bytes queued at once over all `Event` invocations.
     pub max_queued_event_bytes: u64,
+    /// Share of the memory budget kept free for busy sandboxes to grow into: new cold starts
+    /// are refused (429) once sandboxes really hold more than the rest (idle sandboxes are
+    /// evicted first), so growth meets the budget's hard limit only as the last resort.
+    pub memory_margin_percent: u64,
     /// Bound of one function's log file; it is rotated (one old copy kept) beyond it.
     pub max_log_bytes: u64,
     /// Most bytes of deployment packages (`CodeSize` of `$LATEST` and every version, over
@@ -71,6 +78,7 @@ impl SchedulerConfig {
             max_queued_event_bytes: DEFAULT_MAX_QUEUED_EVENT_BYTES,
             max_log_bytes: crate::logs::store::DEFAULT_MAX_LOG_BYTES,
             code_storage_limit: DEFAULT_CODE_STORAGE_BYTES,
+            memory_margin_percent: DEFAULT_MEMORY_MARGIN_PERCENT,
         }
     }
 }

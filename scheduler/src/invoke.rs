@@ -72,6 +72,27 @@ pub fn parse_function_ref(reference: &str) -> (&str, Option<&str>) {
 }
 
 impl Scheduler {
+    /// Whether the host has room for another sandbox by what sandboxes really hold
+    /// (`hearth_sandbox::memory`): under the budget less the growth margin, counting `freed`
+    /// bytes of sandboxes already let go as gone. Evicts idle sandboxes, least recently used
+    /// first, until there is room; `false` when only busy ones are left.
+    fn make_room(&self, mut freed: u64) -> bool {
+        let inner = &self.inner;
+        let host = inner.engine.host_memory();
+        let margin = host.limit() / 100 * inner.config.memory_margin_percent.min(100);
+        let admit_below = host.limit().saturating_sub(margin);
+        while host.held().saturating_sub(freed) > admit_below {
+            match inner.pool.evict_lru() {
+                Some(Pooled(idle)) => {
+                    freed += idle.held_bytes();
+                    inner.metrics.memory_evictions().inc();
+                }
+                None => return false,
+            }
+        }
+        true
+    }
+
     /// Finds the function version an invoke names, and the ARN it was invoked by.
     pub(crate) fn resolve(
         &self,
@@ -186,7 +207,15 @@ impl Scheduler {
             None => match inner.pool.acquire(&entry.key, memory_mb, Instant::now()) {
                 Ok(Acquired::Warm(Pooled(sandbox))) => (sandbox, None),
                 Ok(Acquired::Cold { evicted }) => {
+                    let freed = evicted.iter().map(|Pooled(s)| s.held_bytes()).sum();
                     drop(evicted);
+                    if !self.make_room(freed) {
+                        // `slot` gives the reservation back.
+                        entry.metrics.throttles.inc();
+                        return Err(InvokeError::Throttled {
+                            reason: ThrottleReason::ConcurrentInvocationLimitExceeded,
+                        });
+                    }
                     entry.metrics.cold_starts.inc();
                     match entry.code.start().await {
                         Ok(sandbox) => {

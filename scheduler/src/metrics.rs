@@ -26,6 +26,9 @@ pub struct Metrics {
     sandboxes: IntGaugeVec,
     destination_drops: IntCounter,
     async_queue_events: IntGauge,
+    memory_evictions: IntCounter,
+    memory_held: IntGauge,
+    memory_limit: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -51,6 +54,14 @@ impl std::fmt::Debug for FunctionMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("FunctionMetrics")
     }
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("static metric definition is valid");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("each metric is registered once");
+    g
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
@@ -121,7 +132,26 @@ impl Metrics {
         registry
             .register(Box::new(async_queue_events.clone()))
             .expect("registered once");
+        let memory_evictions = IntCounter::new(
+            "sandboxes_evicted_for_memory_total",
+            "Idle sandboxes evicted because sandboxes really held more than the admission limit",
+        )
+        .expect("static metric definition is valid");
+        registry
+            .register(Box::new(memory_evictions.clone()))
+            .expect("registered once");
         Self {
+            memory_held: gauge(
+                &registry,
+                "memory_held_bytes",
+                "Bytes all live sandboxes hold (linear memory and per-sandbox overhead)",
+            ),
+            memory_limit: gauge(
+                &registry,
+                "memory_limit_bytes",
+                "Bytes sandboxes may hold together; growth past it is refused",
+            ),
+            memory_evictions,
             destination_drops,
             async_queue_events,
             invocations: counter(&registry, "invocations_total", "Invocations admitted"),
@@ -182,6 +212,16 @@ impl Metrics {
     /// The gauge of queued `Event` invocations (set when metrics are rendered).
     pub fn async_queue_events(&self) -> &IntGauge {
         &self.async_queue_events
+    }
+
+    /// Idle sandboxes evicted to bring measured memory under the admission limit.
+    pub fn memory_evictions(&self) -> &IntCounter {
+        &self.memory_evictions
+    }
+
+    /// The host memory ledger's gauges: held and limit (set when metrics are rendered).
+    pub fn memory(&self) -> (&IntGauge, &IntGauge) {
+        (&self.memory_held, &self.memory_limit)
     }
 
     /// The gauge of running invocations.

@@ -30,6 +30,8 @@ pub(crate) type PoolKey = (String, u64);
 /// A sandbox as the pool sees it.
 pub(crate) struct Pooled(pub(crate) WasmSandbox);
 
+use hearth_sandbox::HostMemory;
+
 impl hearth_pool::Sandbox for Pooled {
     fn memory_mb(&self) -> u64 {
         self.0.memory_mb()
@@ -109,7 +111,11 @@ impl Scheduler {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| internal(&e))?;
         let store = StateStore::open(&config.state_dir).map_err(|e| internal(&e))?;
+        let host_memory = Arc::new(HostMemory::new(
+            config.pool.memory_budget_mb.saturating_mul(1024 * 1024),
+        ));
         let engine = WasmEngine::new(EngineConfig {
+            host_memory,
             cache_dir: config.state_dir.join("cache"),
             // The pool keeps live sandboxes within `max_sandboxes`; the slack covers those an
             // eviction has let go whose teardown (on their own task) has not finished yet.
@@ -346,6 +352,10 @@ impl Scheduler {
             .metrics
             .async_queue_events()
             .set(i64::try_from(queued).unwrap_or(i64::MAX));
+        let host = self.inner.engine.host_memory();
+        let (held, limit) = self.inner.metrics.memory();
+        held.set(i64::try_from(host.held()).unwrap_or(i64::MAX));
+        limit.set(i64::try_from(host.limit()).unwrap_or(i64::MAX));
         self.inner.metrics.render()
     }
 

@@ -17,3 +17,4 @@ mod hostile;
 mod invoke;
 mod limits;
 mod load;
+mod memory;

@@ -6,6 +6,7 @@
 //!   invocation;
 //! - `error_bytes`: fails with an error message of `N` bytes;
 //! - `respond_bytes`: answers a JSON string of exactly `N` bytes;
+//! - `hold`: allocates and touches `N` MiB, then sleeps `ms` milliseconds holding it;
 //! - `exit`: exits the process with status `N`;
 //! - `connect`: tries a TCP connection to 127.0.0.1:`N` and answers what happened;
 //! - `fill_tmp_and_spin`: writes `N` MB to `/tmp` and then computes forever;
@@ -52,6 +53,17 @@ fn main() {
                 if let Err(e) = raw::respond(id, body.as_bytes()) {
                     eprintln!("respond answered: {}", e.error_type);
                 }
+            }
+            "hold" => {
+                let mut held = vec![0u8; n as usize * 1024 * 1024];
+                for page in held.chunks_mut(4096) {
+                    page[0] = 1;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(
+                    request["ms"].as_u64().unwrap_or(0),
+                ));
+                let body = serde_json::json!({ "held_mb": n, "len": held.len() }).to_string();
+                let _ = raw::respond(id, body.as_bytes());
             }
             "exit" => std::process::exit(n as i32),
             "connect" => {
