@@ -148,7 +148,9 @@ fn main() {
                 .expect("prepare");
 
             let mut config = SchedulerConfig::new(dir.path().join("state"));
-            config.pool.memory_budget_mb = 128; // room for exactly one sandbox: a/b alternate cold
+            // Room for exactly one sandbox by MemorySize (no overcommit): a/b alternate cold.
+            config.pool.memory_budget_mb = 128;
+            config.pool.overcommit = 1;
             let cold = Scheduler::new(config).expect("scheduler");
             deploy(&cold, "a", &wasm).await;
             deploy(&cold, "b", &wasm).await;

@@ -101,7 +101,7 @@ impl Scheduler {
     async fn run_event(&self, mut event: AsyncEvent) {
         let policy = self.async_policy(&event.function, event.qualifier.as_deref());
         let delays = self.inner.config.async_retry_delays.clone();
-        let clock = self.inner.config.async_clock.clone();
+        let clock = self.inner.config.clock.clone();
         let mut throttle_backoff = THROTTLE_BACKOFF_FIRST;
         // The event's age: the wall clock once (it may have been accepted before a restart),
         // then the policy's clock, which every wait below sleeps on.

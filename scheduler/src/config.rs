@@ -41,9 +41,12 @@ pub struct SchedulerConfig {
     pub async_retry_delays: Vec<Duration>,
     /// Longest an `Event` invocation is retried while throttled (Lambda: 6 h).
     pub async_max_event_age: Duration,
-    /// What the asynchronous-invocation policy's waits and event ages are measured on
-    /// (tokio's clock; tests put a [`crate::clock::ManualClock`] here).
-    pub async_clock: Arc<dyn Clock>,
+    /// What the policies' timings are measured on: the asynchronous-invocation policy's
+    /// waits and event ages, the scaling rate's refill (tokio's clock; tests put a
+    /// [`crate::clock::ManualClock`] here).
+    pub clock: Arc<dyn Clock>,
+    /// New execution environments each function may get per 10 s (Lambda: 1,000).
+    pub scale_up_per_10s: u32,
     /// Bound on how long shutdown waits for in-flight invocations.
     pub shutdown_grace: Duration,
     /// Most `Event` invocations queued at once; beyond it `Event` invokes get a 429.
@@ -72,7 +75,8 @@ impl SchedulerConfig {
             pool: PoolConfig::default(),
             async_retry_delays: vec![Duration::from_secs(60), Duration::from_secs(120)],
             async_max_event_age: Duration::from_secs(6 * 3600),
-            async_clock: Arc::new(TokioClock::default()),
+            clock: Arc::new(TokioClock::default()),
+            scale_up_per_10s: crate::scale::DEFAULT_SCALE_UP_PER_WINDOW,
             shutdown_grace: Duration::from_secs(30),
             max_queued_events: DEFAULT_MAX_QUEUED_EVENTS,
             max_queued_event_bytes: DEFAULT_MAX_QUEUED_EVENT_BYTES,

@@ -314,6 +314,7 @@ impl Scheduler {
                 }
                 self.inner.admission.set_reserved(name, None);
                 self.inner.metrics.remove_function(name);
+                self.inner.scale_up.forget(name);
                 self.collect_code().await;
                 Ok(())
             }

@@ -209,7 +209,9 @@ impl Scheduler {
                 Ok(Acquired::Cold { evicted }) => {
                     let freed = evicted.iter().map(|Pooled(s)| s.held_bytes()).sum();
                     drop(evicted);
-                    if !self.make_room(freed) {
+                    if !self.make_room(freed)
+                        || !inner.scale_up.try_take(&entry.config.function_name)
+                    {
                         // `slot` gives the reservation back.
                         entry.metrics.throttles.inc();
                         return Err(InvokeError::Throttled {

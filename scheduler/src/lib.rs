@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod provisioned;
 pub mod record;
 pub mod registry;
+pub mod scale;
 pub mod store;
 pub mod versions;
 

@@ -74,6 +74,8 @@ pub(crate) struct Inner {
     /// Provisioned-concurrency sandboxes, outside the pool's expiry and eviction.
     pub(crate) reservoir: crate::provisioned::Reservoir,
     pub(crate) admission: Admission,
+    /// Lambda's per-function scaling rate, taken by every cold start.
+    pub(crate) scale_up: crate::scale::ScaleUpRate,
     pub(crate) logs: LogStore,
     pub(crate) metrics: Metrics,
     pub(crate) generation: AtomicU64,
@@ -139,6 +141,7 @@ impl Scheduler {
             pool: WarmPool::new(config.pool.clone()),
             reservoir: Default::default(),
             admission: Admission::new(config.account_concurrency),
+            scale_up: crate::scale::ScaleUpRate::new(config.scale_up_per_10s, config.clock.clone()),
             config,
             engine,
             store,

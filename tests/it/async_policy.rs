@@ -161,7 +161,7 @@ mod lambda_timings {
 
     async fn start(clock: &Arc<ManualClock>) -> TestServer {
         let clock = clock.clone();
-        TestServer::start_with(move |c| c.async_clock = clock).await
+        TestServer::start_with(move |c| c.clock = clock).await
     }
 
     /// The next wait the policy starts, which must come (real time) within 30 s.

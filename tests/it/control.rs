@@ -458,16 +458,12 @@ async fn provisioned_concurrency_keeps_sandboxes_initialised() {
     )
     .await;
     assert_eq!(put.status, 202, "{}", put.error_text());
-    let until = Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = json(&s.get(&format!("{path}?Qualifier=live")).await);
-        if status["Status"] == "READY" {
-            assert_eq!(status["AllocatedProvisionedConcurrentExecutions"], 2);
-            break;
-        }
-        assert!(Instant::now() < until, "never READY: {status}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    s.wait_for("the provisioned config to be READY", || async {
+        json(&s.get(&format!("{path}?Qualifier=live")).await)["Status"] == "READY"
+    })
+    .await;
+    let status = json(&s.get(&format!("{path}?Qualifier=live")).await);
+    assert_eq!(status["AllocatedProvisionedConcurrentExecutions"], 2);
     // An invocation of the alias runs in an initialised sandbox: no INIT in its log.
     let reply = s.invoke_as("f:live", "{}", "RequestResponse", true).await;
     assert_eq!(

@@ -5,6 +5,7 @@
 use crate::server::{TestServer, json};
 use hyper::Method;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How long the held invocations sleep: long enough for the rest of the test to run while
 /// they hold their slots (the test waits on the gauge; this only has to outlast that).
@@ -160,5 +161,94 @@ async fn deleting_a_function_or_alias_while_it_is_invoked_lets_running_invocatio
         s.metric("hearth_concurrent_executions").await == Some(0.0)
     })
     .await;
+    Arc::into_inner(s).expect("one owner").stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_sandboxes_serve_under_load_and_are_replenished() {
+    let s = Arc::new(TestServer::start().await);
+    s.deployed("f", "sleep", None, Some(30)).await;
+    s.publish_versions("f", 1).await;
+    let path = "/2019-09-30/functions/f/provisioned-concurrency?Qualifier=1";
+    let put = s
+        .client
+        .send_json(
+            Method::PUT,
+            path,
+            &serde_json::json!({"ProvisionedConcurrentExecutions": 5}),
+        )
+        .await
+        .expect("put");
+    assert_eq!(put.status, 202, "{}", put.error_text());
+    s.wait_for("5 provisioned sandboxes READY", || async {
+        json(&s.get(path).await)["Status"] == "READY"
+    })
+    .await;
+    let cold_before = s
+        .metric("hearth_cold_starts_total{function=\"f\"}")
+        .await
+        .unwrap_or(0.0);
+    // 30 at once on version 1: the 5 provisioned ones and 25 on-demand cold starts.
+    let held = hold(&s, "f:1", 30, HOLD_MS).await;
+    for reply in held {
+        let reply = reply.await.expect("task");
+        assert_eq!(reply.status, 200, "{}", reply.error_text());
+        assert_eq!(json(&reply)["slept_ms"], HOLD_MS);
+    }
+    let cold = s
+        .metric("hearth_cold_starts_total{function=\"f\"}")
+        .await
+        .unwrap_or(0.0)
+        - cold_before;
+    assert_eq!(cold, 25.0, "the provisioned sandboxes served 5 of the 30");
+    // After the load the config is still whole.
+    s.wait_for("the provisioned sandboxes to be back", || async {
+        let status = json(&s.get(path).await);
+        status["Status"] == "READY" && status["AvailableProvisionedConcurrentExecutions"] == 5
+    })
+    .await;
+    Arc::into_inner(s).expect("one owner").stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_scales_up_by_its_rate_and_warm_sandboxes_cost_nothing() {
+    let clock = Arc::new(hearth_scheduler::clock::ManualClock::default());
+    let rate = 3;
+    let s = Arc::new(
+        TestServer::start_with({
+            let clock = clock.clone();
+            move |c| {
+                c.clock = clock;
+                c.scale_up_per_10s = rate;
+            }
+        })
+        .await,
+    );
+    s.deployed("f", "sleep", None, Some(30)).await;
+    s.deployed("g", "echo", None, None).await;
+    // Three new environments in the window...
+    let held = hold(&s, "f", rate as usize, HOLD_MS).await;
+    // ...and no fourth: the rate, not the account, refuses it.
+    let refused = s.invoke("f", r#"{"ms":1}"#).await;
+    assert_eq!(refused.status, 429, "{}", refused.error_text());
+    assert_eq!(
+        json(&refused)["Reason"],
+        "ConcurrentInvocationLimitExceeded"
+    );
+    // Another function has a rate of its own.
+    assert_eq!(s.invoke("g", "{}").await.status, 200);
+    // 4 s later 1.2 units are back: one more environment, not two.
+    clock.advance(Duration::from_secs(4));
+    let more = hold(&s, "f", 1, HOLD_MS).await;
+    assert_eq!(s.invoke("f", r#"{"ms":1}"#).await.status, 429);
+    for reply in held.into_iter().chain(more) {
+        let reply = reply.await.expect("task");
+        assert_eq!(reply.status, 200, "{}", reply.error_text());
+    }
+    // The four are warm now: reusing them takes no unit, though none is left.
+    let again = hold(&s, "f", 4, HOLD_MS).await;
+    for reply in again {
+        assert_eq!(reply.await.expect("task").status, 200);
+    }
     Arc::into_inner(s).expect("one owner").stop().await;
 }
