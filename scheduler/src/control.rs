@@ -3,13 +3,14 @@
 
 use crate::code;
 use crate::config::MIN_UNRESERVED_CONCURRENCY;
+use crate::entry::{FunctionEntry, FunctionState};
 use crate::error::{DeployError, NotFound};
 use crate::function::{
     CreateFunction, EphemeralStorage, FunctionConfiguration, UpdateCode, UpdateConfiguration,
     ValidSettings, last_modified_now,
 };
 use crate::record::{FunctionRecord, VersionRecord};
-use crate::registry::{FunctionEntry, FunctionState, Scheduler};
+use crate::registry::Scheduler;
 use base64::Engine as _;
 use serde::Serialize;
 use std::collections::BTreeMap;

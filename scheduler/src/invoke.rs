@@ -1,9 +1,10 @@
 //! The invoke path: synchronous (`RequestResponse`) and `DryRun`; `Event` invocations run
 //! through here too, from [`crate::async_invoke`].
 
+use crate::entry::{FunctionEntry, PoolKey, Pooled};
 use crate::error::{InvokeError, ThrottleReason};
 use crate::logs::{Report, format_invocation, tail};
-use crate::registry::{FunctionEntry, Inner, PoolKey, Pooled, Scheduler};
+use crate::registry::{Inner, Scheduler};
 use hearth_pool::{Acquired, WarmPool};
 use hearth_runtime_api::limits::MAX_SYNC_PAYLOAD_BYTES;
 use hearth_runtime_api::{Invocation, new_request_id, new_trace_id};

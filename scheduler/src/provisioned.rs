@@ -7,86 +7,21 @@
 //! Their memory is reserved from the warm pool's budget under a key of their own, so the
 //! budget covers them too (they show as busy in the pool's counts).
 
+use crate::entry::PoolKey;
 use crate::error::DeployError;
 use crate::function::last_modified_now;
 use crate::record::ProvisionedConfig;
-use crate::registry::{PoolKey, Scheduler};
+use crate::registry::Scheduler;
+use crate::reservoir::{MAX_LOGGED_ERROR_CHARS, Set, reservation_key};
 use hearth_pool::Acquired;
 use hearth_sandbox::WasmSandbox;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the top-up task runs.
 const TOP_UP_PERIOD: Duration = Duration::from_millis(100);
-
-/// Marks a pool key as the memory reservation of provisioned sandboxes.
-const PROVISIONED_BIT: u64 = 1 << 63;
-
-#[derive(Debug, Default)]
-pub(crate) struct Set {
-    target: u32,
-    /// Sandboxes started and not lost (idle here or busy in an invocation).
-    live: u32,
-    idle: Vec<WasmSandbox>,
-    memory_mb: u64,
-}
-
-/// The provisioned sandboxes of every version, by pool key.
-#[derive(Debug, Default)]
-pub(crate) struct Reservoir {
-    // A std Mutex: pushes and pops, never held across `.await`.
-    pub(crate) sets: Mutex<HashMap<PoolKey, Set>>,
-    /// The last start failure logged per key, and when: the refill loop retries every
-    /// 100 ms, and the same error must not fill the server's log.
-    failures: Mutex<HashMap<PoolKey, (String, Instant)>>,
-}
-
-/// How often the same start failure of one version is logged.
-const FAILURE_LOG_PERIOD: Duration = Duration::from_secs(60);
-
-/// Longest error text logged for a failed provisioned start (a guest's init error can be
-/// megabytes).
-const MAX_LOGGED_ERROR_CHARS: usize = 2048;
-
-fn reservation_key(key: &PoolKey) -> PoolKey {
-    (key.0.clone(), key.1 | PROVISIONED_BIT)
-}
-
-impl Reservoir {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, Set>> {
-        self.sets.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// An idle provisioned sandbox of `key`, if any.
-    pub(crate) fn take(&self, key: &PoolKey) -> Option<WasmSandbox> {
-        self.lock().get_mut(key).and_then(|set| set.idle.pop())
-    }
-
-    /// Whether a start failure with `message` should be logged now: a new message, or the
-    /// same one after [`FAILURE_LOG_PERIOD`].
-    fn should_log_failure(&self, key: &PoolKey, message: &str) -> bool {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        match failures.get(key) {
-            Some((last, at)) if last == message && now.duration_since(*at) < FAILURE_LOG_PERIOD => {
-                false
-            }
-            _ => {
-                failures.insert(key.clone(), (message.to_owned(), now));
-                true
-            }
-        }
-    }
-
-    /// Counts for GetProvisionedConcurrencyConfig: (requested, allocated).
-    fn counts(&self, key: &PoolKey) -> (u32, u32) {
-        self.lock()
-            .get(key)
-            .map_or((0, 0), |set| (set.target, set.live))
-    }
-}
 
 /// The PutProvisionedConcurrencyConfig request body.
 #[derive(Debug, Clone, Deserialize)]

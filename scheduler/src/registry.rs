@@ -7,60 +7,23 @@
 //! current entries through a short read lock.
 
 use crate::admission::Admission;
-use crate::async_invoke::AsyncEvent;
 use crate::config::SchedulerConfig;
+use crate::entry::{FunctionEntry, FunctionState, PoolKey, Pooled};
 use crate::error::{DeployError, NotFound};
 use crate::event_queue::{EventQueue, QueueLimits};
 use crate::function::FunctionConfiguration;
 use crate::logs::LogStore;
-use crate::metrics::{FunctionMetrics, Metrics};
-use crate::record::FunctionRecord;
+use crate::metrics::Metrics;
+use crate::record::{FunctionRecord, QueuedEvent};
 use crate::store::StateStore;
 use hearth_pool::{PoolStats, WarmPool};
-use hearth_sandbox::{EngineConfig, FunctionSettings, WasmEngine, WasmFunction, WasmSandbox};
+use hearth_sandbox::HostMemory;
+use hearth_sandbox::{EngineConfig, FunctionSettings, WasmEngine, WasmFunction};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// A pool key: function name and the generation of one version's code and configuration.
-pub(crate) type PoolKey = (String, u64);
-
-/// A sandbox as the pool sees it.
-pub(crate) struct Pooled(pub(crate) WasmSandbox);
-
-use hearth_sandbox::HostMemory;
-
-impl hearth_pool::Sandbox for Pooled {
-    fn memory_mb(&self) -> u64 {
-        self.0.memory_mb()
-    }
-}
-
-/// One deployed function version, ready to run.
-#[derive(Debug)]
-pub(crate) struct FunctionEntry {
-    pub(crate) config: FunctionConfiguration,
-    pub(crate) code: WasmFunction,
-    pub(crate) key: PoolKey,
-    pub(crate) metrics: FunctionMetrics,
-}
-
-/// A function: its durable record and the runnable entries built from it.
-#[derive(Debug)]
-pub(crate) struct FunctionState {
-    pub(crate) record: FunctionRecord,
-    pub(crate) latest: Arc<FunctionEntry>,
-    pub(crate) versions: BTreeMap<u64, Arc<FunctionEntry>>,
-}
-
-impl FunctionState {
-    /// Every entry of the function (for retiring pool keys).
-    pub(crate) fn entries(&self) -> impl Iterator<Item = &Arc<FunctionEntry>> {
-        std::iter::once(&self.latest).chain(self.versions.values())
-    }
-}
 
 pub(crate) struct Inner {
     pub(crate) config: SchedulerConfig,
@@ -72,7 +35,7 @@ pub(crate) struct Inner {
     pub(crate) control: tokio::sync::Mutex<()>,
     pub(crate) pool: WarmPool<PoolKey, Pooled>,
     /// Provisioned-concurrency sandboxes, outside the pool's expiry and eviction.
-    pub(crate) reservoir: crate::provisioned::Reservoir,
+    pub(crate) reservoir: crate::reservoir::Reservoir,
     pub(crate) admission: Admission,
     /// Lambda's per-function scaling rate, taken by every cold start.
     pub(crate) scale_up: crate::scale::ScaleUpRate,
@@ -82,7 +45,7 @@ pub(crate) struct Inner {
     pub(crate) shutting_down: AtomicBool,
     /// Accepted `Event` invocations, durable until they end.
     pub(crate) events: EventQueue,
-    pub(crate) async_tx: mpsc::UnboundedSender<AsyncEvent>,
+    pub(crate) async_tx: mpsc::UnboundedSender<QueuedEvent>,
 }
 
 /// The scheduler: registry, admission, pool and invoke path. Cheap to clone.

@@ -1,9 +1,10 @@
 //! Versions and aliases: PublishVersion, ListVersionsByFunction, and alias CRUD.
 
+use crate::entry::FunctionState;
 use crate::error::{DeployError, NotFound};
 use crate::function::{FunctionConfiguration, last_modified_now};
 use crate::record::{AliasConfiguration, VersionRecord};
-use crate::registry::{FunctionState, Scheduler};
+use crate::registry::Scheduler;
 use serde::Deserialize;
 
 /// The PublishVersion request body.
