@@ -271,6 +271,10 @@ impl Scheduler {
                 (error.to_json(), Some("Unhandled"))
             }
         };
+        entry
+            .metrics
+            .sandbox_memory
+            .observe(sandbox.held_bytes() as f64);
         if from_reservoir {
             self.give_back_provisioned(&entry.key, sandbox);
         } else {

@@ -24,6 +24,7 @@ pub struct Metrics {
     init_duration: HistogramVec,
     concurrent: IntGauge,
     sandboxes: IntGaugeVec,
+    sandbox_memory: HistogramVec,
     destination_drops: IntCounter,
     async_queue_events: IntGauge,
     memory_evictions: IntCounter,
@@ -48,6 +49,8 @@ pub struct FunctionMetrics {
     pub init_duration: prometheus::Histogram,
     pub idle: IntGauge,
     pub busy: IntGauge,
+    /// Bytes a sandbox holds (linear memory and overhead) when an invocation ends.
+    pub sandbox_memory: prometheus::Histogram,
 }
 
 impl std::fmt::Debug for FunctionMetrics {
@@ -132,6 +135,22 @@ impl Metrics {
         registry
             .register(Box::new(async_queue_events.clone()))
             .expect("registered once");
+        let sandbox_memory = {
+            let h = HistogramVec::new(
+                HistogramOpts::new(
+                    "sandbox_memory_bytes",
+                    "Bytes a sandbox holds (linear memory and per-sandbox overhead) when an invocation ends",
+                )
+                // 64 KiB to 4 GiB, ×4 per bucket.
+                .buckets((0..9).map(|i| 65536.0 * 4f64.powi(i)).collect()),
+                &["function"],
+            )
+            .expect("static metric definition is valid");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("registered once");
+            h
+        };
         let memory_evictions = IntCounter::new(
             "sandboxes_evicted_for_memory_total",
             "Idle sandboxes evicted because sandboxes really held more than the admission limit",
@@ -175,6 +194,7 @@ impl Metrics {
             registry,
             concurrent,
             sandboxes,
+            sandbox_memory,
         }
     }
 
@@ -189,6 +209,7 @@ impl Metrics {
             init_duration: self.init_duration.with_label_values(&[name]),
             idle: self.sandboxes.with_label_values(&[name, "idle"]),
             busy: self.sandboxes.with_label_values(&[name, "busy"]),
+            sandbox_memory: self.sandbox_memory.with_label_values(&[name]),
         }
     }
 
@@ -202,6 +223,7 @@ impl Metrics {
         let _ = self.init_duration.remove_label_values(&[name]);
         let _ = self.sandboxes.remove_label_values(&[name, "idle"]);
         let _ = self.sandboxes.remove_label_values(&[name, "busy"]);
+        let _ = self.sandbox_memory.remove_label_values(&[name]);
     }
 
     /// Destination records that could not be queued.

@@ -57,6 +57,12 @@ async fn an_idle_sandbox_holding_memory_is_evicted_for_a_cold_start() {
         240
     );
     assert_eq!(s.scheduler.pool_stats("alloc").expect("stats").idle, 1);
+    // What the sandbox held when its invocation ended is on /metrics, per function.
+    let held = s
+        .metric("hearth_sandbox_memory_bytes_sum{function=\"alloc\"}")
+        .await
+        .expect("sandbox memory metric");
+    assert!(held >= 240.0 * 1024.0 * 1024.0, "{held}");
     let reply = s.invoke("echo", r#"{"n":1}"#).await;
     assert_eq!(reply.status, 200, "{}", reply.error_text());
     assert_eq!(s.scheduler.pool_stats("alloc").expect("stats").live, 0);
