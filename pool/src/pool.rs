@@ -54,13 +54,25 @@ where
     /// must end every success with [`release`](Self::release) or [`discard`](Self::discard),
     /// or the reservation stays charged forever.
     pub fn acquire(&self, key: &K, memory_mb: u64, now: Instant) -> Result<Acquired<S>, PoolError> {
+        self.acquire_within(key, memory_mb, now, 0)
+    }
+
+    /// [`acquire`](Self::acquire) with `held_back_mb` of the budget kept for others (memory
+    /// that reservations of other keys are guaranteed and not using now).
+    pub fn acquire_within(
+        &self,
+        key: &K,
+        memory_mb: u64,
+        now: Instant,
+        held_back_mb: u64,
+    ) -> Result<Acquired<S>, PoolError> {
         // `now` is not needed: LRU order is release order. Kept so callers pass one clock
         // reading to every method and a future policy (e.g. idle-time stats) can use it.
         let _ = now;
         self.lock().acquire(
             key,
             memory_mb,
-            self.config.charge_budget_mb(),
+            self.config.charge_budget_mb().saturating_sub(held_back_mb),
             self.config.max_sandboxes,
         )
     }

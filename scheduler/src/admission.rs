@@ -130,6 +130,21 @@ impl Admission {
             .sum()
     }
 
+    /// The reserved concurrency of every other function not in use now: (function, unused).
+    pub fn unused_reservations_except(&self, function: &str) -> Vec<(String, u32)> {
+        let state = self.lock();
+        state
+            .reserved
+            .iter()
+            .filter(|(f, _)| f.as_str() != function)
+            .filter_map(|(f, &n)| {
+                let used = state.in_flight.get(f).copied().unwrap_or(0);
+                let unused = n.saturating_sub(used);
+                (unused > 0).then(|| (f.clone(), unused))
+            })
+            .collect()
+    }
+
     /// Sets (`Some`) or removes (`None`) a function's reservation. In-flight invocations are
     /// not interrupted; the new limit applies to the next admission.
     pub fn set_reserved(&self, function: &str, reserved: Option<u32>) {

@@ -392,6 +392,26 @@ impl Scheduler {
                 "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED_CONCURRENCY}]."
             )));
         }
+        // A reservation guarantees its invocations can be admitted, so it holds their memory
+        // (MemorySize each) in the pool's budget: all reservations together must fit.
+        let reserved_mb: u64 = {
+            let functions = self.read_functions();
+            functions
+                .iter()
+                .filter(|(other, _)| other.as_str() != name)
+                .map(|(other, s)| {
+                    u64::from(admission.reserved(other).unwrap_or(0))
+                        * u64::from(s.latest.config.memory_size)
+                })
+                .sum::<u64>()
+                + u64::from(reserved) * u64::from(record.latest.config.memory_size)
+        };
+        let budget_mb = self.inner.pool.config().charge_budget_mb();
+        if reserved_mb > budget_mb {
+            return Err(DeployError::InvalidParameter(format!(
+                "Specified ReservedConcurrentExecutions would reserve {reserved_mb} MB of MemorySize across all reservations, more than the {budget_mb} MB the host admits (memory budget × overcommit)."
+            )));
+        }
         record.reserved_concurrency = Some(reserved);
         self.store_record(record).await?;
         admission.set_reserved(name, Some(reserved));

@@ -73,6 +73,25 @@ pub fn parse_function_ref(reference: &str) -> (&str, Option<&str>) {
 }
 
 impl Scheduler {
+    /// MemorySize × unused reserved concurrency of every other function: the pool's room a
+    /// reservation guarantees, which nobody else may take.
+    fn memory_reserved_for_others(&self, function: &str) -> u64 {
+        let unused = self.inner.admission.unused_reservations_except(function);
+        if unused.is_empty() {
+            return 0;
+        }
+        let functions = self.read_functions();
+        unused
+            .iter()
+            .map(|(name, n)| {
+                let memory = functions
+                    .get(name)
+                    .map_or(0, |s| u64::from(s.latest.config.memory_size));
+                memory * u64::from(*n)
+            })
+            .sum()
+    }
+
     /// Whether the host has room for another sandbox by what sandboxes really hold
     /// (`hearth_sandbox::memory`): under the budget less the growth margin, counting `freed`
     /// bytes of sandboxes already let go as gone. Evicts idle sandboxes, least recently used
@@ -205,7 +224,12 @@ impl Scheduler {
                 slot.armed = false;
                 (sandbox, None)
             }
-            None => match inner.pool.acquire(&entry.key, memory_mb, Instant::now()) {
+            None => match inner.pool.acquire_within(
+                &entry.key,
+                memory_mb,
+                Instant::now(),
+                self.memory_reserved_for_others(&entry.config.function_name),
+            ) {
                 Ok(Acquired::Warm(Pooled(sandbox))) => (sandbox, None),
                 Ok(Acquired::Cold { evicted }) => {
                     let freed = evicted.iter().map(|Pooled(s)| s.held_bytes()).sum();

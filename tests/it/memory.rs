@@ -142,3 +142,65 @@ async fn six_functions_at_150_concurrent_invokes_each_are_all_served() {
     );
     Arc::into_inner(s).expect("one owner").stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_holds_its_memory_for_its_function() {
+    use hyper::Method;
+    // Room for 8 sandboxes of 128 MB by MemorySize (no overcommit).
+    let s = Arc::new(
+        TestServer::start_with(|c| {
+            c.pool.memory_budget_mb = 1024;
+            c.pool.overcommit = 1;
+        })
+        .await,
+    );
+    s.deployed("reserved", "sleep", None, Some(30)).await;
+    s.deployed("other", "sleep", None, Some(30)).await;
+    let put = |name: &'static str, n: u32| {
+        let s = s.clone();
+        async move {
+            s.client
+                .send_json(
+                    Method::PUT,
+                    &format!("/2017-10-31/functions/{name}/concurrency"),
+                    &serde_json::json!({ "ReservedConcurrentExecutions": n }),
+                )
+                .await
+                .expect("put")
+        }
+    };
+    // More than the host can hold for it is refused at Put.
+    let refused = put("reserved", 9).await;
+    assert_eq!(refused.status, 400, "{}", refused.error_text());
+    assert!(
+        refused.error_text().contains("MemorySize"),
+        "{}",
+        refused.error_text()
+    );
+    assert_eq!(put("reserved", 3).await.status, 200);
+    // Another function gets only what the reservation leaves: 5 of the 8.
+    let other: Vec<_> = (0..5)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.invoke("other", r#"{"ms":5000}"#).await })
+        })
+        .collect();
+    s.wait_for("the other function's 5 running", || async {
+        s.metric("hearth_concurrent_executions").await == Some(5.0)
+    })
+    .await;
+    let sixth = s.invoke("other", r#"{"ms":1}"#).await;
+    assert_eq!(sixth.status, 429, "{}", sixth.error_text());
+    // The reserved function still gets its 3 while the other holds its 5.
+    let mine: Vec<_> = (0..3)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.invoke("reserved", r#"{"ms":1}"#).await })
+        })
+        .collect();
+    for call in mine.into_iter().chain(other) {
+        let reply = call.await.expect("task");
+        assert_eq!(reply.status, 200, "{}", reply.error_text());
+    }
+    Arc::into_inner(s).expect("one owner").stop().await;
+}
