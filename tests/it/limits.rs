@@ -91,7 +91,9 @@ async fn reserved_concurrency_one_throttles_the_second_concurrent_invoke() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reservations_keep_100_unreserved() {
     use hearth_scheduler::config::{DEFAULT_ACCOUNT_CONCURRENCY, MIN_UNRESERVED_CONCURRENCY};
-    let s = TestServer::start().await; // Lambda's default account limit, 1,000
+    // Lambda's default account limit, 1,000; memory admitted for 900 reserved 128 MB
+    // sandboxes (a reservation holds its MemorySize up front).
+    let s = TestServer::start_with(|c| c.pool.memory_budget_mb = 16 * 1024).await;
     let most = DEFAULT_ACCOUNT_CONCURRENCY - MIN_UNRESERVED_CONCURRENCY;
     s.deployed("echo", "echo", None, None).await;
     let put = |n: u32| {

@@ -204,3 +204,39 @@ async fn a_reservation_holds_its_memory_for_its_function() {
     }
     Arc::into_inner(s).expect("one owner").stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grower_among_many_busy_sandboxes_is_stopped_and_the_busy_ones_finish() {
+    let s = Arc::new(small_host().await);
+    hostile(&s, "holder", 128).await;
+    s.deployed("alloc", "alloc", Some(1024), Some(30)).await;
+    // Ten busy sandboxes holding 16 MiB each.
+    let holders: Vec<_> = (0..10)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.invoke("holder", r#"{"mode":"hold","n":16,"ms":5000}"#)
+                    .await
+            })
+        })
+        .collect();
+    s.wait_for("ten holders holding", || async {
+        s.metric("hearth_concurrent_executions").await == Some(10.0)
+            && s.metric("hearth_memory_held_bytes").await > Some(160.0 * 1024.0 * 1024.0)
+    })
+    .await;
+    // Admitted (under budget less margin), then its growth passes the budget: it alone stops.
+    let grower = s.invoke("alloc", r#"{"mb":200}"#).await;
+    assert_eq!(
+        json(&grower)["errorType"],
+        "Runtime.OutOfMemory",
+        "{}",
+        grower.error_text()
+    );
+    for holder in holders {
+        let reply = holder.await.expect("task");
+        assert_eq!(reply.status, 200, "{}", reply.error_text());
+        assert_eq!(json(&reply)["held_mb"], 16);
+    }
+    Arc::into_inner(s).expect("one owner").stop().await;
+}
