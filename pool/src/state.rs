@@ -99,24 +99,9 @@ where
         budget_mb: u64,
         max_sandboxes: usize,
     ) -> Result<Acquired<S>, PoolError> {
-        if let Some(state) = self.keys.get_mut(key) {
-            // Every slot in a stack is in the cache; skipping a missing one only guards
-            // against a broken invariant instead of panicking under the lock.
-            while let Some(slot) = state.idle.pop_back() {
-                let Some(entry) = self.lru.pop(&slot) else {
-                    continue;
-                };
-                state.idle_mb -= entry.memory_mb;
-                state.busy += 1;
-                state.busy_mb += entry.memory_mb;
-                state.retired = false;
-                self.idle_mb -= entry.memory_mb;
-                self.busy += 1;
-                self.busy_mb += entry.memory_mb;
-                return Ok(Acquired::Warm(entry.sandbox));
-            }
+        if let Some(sandbox) = self.take_warm(key) {
+            return Ok(Acquired::Warm(sandbox));
         }
-
         // Busy memory cannot be evicted: if it plus the request exceeds the budget, no amount
         // of eviction helps (this also covers a request bigger than the whole budget).
         if self.busy_mb.saturating_add(memory_mb) > budget_mb {
@@ -153,6 +138,27 @@ where
         self.busy += 1;
         self.busy_mb += memory_mb;
         Ok(Acquired::Cold { evicted })
+    }
+
+    /// The key's most recently released idle sandbox (LIFO), now busy.
+    pub(crate) fn take_warm(&mut self, key: &K) -> Option<S> {
+        let state = self.keys.get_mut(key)?;
+        // Every slot in a stack is in the cache; skipping a missing one only guards
+        // against a broken invariant instead of panicking under the lock.
+        while let Some(slot) = state.idle.pop_back() {
+            let Some(entry) = self.lru.pop(&slot) else {
+                continue;
+            };
+            state.idle_mb -= entry.memory_mb;
+            state.busy += 1;
+            state.busy_mb += entry.memory_mb;
+            state.retired = false;
+            self.idle_mb -= entry.memory_mb;
+            self.busy += 1;
+            self.busy_mb += entry.memory_mb;
+            return Some(entry.sandbox);
+        }
+        None
     }
 
     /// Park a busy sandbox as idle, or hand it back if its key is retired or has nothing busy.
@@ -281,7 +287,6 @@ where
         Some(entry.sandbox)
     }
 
-    /// Account for an entry already removed from the cache: drop its slot from the key's stack.
     /// Removes the least recently used idle sandbox of any key.
     pub(crate) fn evict_lru(&mut self) -> Option<S> {
         let (slot, entry) = self.lru.pop_lru()?;
@@ -289,6 +294,7 @@ where
         Some(entry.sandbox)
     }
 
+    /// Account for an entry already removed from the cache: drop its slot from the key's stack.
     fn detach(&mut self, slot: SlotId, entry: &IdleEntry<K, S>) {
         if let Some(state) = self.keys.get_mut(&entry.key) {
             if state.idle.front() == Some(&slot) {

@@ -130,18 +130,15 @@ impl Admission {
             .sum()
     }
 
-    /// The reserved concurrency of every other function not in use now: (function, unused).
-    pub fn unused_reservations_except(&self, function: &str) -> Vec<(String, u32)> {
+    /// Every other function's reservation with its invocations in flight:
+    /// (function, reserved, in flight).
+    pub fn reservations_except(&self, function: &str) -> Vec<(String, u32, u32)> {
         let state = self.lock();
         state
             .reserved
             .iter()
             .filter(|(f, _)| f.as_str() != function)
-            .filter_map(|(f, &n)| {
-                let used = state.in_flight.get(f).copied().unwrap_or(0);
-                let unused = n.saturating_sub(used);
-                (unused > 0).then(|| (f.clone(), unused))
-            })
+            .map(|(f, &n)| (f.clone(), n, state.in_flight.get(f).copied().unwrap_or(0)))
             .collect()
     }
 

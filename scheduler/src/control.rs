@@ -394,18 +394,13 @@ impl Scheduler {
         }
         // A reservation guarantees its invocations can be admitted, so it holds their memory
         // (MemorySize each) in the pool's budget: all reservations together must fit.
-        let reserved_mb: u64 = {
-            let functions = self.read_functions();
-            functions
+        let others = admission.reservations_except(name);
+        let reserved_mb = self.memory_of_sandboxes(
+            others
                 .iter()
-                .filter(|(other, _)| other.as_str() != name)
-                .map(|(other, s)| {
-                    u64::from(admission.reserved(other).unwrap_or(0))
-                        * u64::from(s.latest.config.memory_size)
-                })
-                .sum::<u64>()
-                + u64::from(reserved) * u64::from(record.latest.config.memory_size)
-        };
+                .map(|(other, n, _)| (other.as_str(), *n))
+                .chain([(name, reserved)]),
+        );
         let budget_mb = self.inner.pool.config().charge_budget_mb();
         if reserved_mb > budget_mb {
             return Err(DeployError::InvalidParameter(format!(

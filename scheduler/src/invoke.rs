@@ -74,22 +74,12 @@ pub fn parse_function_ref(reference: &str) -> (&str, Option<&str>) {
 
 impl Scheduler {
     /// MemorySize × unused reserved concurrency of every other function: the pool's room a
-    /// reservation guarantees, which nobody else may take.
+    /// reservation guarantees, which nobody else may take. Asked on pool misses only.
     fn memory_reserved_for_others(&self, function: &str) -> u64 {
-        let unused = self.inner.admission.unused_reservations_except(function);
-        if unused.is_empty() {
-            return 0;
-        }
-        let functions = self.read_functions();
-        unused
-            .iter()
-            .map(|(name, n)| {
-                let memory = functions
-                    .get(name)
-                    .map_or(0, |s| u64::from(s.latest.config.memory_size));
-                memory * u64::from(*n)
-            })
-            .sum()
+        let reservations = self.inner.admission.reservations_except(function);
+        self.memory_of_sandboxes(reservations.iter().map(|(name, reserved, in_flight)| {
+            (name.as_str(), reserved.saturating_sub(*in_flight))
+        }))
     }
 
     /// Whether the host has room for another sandbox by what sandboxes really hold

@@ -17,8 +17,7 @@ use crate::metrics::Metrics;
 use crate::record::{FunctionRecord, QueuedEvent};
 use crate::store::StateStore;
 use hearth_pool::{PoolStats, WarmPool};
-use hearth_sandbox::HostMemory;
-use hearth_sandbox::{EngineConfig, FunctionSettings, WasmEngine, WasmFunction};
+use hearth_sandbox::{EngineConfig, FunctionSettings, HostMemory, WasmEngine, WasmFunction};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -351,6 +350,22 @@ impl Scheduler {
         NotFound {
             arn: self.function_arn(name),
         }
+    }
+
+    /// MB of MemorySize that `counts` sandboxes of each named function take, at its
+    /// `$LATEST` MemorySize (a function not found takes none).
+    pub(crate) fn memory_of_sandboxes<'a>(
+        &self,
+        counts: impl Iterator<Item = (&'a str, u32)>,
+    ) -> u64 {
+        let functions = self.read_functions();
+        counts
+            .map(|(name, n)| {
+                functions
+                    .get(name)
+                    .map_or(0, |s| u64::from(s.latest.config.memory_size) * u64::from(n))
+            })
+            .sum()
     }
 
     pub(crate) fn read_functions(

@@ -45,10 +45,18 @@ impl ScaleUpRate {
         let full = u64::from(self.per_window) * MICRO;
         let now = self.clock.now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets.entry(function.to_owned()).or_insert(Bucket {
-            micro_units: full,
-            at: now,
-        });
+        if !buckets.contains_key(function) {
+            buckets.insert(
+                function.to_owned(),
+                Bucket {
+                    micro_units: full,
+                    at: now,
+                },
+            );
+        }
+        let Some(bucket) = buckets.get_mut(function) else {
+            return false;
+        };
         let elapsed = now.saturating_sub(bucket.at);
         let refill = u64::try_from(
             elapsed.as_nanos() * u128::from(self.per_window) * u128::from(MICRO)
