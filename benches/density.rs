@@ -11,9 +11,11 @@
 
 #[path = "../tests/support/guests.rs"]
 mod guests;
+mod support;
 
-use hearth_runtime_api::Invocation;
-use hearth_sandbox::{EngineConfig, FunctionSettings, InvokeOutcome, WasmEngine, WasmFunction};
+use support::{invocation, settings};
+
+use hearth_sandbox::{EngineConfig, InvokeOutcome, WasmEngine, WasmFunction};
 use std::time::{Duration, Instant};
 
 /// Resident set size of this process, bytes (`/proc/self/statm`, second field, in pages).
@@ -25,34 +27,6 @@ fn rss_bytes() -> u64 {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     pages * 4096
-}
-
-fn settings(dir: &std::path::Path) -> FunctionSettings {
-    FunctionSettings {
-        function_name: "echo".into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: Duration::from_secs(3),
-        handler: "function.wasm".into(),
-        region: "us-east-1".into(),
-        initialization_type: "on-demand".into(),
-        environment: vec![],
-        tmp_root: dir.join("tmp"),
-        tmp_limit_mb: 512,
-    }
-}
-
-fn invocation() -> Invocation {
-    Invocation {
-        request_id: "density".into(),
-        deadline_ms: 0,
-        invoked_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:echo".into(),
-        trace_id: "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0"
-            .into(),
-        client_context: None,
-        cognito_identity: None,
-        payload: br#"{"hello":"world"}"#.to_vec(),
-    }
 }
 
 fn deadline() -> Instant {

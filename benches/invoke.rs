@@ -23,10 +23,12 @@
 
 #[path = "../tests/support/guests.rs"]
 mod guests;
+mod support;
+
+use support::{invocation, settings};
 
 use base64::Engine as _;
-use hearth_runtime_api::Invocation;
-use hearth_sandbox::{EngineConfig, FunctionSettings, InvokeOutcome, WasmEngine, WasmFunction};
+use hearth_sandbox::{EngineConfig, InvokeOutcome, WasmEngine, WasmFunction};
 use hearth_scheduler::{CreateFunction, InvokeRequest, Scheduler, SchedulerConfig};
 use std::future::Future;
 use std::io::Write;
@@ -75,34 +77,6 @@ where
         name,
         floor,
         samples,
-    }
-}
-
-fn settings(dir: &std::path::Path) -> FunctionSettings {
-    FunctionSettings {
-        function_name: "echo".into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: Duration::from_secs(3),
-        handler: "function.wasm".into(),
-        region: "us-east-1".into(),
-        initialization_type: "on-demand".into(),
-        environment: vec![],
-        tmp_root: dir.join("tmp"),
-        tmp_limit_mb: 512,
-    }
-}
-
-fn invocation() -> Invocation {
-    Invocation {
-        request_id: "bench".into(),
-        deadline_ms: 0,
-        invoked_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:echo".into(),
-        trace_id: "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0"
-            .into(),
-        client_context: None,
-        cognito_identity: None,
-        payload: br#"{"hello":"world"}"#.to_vec(),
     }
 }
 

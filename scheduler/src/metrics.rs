@@ -59,33 +59,37 @@ impl std::fmt::Debug for FunctionMetrics {
     }
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
-    let g = IntGauge::new(name, help).expect("static metric definition is valid");
+/// Registers a metric made from a static, known-valid definition.
+fn register<M>(registry: &Registry, metric: prometheus::Result<M>) -> M
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    let metric = metric.expect("static metric definition is valid");
     registry
-        .register(Box::new(g.clone()))
+        .register(Box::new(metric.clone()))
         .expect("each metric is registered once");
-    g
+    metric
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    register(registry, IntGauge::new(name, help))
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), &["function"])
-        .expect("static metric definition is valid");
-    registry
-        .register(Box::new(c.clone()))
-        .expect("each metric is registered once");
-    c
+    register(
+        registry,
+        IntCounterVec::new(Opts::new(name, help), &["function"]),
+    )
 }
 
-fn histogram(registry: &Registry, name: &str, help: &str) -> HistogramVec {
-    let h = HistogramVec::new(
-        HistogramOpts::new(name, help).buckets(DURATION_BUCKETS.to_vec()),
-        &["function"],
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> HistogramVec {
+    register(
+        registry,
+        HistogramVec::new(
+            HistogramOpts::new(name, help).buckets(buckets),
+            &["function"],
+        ),
     )
-    .expect("static metric definition is valid");
-    registry
-        .register(Box::new(h.clone()))
-        .expect("each metric is registered once");
-    h
 }
 
 impl Default for Metrics {
@@ -100,65 +104,47 @@ impl Metrics {
     pub fn new() -> Self {
         let registry =
             Registry::new_custom(Some("hearth".into()), None).expect("static prefix is valid");
-        let concurrent = IntGauge::new(
+        let concurrent = gauge(
+            &registry,
             "concurrent_executions",
             "Invocations running now, all functions",
-        )
-        .expect("static metric definition is valid");
-        registry
-            .register(Box::new(concurrent.clone()))
-            .expect("registered once");
-        let sandboxes = IntGaugeVec::new(
-            Opts::new(
-                "sandboxes",
-                "Live sandboxes per function and state (idle, busy)",
+        );
+        let sandboxes = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "sandboxes",
+                    "Live sandboxes per function and state (idle, busy)",
+                ),
+                &["function", "state"],
             ),
-            &["function", "state"],
-        )
-        .expect("static metric definition is valid");
-        registry
-            .register(Box::new(sandboxes.clone()))
-            .expect("registered once");
-        let destination_drops = IntCounter::new(
-            "destination_records_dropped_total",
-            "Async destination records that could not be queued (over the payload limit or a full queue)",
-        )
-        .expect("static metric definition is valid");
-        registry
-            .register(Box::new(destination_drops.clone()))
-            .expect("registered once");
-        let async_queue_events = IntGauge::new(
+        );
+        let destination_drops = register(
+            &registry,
+            IntCounter::new(
+                "destination_records_dropped_total",
+                "Async destination records that could not be queued (over the payload limit or a full queue)",
+            ),
+        );
+        let async_queue_events = gauge(
+            &registry,
             "async_queue_events",
             "Accepted Event invocations not yet finished",
-        )
-        .expect("static metric definition is valid");
-        registry
-            .register(Box::new(async_queue_events.clone()))
-            .expect("registered once");
-        let sandbox_memory = {
-            let h = HistogramVec::new(
-                HistogramOpts::new(
-                    "sandbox_memory_bytes",
-                    "Bytes a sandbox holds (linear memory and per-sandbox overhead) when an invocation ends",
-                )
-                // 64 KiB to 4 GiB, ×4 per bucket.
-                .buckets((0..9).map(|i| 65536.0 * 4f64.powi(i)).collect()),
-                &["function"],
-            )
-            .expect("static metric definition is valid");
-            registry
-                .register(Box::new(h.clone()))
-                .expect("registered once");
-            h
-        };
-        let memory_evictions = IntCounter::new(
-            "sandboxes_evicted_for_memory_total",
-            "Idle sandboxes evicted because sandboxes really held more than the admission limit",
-        )
-        .expect("static metric definition is valid");
-        registry
-            .register(Box::new(memory_evictions.clone()))
-            .expect("registered once");
+        );
+        let sandbox_memory = histogram(
+            &registry,
+            "sandbox_memory_bytes",
+            "Bytes a sandbox holds (linear memory and per-sandbox overhead) when an invocation ends",
+            // 64 KiB to 4 GiB, ×4 per bucket.
+            (0..9).map(|i| 65536.0 * 4f64.powi(i)).collect(),
+        );
+        let memory_evictions = register(
+            &registry,
+            IntCounter::new(
+                "sandboxes_evicted_for_memory_total",
+                "Idle sandboxes evicted because sandboxes really held more than the admission limit",
+            ),
+        );
         Self {
             memory_held: gauge(
                 &registry,
@@ -185,11 +171,13 @@ impl Metrics {
                 &registry,
                 "duration_seconds",
                 "Invocation duration (excluding INIT)",
+                DURATION_BUCKETS.to_vec(),
             ),
             init_duration: histogram(
                 &registry,
                 "init_duration_seconds",
                 "INIT duration of cold starts",
+                DURATION_BUCKETS.to_vec(),
             ),
             registry,
             concurrent,

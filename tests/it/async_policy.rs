@@ -20,6 +20,14 @@ async fn put_config(s: &TestServer, function: &str, config: serde_json::Value) {
     assert_eq!(reply.status, 200, "{}", reply.error_text());
 }
 
+/// Deploys example `example` as `function` and the `logger` sink, and gives `function` the
+/// event-invoke config `config` (its destinations point at the sink).
+async fn with_sink(s: &TestServer, function: &str, example: &str, config: serde_json::Value) {
+    s.deployed(function, example, None, None).await;
+    s.deployed("sink", "logger", None, None).await;
+    put_config(s, function, config).await;
+}
+
 /// The destination records the `logger` sink has received so far.
 async fn records(s: &TestServer) -> Vec<serde_json::Value> {
     let logs = s.scheduler.logs().clone();
@@ -67,11 +75,10 @@ async fn a_failing_event_is_retried_twice_by_default_then_reaches_on_failure() {
         c.async_retry_delays = vec![Duration::from_millis(20), Duration::from_millis(40)];
     })
     .await;
-    s.deployed("failing", "error", None, None).await;
-    s.deployed("sink", "logger", None, None).await;
-    put_config(
+    with_sink(
         &s,
         "failing",
+        "error",
         serde_json::json!({"DestinationConfig": {"OnFailure": {"Destination": SINK_ARN}}}),
     )
     .await;
@@ -88,10 +95,9 @@ async fn a_failing_event_is_retried_twice_by_default_then_reaches_on_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_successful_event_reaches_on_success_with_its_response() {
     let s = TestServer::start().await;
-    s.deployed("echo", "echo", None, None).await;
-    s.deployed("sink", "logger", None, None).await;
-    put_config(
+    with_sink(
         &s,
+        "echo",
         "echo",
         serde_json::json!({"DestinationConfig": {"OnSuccess": {"Destination": SINK_ARN}}}),
     )
@@ -114,10 +120,9 @@ async fn a_successful_event_reaches_on_success_with_its_response() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_event_is_retried_until_too_old_then_event_age_exceeded() {
     let s = TestServer::start_with(|c| c.async_max_event_age = Duration::from_millis(300)).await;
-    s.deployed("echo", "echo", None, None).await;
-    s.deployed("sink", "logger", None, None).await;
-    put_config(
+    with_sink(
         &s,
+        "echo",
         "echo",
         serde_json::json!({"DestinationConfig": {"OnFailure": {"Destination": SINK_ARN}}}),
     )
@@ -152,7 +157,7 @@ async fn a_throttled_event_is_retried_until_too_old_then_event_age_exceeded() {
 /// the event's maximum age), on a manual clock: the test sees each wait the policy starts,
 /// checks its length, and moves time past it.
 mod lambda_timings {
-    use super::{SINK_ARN, attempts, put_config, records};
+    use super::{SINK_ARN, attempts, records, with_sink};
     use crate::server::TestServer;
     use hearth_scheduler::clock::ManualClock;
     use hyper::Method;
@@ -170,6 +175,18 @@ mod lambda_timings {
             .next_wait(Duration::from_secs(30))
             .await
             .expect("the policy started no wait")
+    }
+
+    /// Ends every wait the policy starts, in order, until `total` has passed on the clock;
+    /// returns the waits.
+    async fn sit_out(clock: &ManualClock, total: Duration) -> Vec<Duration> {
+        let mut waits = Vec::new();
+        while waits.iter().sum::<Duration>() < total {
+            let wait = next_wait(clock).await;
+            waits.push(wait);
+            clock.advance(wait);
+        }
+        waits
     }
 
     async fn reserve(s: &TestServer, function: &str, reserved: Option<u32>) {
@@ -194,11 +211,10 @@ mod lambda_timings {
     async fn two_retries_one_then_two_minutes_apart() {
         let clock = Arc::new(ManualClock::default());
         let s = start(&clock).await;
-        s.deployed("failing", "error", None, None).await;
-        s.deployed("sink", "logger", None, None).await;
-        put_config(
+        with_sink(
             &s,
             "failing",
+            "error",
             serde_json::json!({"DestinationConfig": {"OnFailure": {"Destination": SINK_ARN}}}),
         )
         .await;
@@ -222,10 +238,9 @@ mod lambda_timings {
     async fn a_throttled_event_backs_off_until_its_maximum_age() {
         let clock = Arc::new(ManualClock::default());
         let s = start(&clock).await;
-        s.deployed("echo", "echo", None, None).await;
-        s.deployed("sink", "logger", None, None).await;
-        put_config(
+        with_sink(
             &s,
+            "echo",
             "echo",
             serde_json::json!({
                 "MaximumEventAgeInSeconds": 60,
@@ -235,12 +250,7 @@ mod lambda_timings {
         .await;
         reserve(&s, "echo", Some(0)).await;
         s.invoke_as("echo", "{}", "Event", false).await;
-        let mut waits = Vec::new();
-        while waits.iter().sum::<Duration>() < Duration::from_secs(59) {
-            let wait = next_wait(&clock).await;
-            waits.push(wait);
-            clock.advance(wait);
-        }
+        let waits = sit_out(&clock, Duration::from_secs(59)).await;
         // 1, 2, 4, 8, 16 s, then only what is left of the 60 s (not the next 32 s step):
         // 29 s less the few real milliseconds between acceptance and the first attempt.
         assert_eq!(
@@ -265,10 +275,9 @@ mod lambda_timings {
     async fn a_throttled_event_runs_once_the_throttle_lifts() {
         let clock = Arc::new(ManualClock::default());
         let s = start(&clock).await;
-        s.deployed("echo", "echo", None, None).await;
-        s.deployed("sink", "logger", None, None).await;
-        put_config(
+        with_sink(
             &s,
+            "echo",
             "echo",
             serde_json::json!({"DestinationConfig": {"OnSuccess": {"Destination": SINK_ARN}}}),
         )
@@ -276,12 +285,7 @@ mod lambda_timings {
         reserve(&s, "echo", Some(0)).await;
         s.invoke_as("echo", r#"{"n":1}"#, "Event", false).await;
         // Throttled for half an hour: the backoff doubles up to 5 min and stays there.
-        let mut waits = Vec::new();
-        while waits.iter().sum::<Duration>() < Duration::from_secs(1800) {
-            let wait = next_wait(&clock).await;
-            waits.push(wait);
-            clock.advance(wait);
-        }
+        let waits = sit_out(&clock, Duration::from_secs(1800)).await;
         assert_eq!(
             waits.iter().map(Duration::as_secs).collect::<Vec<_>>(),
             [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300, 300]

@@ -3,7 +3,6 @@
 
 use crate::guests::guest;
 use crate::server::{TestServer, json, poll_for};
-use base64::Engine as _;
 use hyper::Method;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -40,26 +39,6 @@ fn sha_hex(wasm: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(wasm))
 }
 
-/// UpdateFunctionCode with the zip `hearth deploy` makes of example `example` (the same
-/// package, and `CodeSize`, CreateFunction got from [`TestServer::deploy`]).
-async fn update_code(s: &TestServer, name: &str, example: &str) -> hearth::client::Reply {
-    let dir = tempfile::tempdir().expect("tmp");
-    let wasm = dir.path().join("f.wasm");
-    std::fs::write(&wasm, guest(example)).expect("write wasm");
-    let zip = hearth::client::package(&wasm, "function.wasm").expect("zip");
-    let body = serde_json::json!({
-        "ZipFile": base64::engine::general_purpose::STANDARD.encode(&zip),
-    });
-    s.client
-        .send_json(
-            Method::PUT,
-            &format!("/2015-03-31/functions/{name}/code"),
-            &body,
-        )
-        .await
-        .expect("update code")
-}
-
 async fn delete(s: &TestServer, path: &str) -> u16 {
     s.client
         .send(Method::DELETE, path, &[], Vec::new())
@@ -82,7 +61,7 @@ async fn code_no_version_references_is_deleted_with_its_compiled_code() {
 
     // Version 1 keeps echo referenced while $LATEST moves on.
     s.publish_versions("f", 1).await;
-    let reply = update_code(&s, "f", "counter").await;
+    let reply = s.update_code("f", "counter").await;
     assert_eq!(reply.status, 200, "{}", reply.error_text());
     assert_eq!(
         stored_code(&state),
@@ -98,7 +77,7 @@ async fn code_no_version_references_is_deleted_with_its_compiled_code() {
     assert_eq!(s.invoke("g", r#"{"still":"here"}"#).await.status, 200);
 
     // Replacing g's code leaves echo referenced by nothing.
-    let reply = update_code(&s, "g", "counter").await;
+    let reply = s.update_code("g", "counter").await;
     assert_eq!(reply.status, 200, "{}", reply.error_text());
     assert_eq!(stored_code(&state), BTreeSet::from([counter.clone()]));
     assert_eq!(cached_code(&state), BTreeSet::from([counter.clone()]));
@@ -188,7 +167,7 @@ async fn the_code_storage_quota_is_enforced_at_create_update_and_publish() {
         Some("CodeStorageExceededException")
     );
     // Replacing $LATEST with a package of the same size fits.
-    assert_eq!(update_code(&s, "a", "echo").await.status, 200);
+    assert_eq!(s.update_code("a", "echo").await.status, 200);
 
     let settings = json(&s.get("/2016-08-19/account-settings").await);
     assert_eq!(settings["AccountLimit"]["TotalCodeSize"], limit);

@@ -90,22 +90,7 @@ async fn new_code_serves_new_invokes_while_running_ones_finish_on_the_old() {
     s.deployed("f", "sleep", None, Some(30)).await;
     let held = hold(&s, "f", 20, HOLD_MS).await;
     // Swap in echo while 20 invocations of sleep run.
-    let wasm = crate::guests::guest("echo");
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::write(dir.path().join("f.wasm"), &wasm).expect("write");
-    let zip = hearth::client::package(&dir.path().join("f.wasm"), "function.wasm").expect("zip");
-    use base64::Engine as _;
-    let update = s
-        .client
-        .send_json(
-            Method::PUT,
-            "/2015-03-31/functions/f/code",
-            &serde_json::json!({
-                "ZipFile": base64::engine::general_purpose::STANDARD.encode(&zip)
-            }),
-        )
-        .await
-        .expect("update");
+    let update = s.update_code("f", "echo").await;
     assert_eq!(update.status, 200, "{}", update.error_text());
     // New invokes run the new code at once (echo returns its payload)...
     let new = s.invoke("f", r#"{"ms":1,"new":true}"#).await;

@@ -91,6 +91,21 @@ impl TestServer {
         self.create(&request).await
     }
 
+    /// UpdateFunctionCode of `name` with example guest `example`, zipped as `deploy` does.
+    pub async fn update_code(&self, name: &str, example: &str) -> Reply {
+        let body = serde_json::json!({
+            "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip_of(example)),
+        });
+        self.client
+            .send_json(
+                Method::PUT,
+                &format!("/2015-03-31/functions/{name}/code"),
+                &body,
+            )
+            .await
+            .expect("update code")
+    }
+
     /// Sends a CreateFunction request.
     pub async fn create(&self, request: &serde_json::Value) -> Reply {
         self.client.create_function(request).await.expect("create")
@@ -255,9 +270,13 @@ pub fn signing_key(id: &str, secret: &str) -> Option<hearth::client::SigningKey>
 /// The CreateFunction body `hearth deploy` would send for example guest `example`, with
 /// Lambda's defaults; tests adjust members before sending it.
 pub fn create_request(name: &str, example: &str) -> serde_json::Value {
+    client::create_function_request(name, &zip_of(example), "function.wasm", None, None, &[])
+}
+
+/// The zip `hearth deploy` makes of example guest `example` (`function.wasm` inside).
+pub fn zip_of(example: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tmp");
     let wasm = dir.path().join("f.wasm");
     std::fs::write(&wasm, guest(example)).expect("write wasm");
-    let zip = client::package(&wasm, "function.wasm").expect("zip");
-    client::create_function_request(name, &zip, "function.wasm", None, None, &[])
+    client::package(&wasm, "function.wasm").expect("zip")
 }
