@@ -28,14 +28,25 @@ fn fields(data: &[u8], n: usize) -> Vec<&[u8]> {
 }
 
 /// Zip intake: any bytes as a deployment package (zip or bare component), with a handler
-/// name from the input. The unpacked component never exceeds Lambda's unzipped limit.
+/// name from the input, for both kinds of code. The unpacked component never exceeds
+/// Lambda's unzipped limit; a process runtime's package that passes the checks unpacks into
+/// a directory without error or escape, within the same limit.
 pub fn zip_intake(data: &[u8]) {
+    use hearth_scheduler::code::{CodeKind, MAX_UNZIPPED_BYTES, extract_tree, unpack};
     let [handler, package] = fields(data, 2)[..] else {
         return;
     };
     let handler = String::from_utf8_lossy(handler);
-    if let Ok(package) = hearth_scheduler::code::unpack(package, &handler) {
-        assert!(package.wasm.len() as u64 <= hearth_scheduler::code::MAX_UNZIPPED_BYTES);
+    if let Ok(package) = unpack(package, CodeKind::Component, &handler) {
+        assert!(package.code.len() as u64 <= MAX_UNZIPPED_BYTES);
+    }
+    if unpack(package, CodeKind::Tree, &handler).is_ok()
+        && let Ok(root) = tempfile::tempdir()
+    {
+        let dest = root.path().join("tree");
+        if extract_tree(package, &dest).is_ok() {
+            assert!(dest.join("bootstrap").is_file());
+        }
     }
 }
 

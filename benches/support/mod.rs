@@ -17,6 +17,7 @@ pub fn settings(dir: &std::path::Path) -> FunctionSettings {
         environment: vec![],
         tmp_root: dir.join("tmp"),
         tmp_limit_mb: 512,
+        execution_env: None,
     }
 }
 

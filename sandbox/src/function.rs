@@ -31,6 +31,9 @@ pub struct FunctionSettings {
     pub tmp_root: PathBuf,
     /// `EphemeralStorage.Size`: the most `/tmp` may hold, MB.
     pub tmp_limit_mb: u64,
+    /// `AWS_EXECUTION_ENV`, where the runtime has one (`AWS_Lambda_python3.12`; provided
+    /// runtimes have none).
+    pub execution_env: Option<String>,
 }
 
 impl FunctionSettings {
@@ -53,7 +56,6 @@ impl FunctionSettings {
             ),
             ("AWS_REGION", self.region.clone()),
             ("AWS_DEFAULT_REGION", self.region.clone()),
-            ("AWS_EXECUTION_ENV", "hearth_wasm32-wasip2".into()),
             ("TZ", ":UTC".into()),
             ("LANG", "en_US.UTF-8".into()),
             ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".into()),
@@ -62,6 +64,10 @@ impl FunctionSettings {
                 "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib".into(),
             ),
         ];
+        let mut reserved = reserved;
+        if let Some(e) = &self.execution_env {
+            reserved.push(("AWS_EXECUTION_ENV", e.clone()));
+        }
         let mut env: Vec<(String, String)> = self
             .environment
             .iter()

@@ -5,64 +5,23 @@
 //! and `init-fail` are synchronous: they validate the call against the Runtime API
 //! [`Session`] and post an event back to the handle.
 
+use crate::conversation::{Conversation, Delivery};
 use crate::limits::{DeadlineExceeded, MemoryLimiter};
-use hearth_runtime_api::limits::MAX_RESPONSE_BYTES;
-use hearth_runtime_api::{
-    ApiError, ApiErrorKind, FunctionError, Invocation, SandboxFailure, Session,
-};
-use std::time::Instant;
+use hearth_runtime_api::{ApiError, FunctionError};
 use tokio::sync::mpsc;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{ComponentType, Linker, Lower, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-/// What a guest reports back to its sandbox handle.
-#[derive(Debug)]
-pub enum GuestEvent {
-    /// The guest called `next` for the first time: INIT is over.
-    Ready,
-    /// `respond` for an invocation.
-    Response {
-        request_id: String,
-        payload: Vec<u8>,
-    },
-    /// `fail` for an invocation (or a response the host refused as too large).
-    Error {
-        request_id: String,
-        error: FunctionError,
-    },
-    /// `init-fail` during INIT.
-    InitError(FunctionError),
-    /// The guest is gone: returned from `main`, trapped, or was stopped at its deadline.
-    Exited(SandboxFailure),
-}
-
-/// An invocation on its way into the guest, with its monotonic deadline.
-#[derive(Debug)]
-pub struct Delivery {
-    pub invocation: Invocation,
-    pub deadline: Instant,
-}
 
 /// Everything the host keeps per instance (the wasmtime `Store` data).
 pub struct SandboxState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
-    pub(crate) session: Session,
+    /// The Runtime API conversation: session, events to the handle, the held answer.
+    pub(crate) conversation: Conversation,
     /// Invocations from the handle; `next` waits here.
     pub(crate) inbox: mpsc::Receiver<Delivery>,
-    /// Events to the handle.
-    pub(crate) outbox: mpsc::UnboundedSender<GuestEvent>,
-    /// When the current phase (INIT or an invocation) must end; `None` while idle in `next`.
-    pub(crate) deadline: Option<Instant>,
-    /// The guest has called `next` at least once.
-    pub(crate) ready: bool,
-    /// The answer (`respond` / `fail`) to the current invocation, held until the guest calls
-    /// `next` again: an invocation ends when the runtime asks for the next one, so a guest
-    /// that keeps computing after answering keeps its sandbox busy (and its concurrency
-    /// slot) and is stopped at its deadline like any other timeout.
-    pub(crate) completed: Option<GuestEvent>,
     /// What `/tmp` holds and which files are open, charged as the guest uses them.
     pub(crate) quota: crate::fs_guard::SharedQuota,
     /// The sandbox's `/tmp`. Last field, so it is dropped (emptied, recycled) only after
@@ -145,27 +104,17 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
         |mut store: StoreContextMut<'_, SandboxState>, (): ()| {
             Box::new(async move {
                 let state = store.data_mut();
-                state.session.request_next().map_err(ProtocolViolation)?;
-                if let Some(done) = state.completed.take() {
-                    let _ = state.outbox.send(done);
-                }
-                state.deadline = None;
-                if !state.ready {
-                    state.ready = true;
-                    let _ = state.outbox.send(GuestEvent::Ready);
-                }
-                let Some(Delivery {
-                    invocation,
-                    deadline,
-                }) = state.inbox.recv().await
-                else {
+                state
+                    .conversation
+                    .request_next()
+                    .map_err(ProtocolViolation)?;
+                let Some(delivery) = state.inbox.recv().await else {
                     return Err(Shutdown.into());
                 };
-                state
-                    .session
-                    .begin(&invocation.request_id)
+                let invocation = state
+                    .conversation
+                    .deliver(delivery)
                     .map_err(ProtocolViolation)?;
-                state.deadline = Some(deadline);
                 Ok((WitEvent {
                     request_id: invocation.request_id,
                     deadline_ms: invocation.deadline_ms,
@@ -185,26 +134,8 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
          (request_id, payload): (String, Vec<u8>)|
          -> wasmtime::Result<(Result<(), WitApiError>,)> {
             let state = store.data_mut();
-            match state.session.respond(&request_id, payload.len()) {
-                Ok(()) => {
-                    state.completed = Some(GuestEvent::Response {
-                        request_id,
-                        payload,
-                    });
-                    Ok((Ok(()),))
-                }
-                Err(e) if e.kind == ApiErrorKind::RequestEntityTooLarge => {
-                    // Lambda answers the caller with Function.ResponseSizeTooLarge right away
-                    // and the runtime gets its 413; the invocation is over either way.
-                    let failure = SandboxFailure::ResponseTooLarge {
-                        size: payload.len(),
-                        limit: MAX_RESPONSE_BYTES,
-                    };
-                    state.session.fail(&request_id).map_err(ProtocolViolation)?;
-                    let error = failure.to_function_error(&request_id);
-                    state.completed = Some(GuestEvent::Error { request_id, error });
-                    Ok((Err(e.into()),))
-                }
+            match state.conversation.respond(&request_id, payload) {
+                Ok(()) => Ok((Ok(()),)),
                 Err(e) => Ok((Err(e.into()),)),
             }
         },
@@ -220,35 +151,13 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
             Vec<String>,
         )|
          -> wasmtime::Result<(Result<(), WitApiError>,)> {
-            let state = store.data_mut();
-            let size = error_size(&error_type, &error_message, &stack_trace);
-            if size > MAX_RESPONSE_BYTES {
-                // Bounded like a response: the caller gets Function.ResponseSizeTooLarge and
-                // the runtime its 413.
-                state.session.fail(&request_id).map_err(ProtocolViolation)?;
-                let error = SandboxFailure::ResponseTooLarge {
-                    size,
-                    limit: MAX_RESPONSE_BYTES,
-                }
-                .to_function_error(&request_id);
-                state.completed = Some(GuestEvent::Error { request_id, error });
-                return Ok((Err(WitApiError {
-                    error_type: ApiErrorKind::RequestEntityTooLarge.as_str().to_owned(),
-                    error_message: format!(
-                        "error of {size} bytes exceeds the limit of {MAX_RESPONSE_BYTES} bytes"
-                    ),
-                }),));
-            }
-            match state.session.fail(&request_id) {
-                Ok(()) => {
-                    let error = FunctionError {
-                        error_type,
-                        error_message,
-                        stack_trace,
-                    };
-                    state.completed = Some(GuestEvent::Error { request_id, error });
-                    Ok((Ok(()),))
-                }
+            let error = FunctionError {
+                error_type,
+                error_message,
+                stack_trace,
+            };
+            match store.data_mut().conversation.fail(&request_id, error) {
+                Ok(()) => Ok((Ok(()),)),
                 Err(e) => Ok((Err(e.into()),)),
             }
         },
@@ -259,56 +168,20 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
         |mut store: StoreContextMut<'_, SandboxState>,
          (error_type, error_message, stack_trace): (String, String, Vec<String>)|
          -> wasmtime::Result<()> {
-            let state = store.data_mut();
-            state.session.init_fail().map_err(ProtocolViolation)?;
-            let mut error = FunctionError {
+            let error = FunctionError {
                 error_type,
                 error_message,
                 stack_trace,
             };
-            bound_init_error(&mut error);
-            let _ = state.outbox.send(GuestEvent::InitError(error));
+            store
+                .data_mut()
+                .conversation
+                .init_fail(error)
+                .map_err(ProtocolViolation)?;
             Ok(())
         },
     )?;
     Ok(())
-}
-
-/// Bytes of an error's parts as the caller receives them (JSON adds little beyond these).
-fn error_size(error_type: &str, message: &str, stack_trace: &[String]) -> usize {
-    error_type.len() + message.len() + stack_trace.iter().map(String::len).sum::<usize>()
-}
-
-/// The most of an init error kept: it is answered to the invocation that triggered INIT and
-/// logged with every failing cold start, so a guest must not make either unbounded.
-pub const MAX_INIT_ERROR_BYTES: usize = 64 * 1024;
-
-/// Cuts an init error to [`MAX_INIT_ERROR_BYTES`], saying so in its message.
-fn bound_init_error(error: &mut FunctionError) {
-    fn cut(s: &mut String, max: usize) {
-        if s.len() > max {
-            let mut end = max;
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            s.truncate(end);
-            s.push_str(" [truncated by hearth]");
-        }
-    }
-    if error_size(&error.error_type, &error.error_message, &error.stack_trace)
-        <= MAX_INIT_ERROR_BYTES
-    {
-        return;
-    }
-    cut(&mut error.error_type, 256);
-    cut(&mut error.error_message, MAX_INIT_ERROR_BYTES / 2);
-    let mut budget = MAX_INIT_ERROR_BYTES / 2;
-    error.stack_trace.retain_mut(|line| {
-        cut(line, 1024);
-        let keep = line.len() <= budget;
-        budget = budget.saturating_sub(line.len());
-        keep
-    });
 }
 
 /// The epoch callback, run every tick while guest code executes: stop a guest past its
@@ -318,7 +191,7 @@ pub(crate) fn on_epoch(
     mut store: StoreContextMut<'_, SandboxState>,
 ) -> wasmtime::Result<wasmtime::UpdateDeadline> {
     let state = store.data_mut();
-    if crate::limits::past(state.deadline) {
+    if crate::limits::past(state.conversation.deadline) {
         return Err(DeadlineExceeded.into());
     }
     Ok(wasmtime::UpdateDeadline::Yield(1))

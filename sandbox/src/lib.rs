@@ -35,6 +35,8 @@
 //! - [`output`]: capture of the guest's stdout/stderr for the function's log.
 //! - [`tmp`]: per-sandbox `/tmp` directories, recycled when left empty.
 
+pub mod backend;
+pub mod conversation;
 pub mod engine;
 pub mod fs_guard;
 pub mod function;
@@ -42,13 +44,17 @@ pub mod host;
 pub mod limits;
 pub mod memory;
 pub mod output;
+pub mod process;
 pub mod sandbox;
 pub mod tmp;
 
+pub use backend::{Environment, Function, InvokeOutcome, Prepared, Sandbox, StartError};
 pub use engine::{EngineConfig, WasmEngine};
 pub use function::{FunctionSettings, WasmFunction};
 pub use memory::HostMemory;
-pub use sandbox::{InvokeOutcome, StartError, WasmSandbox};
+pub use process::isolation::Isolation;
+pub use process::{ProcessFunction, ProcessSandbox};
+pub use sandbox::WasmSandbox;
 
 /// The largest linear memory a wasm32 guest can address: 4 GiB, i.e. 4,096 MB. A function
 /// configured with more memory cannot use it; the scheduler refuses such a configuration.

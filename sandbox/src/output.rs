@@ -41,7 +41,7 @@ impl OutputBuffer {
         out
     }
 
-    fn append(&self, bytes: &[u8]) {
+    pub(crate) fn append(&self, bytes: &[u8]) {
         let mut inner = self.lock();
         let room = MAX_BUFFERED_OUTPUT.saturating_sub(inner.bytes.len());
         let kept = bytes.len().min(room);

@@ -5,54 +5,25 @@
 //! aborts the task, which drops the store: the instance's pool slot and memory are reclaimed
 //! at once, wherever the guest was.
 
+use crate::backend::{InvokeOutcome, StartError};
+use crate::conversation::{self, Handle, InitEnd};
 use crate::function::WasmFunction;
-use crate::host::{self, Delivery, GuestEvent, SandboxState, Shutdown};
+use crate::host::{self, SandboxState, Shutdown};
 use crate::limits::{DeadlineExceeded, MemoryLimiter};
 use crate::output::OutputBuffer;
 use hearth_runtime_api::limits::INIT_TIMEOUT;
-use hearth_runtime_api::{FunctionError, Invocation, SandboxFailure, Session};
+use hearth_runtime_api::{Invocation, SandboxFailure};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wasmtime::Store;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-/// How a cold start failed.
-#[derive(Debug)]
-pub enum StartError {
-    /// The guest reported `init-fail`: the triggering invocation gets this error.
-    Init {
-        error: FunctionError,
-        output: Vec<u8>,
-    },
-    /// The guest crashed, exited or timed out during INIT.
-    Sandbox {
-        failure: SandboxFailure,
-        output: Vec<u8>,
-    },
-    /// The host could not create the instance (no free pool slot, no /tmp): not the
-    /// function's fault.
-    Capacity(String),
-}
-
-/// How one invocation ended.
-#[derive(Debug)]
-pub enum InvokeOutcome {
-    /// `respond`: the function's response bytes.
-    Response(Vec<u8>),
-    /// `fail`: a handled function error. The sandbox stays usable.
-    FunctionError(FunctionError),
-    /// The sandbox failed (timeout, crash, out of memory). It is dead; drop it.
-    Failed(SandboxFailure),
-}
-
 /// A live sandbox: one instance of a function version, idle in `next` between invocations.
 pub struct WasmSandbox {
-    inbox: mpsc::Sender<Delivery>,
-    events: mpsc::UnboundedReceiver<GuestEvent>,
+    handle: Handle,
     task: JoinHandle<()>,
     output: OutputBuffer,
     peak_memory: Arc<AtomicU64>,
@@ -83,8 +54,7 @@ impl WasmFunction {
     /// a fresh store with an empty WASI context, run none of the guest, drop it. Benchmarks
     /// compare [`WasmFunction::start`] against this.
     pub async fn instantiate_only(&self) -> Result<(), String> {
-        let (_inbox_tx, inbox_rx) = mpsc::channel(1);
-        let (events_tx, _events_rx) = mpsc::unbounded_channel();
+        let (conversation, inbox, _handle) = conversation::channels(Instant::now());
         let state = SandboxState {
             wasi: WasiCtxBuilder::new().build(),
             table: guest_table(),
@@ -93,12 +63,8 @@ impl WasmFunction {
                 Arc::default(),
                 self.engine.host_memory().clone(),
             ),
-            session: Session::new(),
-            inbox: inbox_rx,
-            outbox: events_tx,
-            deadline: None,
-            ready: false,
-            completed: None,
+            conversation,
+            inbox,
             quota: crate::fs_guard::TmpQuota::new(self.settings.tmp_limit_mb),
             _tmp: None,
         };
@@ -136,8 +102,7 @@ impl WasmFunction {
         wasi.preopened_dir(tmp.path(), "/tmp", FsPerms::ReadWrite)
             .map_err(|e| StartError::Capacity(format!("preopening /tmp: {e}")))?;
 
-        let (inbox_tx, inbox_rx) = mpsc::channel(1);
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (conversation, inbox, handle) = conversation::channels(started + INIT_TIMEOUT);
         let state = SandboxState {
             wasi: wasi.build(),
             table: guest_table(),
@@ -146,12 +111,8 @@ impl WasmFunction {
                 peak_memory.clone(),
                 self.engine.host_memory().clone(),
             ),
-            session: Session::new(),
-            inbox: inbox_rx,
-            outbox: events_tx,
-            deadline: Some(started + INIT_TIMEOUT),
-            ready: false,
-            completed: None,
+            conversation,
+            inbox,
             quota: crate::fs_guard::TmpQuota::new(settings.tmp_limit_mb),
             _tmp: Some(tmp),
         };
@@ -163,8 +124,7 @@ impl WasmFunction {
 
         let task = tokio::spawn(run_guest(self.pre.clone(), store));
         let mut sandbox = WasmSandbox {
-            inbox: inbox_tx,
-            events: events_rx,
+            handle,
             task,
             output,
             peak_memory,
@@ -175,39 +135,22 @@ impl WasmFunction {
             alive: true,
         };
 
-        let event = tokio::time::timeout_at((started + INIT_TIMEOUT).into(), sandbox.events.recv())
-            .await
-            .unwrap_or(Some(GuestEvent::Exited(SandboxFailure::InitTimeout {
-                limit: INIT_TIMEOUT,
-            })));
-        match event {
-            Some(GuestEvent::Ready) => {
+        match sandbox.handle.init(started, INIT_TIMEOUT).await {
+            InitEnd::Ready => {
                 sandbox.init_duration = started.elapsed();
                 Ok(sandbox)
             }
-            Some(GuestEvent::InitError(error)) => Err(StartError::Init {
+            InitEnd::InitError(error) => Err(StartError::Init {
                 error,
                 output: sandbox.output.take(),
             }),
-            Some(GuestEvent::Exited(SandboxFailure::Exited { detail }))
+            InitEnd::Failed(SandboxFailure::Exited { detail })
                 if detail.starts_with(INSTANTIATE_FAILED) =>
             {
                 Err(StartError::Capacity(detail))
             }
-            Some(GuestEvent::Exited(failure)) => Err(StartError::Sandbox {
+            InitEnd::Failed(failure) => Err(StartError::Sandbox {
                 failure,
-                output: sandbox.output.take(),
-            }),
-            Some(other) => Err(StartError::Sandbox {
-                failure: SandboxFailure::Exited {
-                    detail: format!("runtime API violation during INIT: {other:?}"),
-                },
-                output: sandbox.output.take(),
-            }),
-            None => Err(StartError::Sandbox {
-                failure: SandboxFailure::Exited {
-                    detail: "sandbox ended during INIT".into(),
-                },
                 output: sandbox.output.take(),
             }),
         }
@@ -232,52 +175,7 @@ impl WasmSandbox {
                 detail: "sandbox is no longer running".into(),
             });
         }
-        let request_id = invocation.request_id.clone();
-        let timeout = SandboxFailure::Timeout {
-            timeout: self.timeout,
-        };
-        let delivery = Delivery {
-            invocation,
-            deadline,
-        };
-        if self.inbox.send(delivery).await.is_err() {
-            // The guest is gone; its exit event (if any) says why.
-            return match self.events.try_recv() {
-                Ok(GuestEvent::Exited(failure)) => InvokeOutcome::Failed(failure),
-                _ => InvokeOutcome::Failed(SandboxFailure::Exited {
-                    detail: "sandbox is no longer running".into(),
-                }),
-            };
-        }
-        loop {
-            let event = match tokio::time::timeout_at(deadline.into(), self.events.recv()).await {
-                Ok(event) => event,
-                Err(_) => return InvokeOutcome::Failed(timeout),
-            };
-            let outcome = match event {
-                Some(GuestEvent::Response {
-                    request_id: id,
-                    payload,
-                }) if id == request_id => InvokeOutcome::Response(payload),
-                Some(GuestEvent::Error {
-                    request_id: id,
-                    error,
-                }) if id == request_id => InvokeOutcome::FunctionError(error),
-                Some(GuestEvent::Exited(_)) if Instant::now() >= deadline => {
-                    return InvokeOutcome::Failed(timeout);
-                }
-                Some(GuestEvent::Exited(failure)) => return InvokeOutcome::Failed(failure),
-                None => {
-                    return InvokeOutcome::Failed(SandboxFailure::Exited {
-                        detail: "sandbox ended".into(),
-                    });
-                }
-                // Stale or out-of-band events (a late answer to an earlier id) are ignored;
-                // the session already refused anything out of order.
-                Some(_) => continue,
-            };
-            return outcome;
-        }
+        self.handle.invoke(invocation, deadline, self.timeout).await
     }
 
     /// The guest's stdout/stderr since the last call.
@@ -346,12 +244,12 @@ async fn run_guest(pre: CommandPre<SandboxState>, mut store: Store<SandboxState>
     let result = match pre.instantiate_async(&mut store).await {
         Ok(command) => command.wasi_cli_run().call_run(&mut store).await,
         Err(e) => {
-            let _ = store
-                .data()
-                .outbox
-                .send(GuestEvent::Exited(SandboxFailure::Exited {
+            store.data_mut().conversation.exited(
+                SandboxFailure::Exited {
                     detail: format!("{INSTANTIATE_FAILED}: {e:#}"),
-                }));
+                },
+                false,
+            );
             return;
         }
     };
@@ -362,12 +260,6 @@ async fn run_guest(pre: CommandPre<SandboxState>, mut store: Store<SandboxState>
         Ok(_) => true,
         Err(e) => e.downcast_ref::<I32Exit>().is_some(),
     };
-    if let Some(done) = store.data_mut().completed.take()
-        && ended_on_its_own
-    {
-        let _ = store.data().outbox.send(done);
-    }
-    let state = store.data();
     let failure = match result {
         Ok(Ok(())) => SandboxFailure::Exited {
             detail: "exit status 0".into(),
@@ -375,9 +267,12 @@ async fn run_guest(pre: CommandPre<SandboxState>, mut store: Store<SandboxState>
         Ok(Err(())) => SandboxFailure::Exited {
             detail: "exit status 1".into(),
         },
-        Err(e) => classify(&e, state),
+        Err(e) => classify(&e, store.data()),
     };
-    let _ = state.outbox.send(GuestEvent::Exited(failure));
+    store
+        .data_mut()
+        .conversation
+        .exited(failure, ended_on_its_own);
 }
 
 /// Names the way a guest ended from the error wasmtime returned.
@@ -389,7 +284,7 @@ fn classify(e: &wasmtime::Error, state: &SandboxState) -> SandboxFailure {
             .or_else(|| e.chain().find_map(|cause| cause.downcast_ref::<T>()))
     }
     if find::<DeadlineExceeded>(e).is_some() {
-        return if state.ready {
+        return if state.conversation.ready {
             // The handle's own timer reports the function's configured Timeout.
             SandboxFailure::Exited {
                 detail: "deadline exceeded".into(),
@@ -423,7 +318,7 @@ fn classify(e: &wasmtime::Error, state: &SandboxState) -> SandboxFailure {
 }
 
 /// `YYYY/MM/DD/[VERSION]<32 hex>`, Lambda's log stream naming.
-fn log_stream_name(version: &str) -> String {
+pub(crate) fn log_stream_name(version: &str) -> String {
     let today = time::OffsetDateTime::now_utc().date();
     let (y, m, d) = (today.year(), u8::from(today.month()), today.day());
     static NEXT: AtomicU64 = AtomicU64::new(0);

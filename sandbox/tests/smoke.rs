@@ -32,6 +32,7 @@ fn function(
         environment: vec![],
         tmp_root: dir.path().join("tmp"),
         tmp_limit_mb: 512,
+        execution_env: None,
     };
     WasmFunction::prepare(&engine, name, &wasm, settings).expect("prepare")
 }

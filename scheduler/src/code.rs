@@ -1,5 +1,6 @@
-//! Deployment packages: a zip holding the component at the handler's path, or a bare
-//! component. Everything here reads untrusted bytes: sizes are checked against Lambda's
+//! Deployment packages: for the wasm runtime, a zip holding the component at the handler's
+//! path, or a bare component; for the process runtimes, a zip with an executable `bootstrap`
+//! at its root, unpacked once per code version into a directory every sandbox shares. Everything here reads untrusted bytes: sizes are checked against Lambda's
 //! limits before anything is inflated, and decompression is bounded, so a zip bomb is
 //! refused without filling memory or disk.
 
@@ -23,20 +24,174 @@ pub struct Package {
     pub code_sha256: String,
     /// `CodeSize`: bytes uploaded.
     pub code_size: u64,
-    /// The component itself.
-    pub wasm: Vec<u8>,
-    /// Hex SHA-256 of the component: the key of the compiled-code cache.
-    pub wasm_sha256_hex: String,
+    /// What is stored: the component (wasm), or the zip itself (process runtimes).
+    pub code: Vec<u8>,
+    /// Hex SHA-256 of `code`: its name in the store and the key of the compiled-code cache.
+    pub code_hash: String,
 }
 
-/// Reads a package: a zip (the component at `handler`) or a bare component.
-pub fn unpack(bytes: &[u8], handler: &str) -> Result<Package, DeployError> {
+/// What kind of code a runtime runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeKind {
+    /// A WASI component.
+    Component,
+    /// A tree of files with an executable `bootstrap` at its root.
+    Tree,
+}
+
+/// Reads a package for `kind`.
+pub fn unpack(bytes: &[u8], kind: CodeKind, handler: &str) -> Result<Package, DeployError> {
+    match kind {
+        CodeKind::Component => unpack_component(bytes, handler),
+        CodeKind::Tree => unpack_tree(bytes),
+    }
+}
+
+/// A process runtime's zip: every entry checked (paths, sizes, no links), and an executable
+/// `bootstrap` at the root. Nothing is inflated here; [`extract_tree`] does that once.
+fn unpack_tree(bytes: &[u8]) -> Result<Package, DeployError> {
+    check_zipped_size(bytes)?;
+    if !bytes.starts_with(b"PK") {
+        return Err(DeployError::InvalidZip(
+            "Could not unzip uploaded file. Please check your file, then try to upload again."
+                .into(),
+        ));
+    }
+    let mut archive = open_zip(bytes)?;
+    let mut declared: u64 = 0;
+    let mut bootstrap = None;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| invalid_zip(e.to_string()))?;
+        let path = safe_path(&entry)?;
+        declared = declared.saturating_add(entry.size());
+        if declared > MAX_UNZIPPED_BYTES {
+            return Err(unzipped_too_large());
+        }
+        let mode = entry.unix_mode().unwrap_or(0);
+        if mode & S_IFMT == S_IFLNK {
+            return Err(DeployError::InvalidParameter(format!(
+                "{} is a symbolic link: links in deployment packages are not supported",
+                entry.name()
+            )));
+        }
+        if path.to_str() == Some("bootstrap") && entry.is_file() {
+            bootstrap = Some(mode);
+        }
+    }
+    match bootstrap {
+        None => Err(DeployError::InvalidParameter(
+            "The deployment package has no bootstrap file at its root: a provided runtime runs ./bootstrap.".into(),
+        )),
+        Some(mode) if mode & 0o111 == 0 => Err(DeployError::InvalidParameter(
+            "The deployment package's bootstrap is not executable: zip it with its mode (chmod 755 bootstrap; zip keeps Unix permissions).".into(),
+        )),
+        Some(_) => Ok(Package {
+            code_sha256: base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)),
+            code_size: bytes.len() as u64,
+            code_hash: hex::encode(Sha256::digest(bytes)),
+            code: bytes.to_vec(),
+        }),
+    }
+}
+
+const S_IFMT: u32 = 0o170_000;
+const S_IFLNK: u32 = 0o120_000;
+
+/// Inflates a zip [`unpack_tree`] accepted into `dest` (which must not exist): into a
+/// temporary sibling first, renamed into place when complete, so a crash never leaves a
+/// partial tree under the final name. Modes keep their permission bits, without set-id bits.
+/// Blocking.
+pub fn extract_tree(zip: &[u8], dest: &std::path::Path) -> Result<(), DeployError> {
+    use std::os::unix::fs::PermissionsExt;
+    let internal = |e: std::io::Error| DeployError::Internal(format!("unpacking code: {e}"));
+    let parent = dest
+        .parent()
+        .ok_or_else(|| DeployError::Internal("code directory has no parent".into()))?;
+    std::fs::create_dir_all(parent).map_err(internal)?;
+    let staging = parent.join(format!(
+        ".{}.tmp-{}",
+        dest.file_name().and_then(|f| f.to_str()).unwrap_or("tree"),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let result = (|| {
+        let mut archive = open_zip(zip)?;
+        let mut budget = MAX_UNZIPPED_BYTES;
+        for i in 0..archive.len() {
+            let entry = archive
+                .by_index(i)
+                .map_err(|e| invalid_zip(e.to_string()))?;
+            let path = staging.join(safe_path(&entry)?);
+            if entry.is_dir() {
+                std::fs::create_dir_all(&path).map_err(internal)?;
+                continue;
+            }
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(internal)?;
+            }
+            let mode = entry.unix_mode().unwrap_or(0o644) & 0o777;
+            let mut file = std::fs::File::create(&path).map_err(internal)?;
+            // Declared sizes may lie: the whole tree never inflates past the limit.
+            let written = std::io::copy(&mut entry.take(budget + 1), &mut file)
+                .map_err(|e| invalid_zip(e.to_string()))?;
+            if written > budget {
+                return Err(unzipped_too_large());
+            }
+            budget -= written;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(internal)?;
+        }
+        hearth_journal::atomic::sync_dir(&staging).map_err(internal)?;
+        std::fs::rename(&staging, dest).map_err(internal)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn open_zip(bytes: &[u8]) -> Result<zip::ZipArchive<std::io::Cursor<&[u8]>>, DeployError> {
+    zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| invalid_zip(e.to_string()))
+}
+
+fn invalid_zip(why: String) -> DeployError {
+    DeployError::InvalidZip(format!(
+        "Could not unzip uploaded file. Please check your file, then try to upload again. ({why})"
+    ))
+}
+
+fn unzipped_too_large() -> DeployError {
+    DeployError::InvalidParameter(format!(
+        "Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes"
+    ))
+}
+
+/// The entry's path inside the package, refusing names that could leave it.
+fn safe_path<R: std::io::Read>(
+    entry: &zip::read::ZipFile<'_, R>,
+) -> Result<std::path::PathBuf, DeployError> {
+    entry.enclosed_name().ok_or_else(|| {
+        invalid_zip(format!(
+            "entry {:?} has an absolute or parent-relative path",
+            entry.name()
+        ))
+    })
+}
+
+fn check_zipped_size(bytes: &[u8]) -> Result<(), DeployError> {
     if bytes.len() > MAX_ZIPPED_BYTES {
         return Err(DeployError::TooLarge(format!(
             "Zipped size must be smaller than {MAX_ZIPPED_BYTES} bytes, got {} bytes",
             bytes.len()
         )));
     }
+    Ok(())
+}
+
+/// Reads a wasm package: a zip (the component at `handler`) or a bare component.
+fn unpack_component(bytes: &[u8], handler: &str) -> Result<Package, DeployError> {
+    check_zipped_size(bytes)?;
     let wasm = if bytes.starts_with(WASM_MAGIC) {
         bytes.to_vec()
     } else if bytes.starts_with(b"PK") {
@@ -55,20 +210,15 @@ pub fn unpack(bytes: &[u8], handler: &str) -> Result<Package, DeployError> {
     Ok(Package {
         code_sha256: base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)),
         code_size: bytes.len() as u64,
-        wasm_sha256_hex: hex::encode(Sha256::digest(&wasm)),
-        wasm,
+        code_hash: hex::encode(Sha256::digest(&wasm)),
+        code: wasm,
     })
 }
 
 /// Finds `handler` in the zip and inflates it, refusing unsafe paths and oversize content.
 fn extract(bytes: &[u8], handler: &str) -> Result<Vec<u8>, DeployError> {
-    let invalid = |why: String| {
-        DeployError::InvalidZip(format!(
-            "Could not unzip uploaded file. Please check your file, then try to upload again. ({why})"
-        ))
-    };
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| invalid(e.to_string()))?;
+    let invalid = invalid_zip;
+    let mut archive = open_zip(bytes)?;
     let wanted = handler.trim_start_matches("./");
     let mut declared: u64 = 0;
     let mut found = None;
@@ -136,11 +286,11 @@ mod tests {
 
     #[test]
     fn bare_component_and_zip_are_accepted() {
-        let p = unpack(COMPONENT, "function.wasm").expect("bare");
-        assert_eq!(p.wasm, COMPONENT);
+        let p = unpack(COMPONENT, CodeKind::Component, "function.wasm").expect("bare");
+        assert_eq!(p.code, COMPONENT);
         let z = zip_with(&[("function.wasm", COMPONENT)]);
-        let p = unpack(&z, "function.wasm").expect("zip");
-        assert_eq!(p.wasm, COMPONENT);
+        let p = unpack(&z, CodeKind::Component, "function.wasm").expect("zip");
+        assert_eq!(p.code, COMPONENT);
         assert_eq!(p.code_size, z.len() as u64);
         assert_eq!(p.code_sha256.len(), 44);
     }
@@ -148,21 +298,21 @@ mod tests {
     #[test]
     fn garbage_missing_handler_and_non_wasm_are_refused() {
         assert!(matches!(
-            unpack(b"hello", "f.wasm"),
+            unpack(b"hello", CodeKind::Component, "f.wasm"),
             Err(DeployError::InvalidZip(_))
         ));
         assert!(matches!(
-            unpack(b"PKgarbage", "f.wasm"),
+            unpack(b"PKgarbage", CodeKind::Component, "f.wasm"),
             Err(DeployError::InvalidZip(_))
         ));
         let z = zip_with(&[("other.wasm", COMPONENT)]);
         assert!(matches!(
-            unpack(&z, "function.wasm"),
+            unpack(&z, CodeKind::Component, "function.wasm"),
             Err(DeployError::InvalidParameter(_))
         ));
         let z = zip_with(&[("function.wasm", b"not wasm")]);
         assert!(matches!(
-            unpack(&z, "function.wasm"),
+            unpack(&z, CodeKind::Component, "function.wasm"),
             Err(DeployError::InvalidCode(_))
         ));
     }
@@ -171,7 +321,7 @@ mod tests {
     fn traversal_paths_are_refused() {
         let z = zip_with(&[("../evil.wasm", COMPONENT)]);
         assert!(matches!(
-            unpack(&z, "function.wasm"),
+            unpack(&z, CodeKind::Component, "function.wasm"),
             Err(DeployError::InvalidZip(_))
         ));
     }
@@ -192,7 +342,7 @@ mod tests {
         w.finish().expect("finish");
         let z = out.into_inner();
         assert!(z.len() < MAX_ZIPPED_BYTES);
-        let e = unpack(&z, "function.wasm").expect_err("bomb");
+        let e = unpack(&z, CodeKind::Component, "function.wasm").expect_err("bomb");
         assert!(e.to_string().contains("Unzipped size"), "{e}");
     }
 
@@ -220,10 +370,10 @@ mod tests {
     #[test]
     fn a_zip_of_exactly_50_mb_is_accepted_and_one_byte_more_is_refused() {
         let at = stored_zip_of_len(MAX_ZIPPED_BYTES);
-        let package = unpack(&at, "function.wasm").expect("50 MB zip");
+        let package = unpack(&at, CodeKind::Component, "function.wasm").expect("50 MB zip");
         assert_eq!(package.code_size, MAX_ZIPPED_BYTES as u64);
         let over = stored_zip_of_len(MAX_ZIPPED_BYTES + 1);
-        let e = unpack(&over, "function.wasm").expect_err("over 50 MB");
+        let e = unpack(&over, CodeKind::Component, "function.wasm").expect_err("over 50 MB");
         assert!(matches!(e, DeployError::TooLarge(_)), "{e}");
     }
 
@@ -253,7 +403,8 @@ mod tests {
             .rposition(|w| w == b"PK\x01\x02")
             .expect("central directory");
         z[central + 24..central + 28].copy_from_slice(&lie);
-        let e = unpack(&z, "function.wasm").expect_err("the lie must not pass");
+        let e =
+            unpack(&z, CodeKind::Component, "function.wasm").expect_err("the lie must not pass");
         assert!(
             matches!(
                 e,
@@ -269,7 +420,7 @@ mod tests {
         fn arbitrary_packages_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..2048), zip_magic in proptest::bool::ANY) {
             let mut bytes = if zip_magic { b"PK\x03\x04".to_vec() } else { b"\0asm".to_vec() };
             bytes.extend_from_slice(&tail);
-            let _ = unpack(&bytes, "function.wasm");
+            let _ = unpack(&bytes, CodeKind::Component, "function.wasm");
         }
 
         /// A real zip with arbitrary entry names: an entry whose name could leave the code
@@ -280,7 +431,7 @@ mod tests {
             name in proptest::prop_oneof!["\\PC{1,40}", "(\\.\\./|/|a/|\\./){0,4}[a-z.]{1,10}"]
         ) {
             let z = zip_with(&[(name.as_str(), COMPONENT), ("function.wasm", COMPONENT)]);
-            let result = unpack(&z, "function.wasm");
+            let result = unpack(&z, CodeKind::Component, "function.wasm");
             let mut depth = 0i32;
             let mut escapes = name.starts_with('/');
             for part in name.split('/') {

@@ -56,11 +56,15 @@ fn decode_zip(zip: Option<&str>) -> Result<Vec<u8>, DeployError> {
 /// blocking thread, before any lock is taken.
 async fn unpack_blocking(
     zip_file: Option<String>,
+    runtime: &str,
     handler: String,
 ) -> Result<code::Package, DeployError> {
-    tokio::task::spawn_blocking(move || code::unpack(&decode_zip(zip_file.as_deref())?, &handler))
-        .await
-        .map_err(|e| DeployError::Internal(e.to_string()))?
+    let kind = crate::function::code_kind(runtime);
+    tokio::task::spawn_blocking(move || {
+        code::unpack(&decode_zip(zip_file.as_deref())?, kind, &handler)
+    })
+    .await
+    .map_err(|e| DeployError::Internal(e.to_string()))?
 }
 
 fn check_revision(
@@ -118,8 +122,12 @@ impl Scheduler {
         if self.read_functions().contains_key(&name) {
             return Err(DeployError::AlreadyExists(self.function_arn(&name)));
         }
-        let package =
-            unpack_blocking(request.code.zip_file.clone(), settings.handler.clone()).await?;
+        let package = unpack_blocking(
+            request.code.zip_file.clone(),
+            &settings.runtime,
+            settings.handler.clone(),
+        )
+        .await?;
         let _control = self.inner.control.lock().await;
         if self.read_functions().contains_key(&name) {
             return Err(DeployError::AlreadyExists(self.function_arn(&name)));
@@ -127,8 +135,8 @@ impl Scheduler {
         let copies = if request.publish { 2 } else { 1 };
         self.check_code_storage(copies * package.code_size, 0)?;
         let config = self.latest_config(&name, settings, &package);
-        let wasm_sha = package.wasm_sha256_hex.clone();
-        let wasm = Arc::new(package.wasm);
+        let wasm_sha = package.code_hash.clone();
+        let wasm = Arc::new(package.code);
         let latest = self
             .prepare_entry_async(config.clone(), wasm_sha.clone(), wasm.clone())
             .await?;
@@ -138,7 +146,7 @@ impl Scheduler {
                 name: name.clone(),
                 latest: VersionRecord {
                     config: config.clone(),
-                    wasm_sha256: wasm_sha,
+                    code_hash: wasm_sha,
                 },
                 versions: BTreeMap::new(),
                 next_version: 1,
@@ -166,13 +174,18 @@ impl Scheduler {
         name: &str,
         request: UpdateCode,
     ) -> Result<FunctionConfiguration, DeployError> {
-        let handler = self.latest_for_update(name, None)?.1.handler;
-        let package = unpack_blocking(request.zip_file.clone(), handler.clone()).await?;
+        let before = self.latest_for_update(name, None)?.1;
+        let package = unpack_blocking(
+            request.zip_file.clone(),
+            &before.runtime,
+            before.handler.clone(),
+        )
+        .await?;
         let _control = self.inner.control.lock().await;
         let (mut record, current) = self.latest_for_update(name, request.revision_id.as_deref())?;
-        if current.handler != handler {
+        if current.handler != before.handler || current.runtime != before.runtime {
             return Err(DeployError::Conflict(
-                "The function's handler changed while its code was being updated; retry.".into(),
+                "The function's handler or runtime changed while its code was being updated; retry.".into(),
             ));
         }
         self.check_code_storage(
@@ -192,8 +205,8 @@ impl Scheduler {
         if let Some(arch) = request.architectures {
             config.architectures = arch;
         }
-        let wasm_sha = package.wasm_sha256_hex.clone();
-        let wasm = Arc::new(package.wasm);
+        let wasm_sha = package.code_hash.clone();
+        let wasm = Arc::new(package.code);
         let latest = self
             .prepare_entry_async(config.clone(), wasm_sha.clone(), wasm.clone())
             .await?;
@@ -203,7 +216,7 @@ impl Scheduler {
         self.save_code(&wasm_sha, wasm.clone()).await?;
         record.latest = VersionRecord {
             config: config.clone(),
-            wasm_sha256: wasm_sha,
+            code_hash: wasm_sha,
         };
         self.replace_latest(name, record, latest, request.publish)
             .await?;
@@ -222,13 +235,22 @@ impl Scheduler {
         let (mut record, current) = self.latest_for_update(name, request.revision_id.as_deref())?;
         let merged = request.merged(&current);
         let settings = merged.validate()?;
-        if settings.handler != current.handler {
+        let kind = crate::function::code_kind(&current.runtime);
+        if crate::function::code_kind(&settings.runtime) != kind {
+            return Err(DeployError::InvalidParameter(format!(
+                "Runtime {} runs another kind of code than {}: create a new function for it",
+                settings.runtime, current.runtime
+            )));
+        }
+        if kind == code::CodeKind::Component && settings.handler != current.handler {
             // The handler names the component inside the package: it must still be there.
             return Err(DeployError::InvalidParameter(
                 "Handler names the component's path in the deployment package; change it with UpdateFunctionCode".into(),
             ));
         }
         let mut config = current.clone();
+        config.runtime = settings.runtime;
+        config.handler = settings.handler;
         config.role = settings.role;
         config.description = settings.description;
         config.timeout = settings.timeout_s;
@@ -239,7 +261,7 @@ impl Scheduler {
         };
         config.last_modified = last_modified_now();
         config.revision_id = uuid::Uuid::new_v4().to_string();
-        let wasm_sha = record.latest.wasm_sha256.clone();
+        let wasm_sha = record.latest.code_hash.clone();
         let wasm = self.load_code(&wasm_sha).await?;
         let latest = self
             .prepare_entry_async(config.clone(), wasm_sha, wasm)
@@ -536,8 +558,8 @@ impl Scheduler {
         self.read_functions()
             .values()
             .flat_map(|s| {
-                std::iter::once(s.record.latest.wasm_sha256.clone())
-                    .chain(s.record.versions.values().map(|v| v.wasm_sha256.clone()))
+                std::iter::once(s.record.latest.code_hash.clone())
+                    .chain(s.record.versions.values().map(|v| v.code_hash.clone()))
             })
             .collect()
     }

@@ -4,7 +4,7 @@
 use crate::function::FunctionConfiguration;
 use crate::metrics::FunctionMetrics;
 use crate::record::FunctionRecord;
-use hearth_sandbox::{WasmFunction, WasmSandbox};
+use hearth_sandbox::{Environment, Function, Sandbox};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub(crate) type PoolKey = (String, u64);
 
 /// A sandbox as the pool sees it.
-pub(crate) struct Pooled(pub(crate) WasmSandbox);
+pub(crate) struct Pooled(pub(crate) Sandbox);
 
 impl hearth_pool::Sandbox for Pooled {
     fn memory_mb(&self) -> u64 {
@@ -24,7 +24,7 @@ impl hearth_pool::Sandbox for Pooled {
 #[derive(Debug)]
 pub(crate) struct FunctionEntry {
     pub(crate) config: FunctionConfiguration,
-    pub(crate) code: WasmFunction,
+    pub(crate) code: Function,
     pub(crate) key: PoolKey,
     pub(crate) metrics: FunctionMetrics,
 }

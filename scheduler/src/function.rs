@@ -7,6 +7,32 @@ use std::collections::BTreeMap;
 
 /// The runtime name of wasm functions: a WASI component built for `wasm32-wasip2`.
 pub const WASM_RUNTIME: &str = "wasm32-wasip2";
+
+/// Lambda's OS-only runtimes: the package's `bootstrap` is the runtime, run as a process.
+pub const PROVIDED_RUNTIMES: &[&str] = &["provided.al2023", "provided.al2"];
+
+/// The handler of a process runtime when none is given: it is only passed on (`_HANDLER`).
+pub const DEFAULT_PROVIDED_HANDLER: &str = "bootstrap";
+
+/// Which backend, and so which kind of code, a runtime needs.
+pub fn code_kind(runtime: &str) -> crate::code::CodeKind {
+    if runtime == WASM_RUNTIME {
+        crate::code::CodeKind::Component
+    } else {
+        crate::code::CodeKind::Tree
+    }
+}
+
+/// `AWS_EXECUTION_ENV` for a runtime (none for Lambda's provided runtimes).
+pub fn execution_env(runtime: &str) -> Option<String> {
+    if runtime == WASM_RUNTIME {
+        Some("hearth_wasm32-wasip2".into())
+    } else if PROVIDED_RUNTIMES.contains(&runtime) {
+        None
+    } else {
+        Some(format!("AWS_Lambda_{runtime}"))
+    }
+}
 /// Default `Handler` for wasm functions: the component's path inside the zip.
 pub const DEFAULT_WASM_HANDLER: &str = "function.wasm";
 /// Lambda's default Timeout, seconds.
@@ -228,9 +254,10 @@ impl CreateFunction {
             .runtime
             .clone()
             .unwrap_or_else(|| WASM_RUNTIME.to_owned());
-        if runtime != WASM_RUNTIME {
+        if runtime != WASM_RUNTIME && !PROVIDED_RUNTIMES.contains(&runtime.as_str()) {
             return Err(DeployError::InvalidParameter(format!(
-                "The runtime parameter of {runtime} is not supported by hearth yet. Supported: {WASM_RUNTIME}."
+                "The runtime parameter of {runtime} is not supported by hearth yet. Supported: {WASM_RUNTIME}, {}.",
+                PROVIDED_RUNTIMES.join(", ")
             )));
         }
         if let Some(p) = &self.package_type
@@ -272,7 +299,7 @@ impl CreateFunction {
                 },
             ));
         };
-        if u64::from(memory_mb) > hearth_sandbox::WASM32_MAX_MEMORY_MB {
+        if runtime == WASM_RUNTIME && u64::from(memory_mb) > hearth_sandbox::WASM32_MAX_MEMORY_MB {
             return Err(DeployError::InvalidParameter(format!(
                 "MemorySize {memory_mb} MB is more than a {WASM_RUNTIME} function can address ({} MB): wasm32 linear memory ends at 4 GiB.",
                 hearth_sandbox::WASM32_MAX_MEMORY_MB
@@ -288,10 +315,14 @@ impl CreateFunction {
         }
         let environment = self.environment.clone().unwrap_or_default();
         validate_environment(&environment)?;
-        let handler = self
-            .handler
-            .clone()
-            .unwrap_or_else(|| DEFAULT_WASM_HANDLER.to_owned());
+        let handler = self.handler.clone().unwrap_or_else(|| {
+            if runtime == WASM_RUNTIME {
+                DEFAULT_WASM_HANDLER
+            } else {
+                DEFAULT_PROVIDED_HANDLER
+            }
+            .to_owned()
+        });
         if handler.is_empty() || handler.len() > 128 {
             return Err(constraint(
                 &handler,

@@ -8,7 +8,7 @@ use crate::registry::{Inner, Scheduler};
 use hearth_pool::{Acquired, WarmPool};
 use hearth_runtime_api::limits::MAX_SYNC_PAYLOAD_BYTES;
 use hearth_runtime_api::{Invocation, new_request_id, new_trace_id};
-use hearth_sandbox::{InvokeOutcome, StartError, WasmSandbox};
+use hearth_sandbox::{Environment, InvokeOutcome, Prepared, Sandbox, StartError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -322,7 +322,7 @@ impl Scheduler {
     }
 
     /// Returns a healthy sandbox to the pool; a failed one is dropped and its slot freed.
-    fn give_back(&self, slot: &mut BusySlot<'_>, sandbox: WasmSandbox) {
+    fn give_back(&self, slot: &mut BusySlot<'_>, sandbox: Sandbox) {
         if !sandbox.is_alive() {
             return; // `slot` discards the reservation when dropped.
         }

@@ -14,7 +14,7 @@ use crate::record::ProvisionedConfig;
 use crate::registry::Scheduler;
 use crate::reservoir::{MAX_LOGGED_ERROR_CHARS, Set, reservation_key};
 use hearth_pool::Acquired;
-use hearth_sandbox::WasmSandbox;
+use hearth_sandbox::{Environment, Prepared, Sandbox};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub struct ProvisionedStatus {
 impl Scheduler {
     /// Returns a provisioned sandbox after an invocation: kept if healthy and still wanted,
     /// otherwise dropped and its memory reservation released.
-    pub(crate) fn give_back_provisioned(&self, key: &PoolKey, sandbox: WasmSandbox) {
+    pub(crate) fn give_back_provisioned(&self, key: &PoolKey, sandbox: Sandbox) {
         let mut sets = self.inner.reservoir.lock();
         let keep = sandbox.is_alive();
         let memory_mb = match sets.get_mut(key) {

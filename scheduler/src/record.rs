@@ -36,11 +36,14 @@ fn one() -> u64 {
     1
 }
 
-/// One version's configuration and the hash of its component (`code/<hash>.wasm`).
+/// One version's configuration and the hash of its code (`code/<hash>.wasm` for a component,
+/// `code/<hash>.zip` for a process runtime's package).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionRecord {
     pub config: FunctionConfiguration,
-    pub wasm_sha256: String,
+    /// Records written before process runtimes named this `wasm_sha256`.
+    #[serde(alias = "wasm_sha256")]
+    pub code_hash: String,
 }
 
 /// Lambda's `AliasConfiguration`.

@@ -17,7 +17,10 @@ use crate::metrics::Metrics;
 use crate::record::{FunctionRecord, QueuedEvent};
 use crate::store::StateStore;
 use hearth_pool::{PoolStats, WarmPool};
-use hearth_sandbox::{EngineConfig, FunctionSettings, HostMemory, WasmEngine, WasmFunction};
+use hearth_sandbox::{
+    EngineConfig, Function, FunctionSettings, HostMemory, Isolation, ProcessFunction, WasmEngine,
+    WasmFunction,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -27,6 +30,8 @@ use tokio::sync::mpsc;
 pub(crate) struct Inner {
     pub(crate) config: SchedulerConfig,
     pub(crate) engine: WasmEngine,
+    /// What process sandboxes are isolated with on this host (detected at start).
+    pub(crate) isolation: Arc<Isolation>,
     pub(crate) store: StateStore,
     /// A std lock: held only for map operations, never across `.await`.
     pub(crate) functions: RwLock<HashMap<String, FunctionState>>,
@@ -78,6 +83,10 @@ impl Scheduler {
         let host_memory = Arc::new(HostMemory::new(
             config.pool.memory_budget_mb.saturating_mul(1024 * 1024),
         ));
+        let isolation = Arc::new(Isolation::detect());
+        for layer in isolation.layers() {
+            tracing::info!(layer = layer.name, enabled = layer.enabled, detail = %layer.detail, "process sandbox isolation");
+        }
         let engine = WasmEngine::new(EngineConfig {
             host_memory,
             cache_dir: config.state_dir.join("cache"),
@@ -106,6 +115,7 @@ impl Scheduler {
             scale_up: crate::scale::ScaleUpRate::new(config.scale_up_per_10s, config.clock.clone()),
             config,
             engine,
+            isolation,
             store,
             functions: RwLock::default(),
             control: tokio::sync::Mutex::new(()),
@@ -162,12 +172,12 @@ impl Scheduler {
     }
 
     fn build_state(&self, record: FunctionRecord) -> Result<FunctionState, DeployError> {
-        let latest = self.prepare_stored(&record.latest.config, &record.latest.wasm_sha256)?;
+        let latest = self.prepare_stored(&record.latest.config, &record.latest.code_hash)?;
         let mut versions = BTreeMap::new();
         for (n, version) in &record.versions {
             versions.insert(
                 *n,
-                self.prepare_stored(&version.config, &version.wasm_sha256)?,
+                self.prepare_stored(&version.config, &version.code_hash)?,
             );
         }
         Ok(FunctionState {
@@ -180,23 +190,24 @@ impl Scheduler {
     fn prepare_stored(
         &self,
         config: &FunctionConfiguration,
-        wasm_sha256: &str,
+        code_hash: &str,
     ) -> Result<Arc<FunctionEntry>, DeployError> {
-        let wasm = self
+        let code = self
             .inner
             .store
-            .load_code(wasm_sha256)
-            .map_err(|e| DeployError::Internal(format!("code {wasm_sha256}: {e}")))?;
-        self.prepare_entry(config, wasm_sha256, &wasm)
+            .load_code(code_hash)
+            .map_err(|e| DeployError::Internal(format!("code {code_hash}: {e}")))?;
+        self.prepare_entry(config, code_hash, &code)
     }
 
-    /// Compiles (or loads from the cache) and links one version. Blocking: CPU-heavy when the
-    /// code is not cached yet.
+    /// Prepares one version for its backend: a component is compiled (or loaded from the
+    /// cache) and linked; a process runtime's package is unpacked once per code hash.
+    /// Blocking: CPU- and disk-heavy when the code is new.
     pub(crate) fn prepare_entry(
         &self,
         config: &FunctionConfiguration,
-        wasm_sha256: &str,
-        wasm: &[u8],
+        code_hash: &str,
+        code: &[u8],
     ) -> Result<Arc<FunctionEntry>, DeployError> {
         let settings = FunctionSettings {
             function_name: config.function_name.clone(),
@@ -214,9 +225,29 @@ impl Scheduler {
                 .collect(),
             tmp_root: self.inner.config.state_dir.join("tmp"),
             tmp_limit_mb: u64::from(config.ephemeral_storage.size),
+            execution_env: crate::function::execution_env(&config.runtime),
         };
-        let code = WasmFunction::prepare(&self.inner.engine, wasm_sha256, wasm, settings)
-            .map_err(|e| DeployError::InvalidCode(e.to_string()))?;
+        let code = match crate::function::code_kind(&config.runtime) {
+            crate::code::CodeKind::Component => Function::Wasm(
+                WasmFunction::prepare(&self.inner.engine, code_hash, code, settings)
+                    .map_err(|e| DeployError::InvalidCode(e.to_string()))?,
+            ),
+            crate::code::CodeKind::Tree => {
+                let dir = self.inner.store.task_dir(code_hash);
+                if !dir.is_dir() {
+                    crate::code::extract_tree(code, &dir)?;
+                }
+                Function::Process(
+                    ProcessFunction::prepare(
+                        self.inner.isolation.clone(),
+                        self.inner.engine.host_memory().clone(),
+                        dir,
+                        settings,
+                    )
+                    .map_err(|e| DeployError::InvalidCode(e.to_string()))?,
+                )
+            }
+        };
         let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
         Ok(Arc::new(FunctionEntry {
             config: config.clone(),
@@ -230,13 +261,18 @@ impl Scheduler {
     pub(crate) async fn prepare_entry_async(
         &self,
         config: FunctionConfiguration,
-        wasm_sha256: String,
-        wasm: Arc<Vec<u8>>,
+        code_hash: String,
+        code: Arc<Vec<u8>>,
     ) -> Result<Arc<FunctionEntry>, DeployError> {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.prepare_entry(&config, &wasm_sha256, &wasm))
+        tokio::task::spawn_blocking(move || this.prepare_entry(&config, &code_hash, &code))
             .await
             .map_err(|e| DeployError::Internal(e.to_string()))?
+    }
+
+    /// The isolation layers process sandboxes get on this host.
+    pub fn isolation(&self) -> &Isolation {
+        &self.inner.isolation
     }
 
     /// The scheduler's settings.

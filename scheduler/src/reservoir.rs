@@ -3,7 +3,7 @@
 //! on it; the invoke path takes idle sandboxes from it first.
 
 use crate::entry::PoolKey;
-use hearth_sandbox::WasmSandbox;
+use hearth_sandbox::Sandbox;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ pub(crate) struct Set {
     pub(crate) target: u32,
     /// Sandboxes started and not lost (idle here or busy in an invocation).
     pub(crate) live: u32,
-    pub(crate) idle: Vec<WasmSandbox>,
+    pub(crate) idle: Vec<Sandbox>,
     pub(crate) memory_mb: u64,
 }
 
@@ -47,7 +47,7 @@ impl Reservoir {
     }
 
     /// An idle provisioned sandbox of `key`, if any.
-    pub(crate) fn take(&self, key: &PoolKey) -> Option<WasmSandbox> {
+    pub(crate) fn take(&self, key: &PoolKey) -> Option<Sandbox> {
         self.lock().get_mut(key).and_then(|set| set.idle.pop())
     }
 

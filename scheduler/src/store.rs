@@ -79,22 +79,40 @@ impl StateStore {
         Ok(records)
     }
 
-    fn code_path(&self, sha256_hex: &str) -> PathBuf {
-        self.root.join("code").join(format!("{sha256_hex}.wasm"))
+    fn code_path(&self, sha256_hex: &str, extension: &str) -> PathBuf {
+        self.root
+            .join("code")
+            .join(format!("{sha256_hex}.{extension}"))
     }
 
-    /// Stores a component under its hash (no-op when present).
-    pub fn save_code(&self, sha256_hex: &str, wasm: &[u8]) -> std::io::Result<()> {
-        let path = self.code_path(sha256_hex);
+    /// Stores code under its hash (no-op when present): `.wasm` for a component, `.zip` for
+    /// a process runtime's package.
+    pub fn save_code(&self, sha256_hex: &str, code: &[u8]) -> std::io::Result<()> {
+        let extension = if code.starts_with(b"\0asm") {
+            "wasm"
+        } else {
+            "zip"
+        };
+        let path = self.code_path(sha256_hex, extension);
         if path.exists() {
             return Ok(());
         }
-        write_atomically(&path, wasm)
+        write_atomically(&path, code)
     }
 
-    /// A stored component.
+    /// Stored code, whichever kind it is.
     pub fn load_code(&self, sha256_hex: &str) -> std::io::Result<Vec<u8>> {
-        std::fs::read(self.code_path(sha256_hex))
+        match std::fs::read(self.code_path(sha256_hex, "wasm")) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::read(self.code_path(sha256_hex, "zip"))
+            }
+            other => other,
+        }
+    }
+
+    /// Where a process runtime's package is unpacked (`task/<hash>`).
+    pub fn task_dir(&self, sha256_hex: &str) -> PathBuf {
+        self.root.join("task").join(sha256_hex)
     }
 
     /// Deletes every stored component whose hash is not in `keep` (and leftovers of
@@ -112,7 +130,9 @@ impl StateStore {
             let Some(file) = path.file_name().and_then(|f| f.to_str()) else {
                 continue;
             };
-            let sha = file.strip_suffix(".wasm");
+            let sha = file
+                .strip_suffix(".wasm")
+                .or_else(|| file.strip_suffix(".zip"));
             if sha.is_some_and(|sha| keep.contains(sha)) {
                 continue;
             }
@@ -124,6 +144,19 @@ impl StateStore {
         }
         if !deleted.is_empty() {
             sync_dir(&dir)?;
+        }
+        // Unpacked trees of code no longer stored, and staging directories a crash left.
+        if let Ok(trees) = std::fs::read_dir(self.root.join("task")) {
+            for entry in trees {
+                let path = entry?.path();
+                let keep = path
+                    .file_name()
+                    .and_then(|f| f.to_str())
+                    .is_some_and(|f| keep.contains(f));
+                if !keep {
+                    std::fs::remove_dir_all(&path)?;
+                }
+            }
         }
         Ok(deleted)
     }

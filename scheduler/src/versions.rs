@@ -151,15 +151,15 @@ impl Scheduler {
             // `Publish` counted the version in their own check.
             self.check_code_storage(latest.config.code_size, 0)?;
         }
-        let wasm = self.load_code(&latest.wasm_sha256).await?;
+        let wasm = self.load_code(&latest.code_hash).await?;
         let entry = self
-            .prepare_entry_async(config.clone(), latest.wasm_sha256.clone(), wasm)
+            .prepare_entry_async(config.clone(), latest.code_hash.clone(), wasm)
             .await?;
         state.record.versions.insert(
             n,
             VersionRecord {
                 config: config.clone(),
-                wasm_sha256: latest.wasm_sha256,
+                code_hash: latest.code_hash,
             },
         );
         state.record.next_version = n + 1;

@@ -3,6 +3,8 @@
 
 #[path = "../support/guests.rs"]
 mod guests;
+#[path = "../support/native.rs"]
+mod native_examples;
 mod server;
 
 mod async_policy;
@@ -18,3 +20,4 @@ mod invoke;
 mod limits;
 mod load;
 mod memory;
+mod native;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// The workspace root, from any member's manifest dir.
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     while !dir.join("examples").is_dir() {
         assert!(dir.pop(), "workspace root not found");

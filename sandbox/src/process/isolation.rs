@@ -1,0 +1,125 @@
+//! The isolation layers a process sandbox gets, detected once at start-up by trying each, and
+//! reported (start-up log, `/health`, `hearth doctor`).
+//!
+//! Always: a session and process group of its own (the whole tree is signalled at once), a
+//! clean environment, rlimits (1,024 descriptors, 1,024 processes, no core dumps), and death
+//! with hearth (`PR_SET_PDEATHSIG`). Where the host allows: a cgroup (memory limit at
+//! MemorySize, 1,024 processes, measured peak, OOM kills seen, the tree killed as one), and a
+//! mount namespace with a private tmpfs `/tmp` bounded by `EphemeralStorage`. Without a
+//! memory cgroup, the address space is capped instead (`RLIMIT_AS`), a coarse stand-in: it
+//! counts reservations, not memory.
+//!
+//! Not used: a network namespace (the runtime reaches its Runtime API on the host's
+//! loopback, and Lambda functions have the network); a pid namespace and a user namespace
+//! (not yet: the first needs a reaper inside, the second uid maps written before exec).
+
+use super::cgroup::Cgroups;
+use serde::Serialize;
+
+/// One layer, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct Layer {
+    pub name: &'static str,
+    pub enabled: bool,
+    pub detail: String,
+}
+
+/// What this host gives process sandboxes.
+#[derive(Debug)]
+pub struct Isolation {
+    pub(crate) cgroups: Option<Cgroups>,
+    /// `unshare(CLONE_NEWNS)` and a tmpfs mount work here.
+    pub(crate) mount_namespace: bool,
+    layers: Vec<Layer>,
+}
+
+impl Isolation {
+    /// Probes each layer (a cgroup directory is made; a throwaway child tries the mount
+    /// namespace). Blocking: a few ms.
+    pub fn detect() -> Self {
+        let cgroups = Cgroups::detect();
+        let mount = probe_mount_namespace();
+        let mut layers = vec![
+            Layer {
+                name: "process-group",
+                enabled: true,
+                detail: "own session and process group; the group is killed as one".into(),
+            },
+            Layer {
+                name: "clean-environment",
+                enabled: true,
+                detail: "only the Lambda runtime variables and the function's own".into(),
+            },
+            Layer {
+                name: "rlimits",
+                enabled: true,
+                detail: "1024 descriptors, 1024 processes, no core dumps".into(),
+            },
+        ];
+        layers.push(Layer {
+            name: "cgroup",
+            enabled: cgroups.is_ok(),
+            detail: match &cgroups {
+                Ok(c) => format!(
+                    "{}: memory limit at MemorySize, pids.max 1024, peak and OOM kills measured",
+                    c.describe()
+                ),
+                Err(why) => format!(
+                    "unavailable ({why}): memory is capped by RLIMIT_AS (address space, coarse), Max Memory Used is the runtime process's high-water mark, no process limit beyond RLIMIT_NPROC"
+                ),
+            },
+        });
+        layers.push(Layer {
+            name: "mount-namespace",
+            enabled: mount.is_ok(),
+            detail: match &mount {
+                Ok(()) => "private tmpfs /tmp of EphemeralStorage size".into(),
+                Err(why) => format!(
+                    "unavailable ({why}): /tmp is a private directory named by TMPDIR, not bounded"
+                ),
+            },
+        });
+        layers.push(Layer {
+            name: "network-namespace",
+            enabled: false,
+            detail: "not used: the Runtime API is on the host's loopback, and functions have the network as on Lambda".into(),
+        });
+        Self {
+            cgroups: cgroups.ok(),
+            mount_namespace: mount.is_ok(),
+            layers,
+        }
+    }
+
+    /// No layer beyond the ones every host has (for tests of the fallbacks).
+    pub fn minimal() -> Self {
+        Self {
+            cgroups: None,
+            mount_namespace: false,
+            layers: Vec::new(),
+        }
+    }
+
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// A memory cgroup limits and measures sandboxes.
+    pub fn has_cgroup(&self) -> bool {
+        self.cgroups.is_some()
+    }
+}
+
+/// Starts `/bin/true` (or this executable's `--version`-free stand-in) in a new mount
+/// namespace with a tmpfs on `/tmp`, and says whether that worked.
+fn probe_mount_namespace() -> Result<(), String> {
+    let mut command = std::process::Command::new("/bin/sh");
+    command.args(["-c", "exit 0"]);
+    let spec = super::spawn::Prelude::probe();
+    spec.install(&mut command);
+    match command.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("a probe in a new mount namespace ended with {s}")),
+        Err(e) => Err(format!("unshare or mount refused: {e}")),
+    }
+}

@@ -1,0 +1,460 @@
+//! Process sandboxes (`provided.al2023`): unmodified `bootstrap` runtimes, the official Rust
+//! client and a hostile one, through the Invoke API; isolation, failure reporting, and
+//! nothing left behind.
+
+use crate::native_examples::native_zip;
+use crate::server::{TestServer, json, log_tail, poll_for};
+use hearth::client::Reply;
+use std::time::Duration;
+
+/// A CreateFunction body for native example `example` on `provided.al2023`.
+fn native_request(name: &str, example: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let mut request = hearth::client::create_function_request(
+        name,
+        &native_zip(example),
+        "bootstrap",
+        None,
+        None,
+        &env,
+    );
+    request["Runtime"] = "provided.al2023".into();
+    request
+}
+
+async fn deploy_native(
+    server: &TestServer,
+    name: &str,
+    example: &str,
+    adjust: impl FnOnce(&mut serde_json::Value),
+) {
+    let mut request = native_request(name, example, &[]);
+    adjust(&mut request);
+    let reply = server.create(&request).await;
+    assert_eq!(reply.status, 201, "{}", reply.error_text());
+}
+
+fn error_of(reply: &Reply) -> (String, String) {
+    assert_eq!(reply.header("X-Amz-Function-Error"), Some("Unhandled"));
+    let body = json(reply);
+    (
+        body["errorType"].as_str().unwrap_or_default().to_owned(),
+        body["errorMessage"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_official_rust_client_runs_unchanged() {
+    let server = TestServer::start().await;
+    deploy_native(&server, "rusty", "native-rust", |_| {}).await;
+    let reply = server
+        .invoke_as("rusty", r#"{"hello":"native"}"#, "RequestResponse", true)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.error_text());
+    assert_eq!(json(&reply), serde_json::json!({"hello": "native"}));
+    let log = log_tail(&reply);
+    assert!(log.contains("native-rust handled"), "{log}");
+    assert!(
+        log.contains("Init Duration"),
+        "a cold start reports INIT: {log}"
+    );
+
+    // Warm: same environment, no INIT.
+    let reply = server
+        .invoke_as("rusty", r#"{"n":2}"#, "RequestResponse", true)
+        .await;
+    assert_eq!(json(&reply), serde_json::json!({"n": 2}));
+    assert!(!log_tail(&reply).contains("Init Duration"));
+
+    // A handled error, as the client posts it to /error.
+    let reply = server.invoke("rusty", r#"{"fail":"no good"}"#).await;
+    assert_eq!(reply.status, 200);
+    let (_, message) = error_of(&reply);
+    assert_eq!(message, "no good");
+
+    // Event invocations run too.
+    let reply = server
+        .invoke_as("rusty", r#"{"async":true}"#, "Event", false)
+        .await;
+    assert_eq!(reply.status, 202);
+    server
+        .wait_for("the Event invocation", || async {
+            server
+                .metric("hearth_invocations_total{function=\"rusty\"}")
+                .await
+                .is_some_and(|n| n >= 4.0)
+        })
+        .await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_package_without_an_executable_bootstrap_is_refused_at_create() {
+    use std::io::Write;
+    let server = TestServer::start().await;
+    for (name, mode) in [("other", 0o755), ("bootstrap", 0o644)] {
+        let mut out = std::io::Cursor::new(Vec::new());
+        let mut zip = zip::ZipWriter::new(&mut out);
+        zip.start_file(
+            name,
+            zip::write::SimpleFileOptions::default().unix_permissions(mode),
+        )
+        .expect("entry");
+        zip.write_all(b"#!/bin/sh\n").expect("write");
+        zip.finish().expect("finish");
+        let mut request = native_request("nobootstrap", "native-hostile", &[]);
+        request["Code"]["ZipFile"] =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, out.into_inner())
+                .into();
+        let reply = server.create(&request).await;
+        assert_eq!(reply.status, 400, "{name} {mode:o}");
+        assert_eq!(
+            reply.header("x-amzn-ErrorType"),
+            Some("InvalidParameterValueException")
+        );
+        assert!(
+            reply.error_text().contains("bootstrap"),
+            "{}",
+            reply.error_text()
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_environment_is_lambdas_and_nothing_of_the_hosts() {
+    let server = TestServer::start().await;
+    let mut request = native_request("envy", "native-hostile", &[("MY_VAR", "mine")]);
+    request["MemorySize"] = 6144.into();
+    assert_eq!(server.create(&request).await.status, 201);
+    let reply = server.invoke("envy", r#"{"mode":"env"}"#).await;
+    assert_eq!(reply.status, 200, "{}", reply.error_text());
+    let env = json(&reply);
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "envy");
+    assert_eq!(
+        env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "6144",
+        "more than wasm32 can address"
+    );
+    assert_eq!(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
+    assert_eq!(env["MY_VAR"], "mine");
+    assert_eq!(env["_HANDLER"], "bootstrap");
+    assert!(
+        env["AWS_LAMBDA_RUNTIME_API"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:"))
+    );
+    assert!(
+        env["AWS_LAMBDA_LOG_STREAM_NAME"]
+            .as_str()
+            .is_some_and(|s| s.contains("[$LATEST]"))
+    );
+    assert!(
+        env.get("AWS_EXECUTION_ENV").is_none(),
+        "provided runtimes have none"
+    );
+    for host_only in ["HOME", "CARGO", "RUST_LOG", "USER"] {
+        assert!(
+            env.get(host_only).is_none(),
+            "{host_only} leaked into the sandbox"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn exits_crashes_and_init_failures_are_reported_as_lambda_does() {
+    let server = TestServer::start().await;
+    deploy_native(&server, "quitter", "native-hostile", |_| {}).await;
+    let (kind, message) = error_of(
+        &server
+            .invoke("quitter", r#"{"mode":"exit","code":7}"#)
+            .await,
+    );
+    assert_eq!(kind, "Runtime.ExitError");
+    assert!(
+        message.ends_with("Runtime exited with error: exit status 7"),
+        "{message}"
+    );
+    let (kind, message) = error_of(&server.invoke("quitter", r#"{"mode":"crash"}"#).await);
+    assert_eq!(kind, "Runtime.ExitError");
+    assert!(message.ends_with("signal: aborted"), "{message}");
+    // The environment was reset: the next invoke is a cold start that works.
+    let reply = server
+        .invoke_as("quitter", r#"{"mode":"echo"}"#, "RequestResponse", true)
+        .await;
+    assert_eq!(json(&reply), serde_json::json!({"mode": "echo"}));
+    assert!(log_tail(&reply).contains("Init Duration"));
+
+    let mut request = native_request("initfail", "native-hostile", &[("HOSTILE_INIT", "error")]);
+    assert_eq!(server.create(&request).await.status, 201);
+    let (kind, message) = error_of(&server.invoke("initfail", "{}").await);
+    assert_eq!(
+        (kind.as_str(), message.as_str()),
+        ("Hostile.InitError", "init failed on purpose")
+    );
+
+    request = native_request("initexit", "native-hostile", &[("HOSTILE_INIT", "exit")]);
+    assert_eq!(server.create(&request).await.status, 201);
+    let (kind, message) = error_of(&server.invoke("initexit", "{}").await);
+    assert_eq!(kind, "Runtime.ExitError");
+    assert!(message.ends_with("exit status 3"), "{message}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_runtime_api_refuses_repeated_and_stale_answers_and_oversize_ones() {
+    let server = TestServer::start().await;
+    deploy_native(&server, "twice", "native-hostile", |_| {}).await;
+    let reply = server
+        .invoke_as("twice", r#"{"mode":"twice"}"#, "RequestResponse", true)
+        .await;
+    assert_eq!(json(&reply), "first");
+    // The statuses are printed after the answer, before the next `next`, which is when the
+    // invocation ends: in this invocation's log.
+    let log = log_tail(&reply);
+    assert!(
+        log.contains("statuses: first=202 again=400 wrong=400"),
+        "{log}"
+    );
+
+    let reply = server
+        .invoke_as(
+            "twice",
+            r#"{"mode":"big","bytes":7000000}"#,
+            "RequestResponse",
+            true,
+        )
+        .await;
+    let (kind, _) = error_of(&reply);
+    assert_eq!(kind, "Function.ResponseSizeTooLarge");
+    let log = log_tail(&reply);
+    assert!(log.contains("big response status: 413"), "{log}");
+    // The environment survives its refused answer.
+    let reply = server
+        .invoke_as("twice", r#"{"mode":"echo"}"#, "RequestResponse", true)
+        .await;
+    assert!(!log_tail(&reply).contains("Init Duration"));
+    server.stop().await;
+}
+
+/// Pids of live (not zombie) processes whose environment names function `name`.
+fn processes_of(name: &str) -> Vec<u32> {
+    let needle = format!("AWS_LAMBDA_FUNCTION_NAME={name}\0");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie
+            && environ
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_whole_tree_and_the_next_invoke_is_cold() {
+    let server = TestServer::start().await;
+    deploy_native(&server, "forker", "native-hostile", |r| {
+        r["Timeout"] = 1.into()
+    })
+    .await;
+    let reply = server
+        .invoke_as(
+            "forker",
+            r#"{"mode":"fork-sleep"}"#,
+            "RequestResponse",
+            true,
+        )
+        .await;
+    let (kind, message) = error_of(&reply);
+    assert_eq!(kind, "Sandbox.Timedout");
+    assert!(
+        message.ends_with("Task timed out after 1.00 seconds"),
+        "{message}"
+    );
+    assert!(
+        log_tail(&reply).contains("forked sleep: Ok("),
+        "{}",
+        log_tail(&reply)
+    );
+    let gone = poll_for(Duration::from_secs(10), || async {
+        processes_of("forker").is_empty().then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "left behind: {:?}", processes_of("forker"));
+    let reply = server
+        .invoke_as("forker", r#"{"mode":"echo"}"#, "RequestResponse", true)
+        .await;
+    assert!(log_tail(&reply).contains("Init Duration"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn memory_past_memory_size_is_out_of_memory_where_a_cgroup_enforces_it() {
+    let server = TestServer::start().await;
+    deploy_native(&server, "hog", "native-hostile", |r| {
+        r["MemorySize"] = 128.into()
+    })
+    .await;
+    // Within the limit: measured, not configured.
+    let reply = server
+        .invoke_as(
+            "hog",
+            r#"{"mode":"alloc","mib":40}"#,
+            "RequestResponse",
+            true,
+        )
+        .await;
+    assert_eq!(json(&reply), "allocated");
+    let log = log_tail(&reply);
+    let used: u64 = log
+        .split("Max Memory Used: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("Max Memory Used");
+    assert!((40..128).contains(&used), "measured {used} MB: {log}");
+
+    let reply = server.invoke("hog", r#"{"mode":"alloc","mib":400}"#).await;
+    let (kind, message) = error_of(&reply);
+    if server.scheduler.isolation().has_cgroup() {
+        assert_eq!(kind, "Runtime.OutOfMemory", "{message}");
+        assert!(message.ends_with("signal: killed"), "{message}");
+    } else {
+        // RLIMIT_AS: the allocation fails and the runtime aborts.
+        assert_eq!(kind, "Runtime.ExitError", "{message}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn tmp_is_private_and_bounded_by_ephemeral_storage_where_mounts_are_allowed() {
+    let server = TestServer::start().await;
+    deploy_native(&server, "filler", "native-hostile", |r| {
+        r["MemorySize"] = 2048.into()
+    })
+    .await;
+    let layers = server.scheduler.isolation().layers().to_vec();
+    let mount = layers
+        .iter()
+        .any(|l| l.name == "mount-namespace" && l.enabled);
+    let reply = server.invoke("filler", r#"{"mode":"tmp","mib":600}"#).await;
+    let answer = json(&reply);
+    if mount {
+        assert!(
+            answer.as_str().is_some_and(|a| a.contains("No space left")),
+            "{answer}"
+        );
+        assert!(
+            !std::path::Path::new("/tmp/fill").exists(),
+            "the host's /tmp was written"
+        );
+    } else {
+        assert_eq!(answer, "written");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_invokes_get_separate_environments() {
+    let server = TestServer::start().await;
+    deploy_native(&server, "para", "native-hostile", |_| {}).await;
+    let slow = r#"{"mode":"env","ms":300}"#;
+    let (a, b) = tokio::join!(server.invoke("para", slow), server.invoke("para", slow));
+    let (a, b) = (json(&a), json(&b));
+    assert_ne!(
+        a["AWS_LAMBDA_LOG_STREAM_NAME"],
+        b["AWS_LAMBDA_LOG_STREAM_NAME"]
+    );
+    assert_ne!(a["AWS_LAMBDA_RUNTIME_API"], b["AWS_LAMBDA_RUNTIME_API"]);
+    server.stop().await;
+}
+
+/// Ports in LISTEN state on this host's loopback (IPv4).
+fn listening_ports() -> Vec<u16> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let port = cols.get(1)?.rsplit(':').next()?;
+            (cols.get(3) == Some(&"0A")).then(|| u16::from_str_radix(port, 16).ok())?
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_thousand_invokes_then_shutdown_leave_no_process_and_no_port() {
+    let server = TestServer::start().await;
+    deploy_native(&server, "many", "native-hostile", |_| {}).await;
+    let mut ports = std::collections::HashSet::new();
+    for round in 0..125 {
+        let calls: Vec<_> = (0..8)
+            .map(|i| {
+                let client = server.client.clone();
+                let mode = if i == 0 {
+                    r#"{"mode":"env"}"#
+                } else {
+                    r#"{"mode":"echo"}"#
+                };
+                tokio::spawn(async move {
+                    client
+                        .invoke("many", mode.as_bytes().to_vec(), "RequestResponse", false)
+                        .await
+                        .expect("invoke")
+                })
+            })
+            .collect();
+        for call in calls {
+            let reply = call.await.expect("task");
+            assert_eq!(reply.status, 200, "round {round}: {}", reply.error_text());
+            if let Some(api) = json(&reply)["AWS_LAMBDA_RUNTIME_API"].as_str() {
+                ports.insert(
+                    api.rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .expect("port"),
+                );
+            }
+        }
+    }
+    assert!(!processes_of("many").is_empty());
+    server.stop().await;
+    let clean = poll_for(Duration::from_secs(10), || async {
+        let open = listening_ports();
+        (processes_of("many").is_empty() && ports.iter().all(|p| !open.contains(p))).then_some(())
+    })
+    .await;
+    assert!(
+        clean.is_some(),
+        "left: processes {:?}, ports {:?}",
+        processes_of("many"),
+        ports
+            .iter()
+            .filter(|p| listening_ports().contains(p))
+            .collect::<Vec<_>>()
+    );
+}
