@@ -1,5 +1,9 @@
 //! What the in-process benchmarks share: the echo function's settings and one invocation.
 
+// Not every bench reports latencies (density counts memory).
+#[allow(dead_code)]
+pub mod report;
+
 use hearth_runtime_api::Invocation;
 use hearth_sandbox::FunctionSettings;
 use std::time::Duration;

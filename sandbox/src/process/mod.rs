@@ -16,6 +16,7 @@
 mod api;
 pub mod cgroup;
 pub mod isolation;
+pub mod launch;
 pub mod spawn;
 
 use crate::backend::{InvokeOutcome, StartError};
@@ -128,21 +129,14 @@ impl ProcessFunction {
         let (reader, writer) = std::io::pipe().map_err(|e| capacity("output pipe", e))?;
         let log_stream = crate::sandbox::log_stream_name(&self.settings.version);
 
-        let mut command = std::process::Command::new(self.task_root.join("bootstrap"));
-        command
-            .current_dir(&*self.task_root)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", &log_stream)
-            .stdin(std::process::Stdio::null())
-            .stdout(writer.try_clone().map_err(|e| capacity("output pipe", e))?)
-            .stderr(writer);
+        let mut env: Vec<(String, String)> = self.env.to_vec();
+        env.push(("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{port}")));
+        env.push(("AWS_LAMBDA_LOG_STREAM_NAME".into(), log_stream.clone()));
         if let Some(dir) = &tmp {
-            command.env("TMPDIR", dir.path());
+            env.push(("TMPDIR".into(), dir.path().display().to_string()));
         }
         let tmp_mb = self.settings.tmp_limit_mb;
-        spawn::Prelude {
+        let prelude = spawn::Prelude {
             cgroup_procs: group.as_ref().map(|g| g.procs_files()).unwrap_or_default(),
             tmpfs_options: self
                 .isolation
@@ -158,11 +152,19 @@ impl ProcessFunction {
                 .mount_namespace
                 .then(|| spawn::TaskRoot::new(&self.task_root))
                 .flatten(),
-        }
-        .install(&mut command);
-        let mut child = tokio::process::Command::from(command);
-        child.kill_on_drop(true);
-        let child = match spawn_retrying(&mut child).await {
+        };
+        let bootstrap = self.task_root.join("bootstrap");
+        let started_child = match launch::Launch::new(
+            &bootstrap,
+            &self.task_root,
+            env,
+            std::os::fd::OwnedFd::from(writer),
+            prelude,
+        ) {
+            Ok(l) => spawn_retrying(l).await,
+            Err(e) => Err(e),
+        };
+        let child = match started_child {
             Ok(c) => c,
             Err(e) => {
                 if let Some(g) = &group {
@@ -170,16 +172,13 @@ impl ProcessFunction {
                 }
                 return Err(StartError::Sandbox {
                     failure: SandboxFailure::Exited {
-                        detail: format!(
-                            "cannot start {}: {e}",
-                            self.task_root.join("bootstrap").display()
-                        ),
+                        detail: format!("cannot start {}: {e}", bootstrap.display()),
                     },
                     output: Vec::new(),
                 });
             }
         };
-        let pid = child.id().map(|p| Pid::from_raw(p as i32));
+        let pid = Some(child.pid());
 
         let (conversation, inbox, handle) = conversation::channels(started + INIT_TIMEOUT);
         let api = api::Api::new(conversation, inbox);
@@ -225,12 +224,12 @@ impl ProcessFunction {
 /// Spawns `command`, retrying while the kernel says the executable is busy: a process this
 /// server forked for another reason (another sandbox's start) may still hold a descriptor of
 /// the just-unpacked `bootstrap` open for writing between its fork and its exec.
-async fn spawn_retrying(
-    command: &mut tokio::process::Command,
-) -> std::io::Result<tokio::process::Child> {
+async fn spawn_retrying(launch: launch::Launch) -> std::io::Result<launch::Child> {
+    let launch = std::sync::Arc::new(launch);
     let mut attempts = 0;
     loop {
-        match command.spawn() {
+        let attempt = launch.clone();
+        match launch::spawn_shared(attempt).await {
             Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) && attempts < 100 => {
                 attempts += 1;
                 tokio::time::sleep(Duration::from_millis(2)).await;
@@ -257,41 +256,35 @@ pub fn check_bootstrap(task_root: &Path) -> Result<(), String> {
 }
 
 /// Waits for the runtime to end and tells the conversation how.
-async fn watch(
-    mut child: tokio::process::Child,
-    api: Arc<api::Api>,
-    group: Option<Arc<cgroup::Group>>,
-) {
-    use std::os::unix::process::ExitStatusExt;
+async fn watch(child: launch::Child, api: Arc<api::Api>, group: Option<Arc<cgroup::Group>>) {
+    use nix::sys::wait::WaitStatus;
     let status = child.wait().await;
     let oom = group.as_ref().is_some_and(|g| g.oom_kills() > 0);
     let (failure, on_its_own) = match status {
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(code), _) => (
-                SandboxFailure::Exited {
-                    detail: format!("exit status {code}"),
-                },
-                true,
-            ),
-            (None, Some(sig)) if oom && sig == Signal::SIGKILL as i32 => (
-                SandboxFailure::OutOfMemory {
-                    detail: "signal: killed".into(),
-                },
-                false,
-            ),
-            (None, Some(sig)) => (
-                SandboxFailure::Exited {
-                    detail: format!("signal: {}", signal_name(sig)),
-                },
-                false,
-            ),
-            (None, None) => (
-                SandboxFailure::Exited {
-                    detail: format!("{s}"),
-                },
-                false,
-            ),
-        },
+        Ok(WaitStatus::Exited(_, code)) => (
+            SandboxFailure::Exited {
+                detail: format!("exit status {code}"),
+            },
+            true,
+        ),
+        Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) if oom => (
+            SandboxFailure::OutOfMemory {
+                detail: "signal: killed".into(),
+            },
+            false,
+        ),
+        Ok(WaitStatus::Signaled(_, sig, _)) => (
+            SandboxFailure::Exited {
+                detail: format!("signal: {}", signal_name(sig as i32)),
+            },
+            false,
+        ),
+        Ok(other) => (
+            SandboxFailure::Exited {
+                detail: format!("{other:?}"),
+            },
+            false,
+        ),
         Err(e) => (
             SandboxFailure::Exited {
                 detail: format!("waiting for the runtime: {e}"),

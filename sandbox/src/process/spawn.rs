@@ -81,7 +81,8 @@ impl Prelude {
         }
     }
 
-    fn run(&self) -> nix::Result<()> {
+    /// The steps themselves, in the child.
+    pub(crate) fn run(&self) -> nix::Result<()> {
         nix::unistd::setsid()?;
         // Die with hearth: no environment outlives the server that owns it.
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
