@@ -1,5 +1,6 @@
 //! Process sandboxes: cold start and warm invoke of `native-rust` (a `bootstrap` built with
-//! AWS's `lambda_runtime` crate), each beside the floor under it, measured in the same run.
+//! AWS's `lambda_runtime` crate, release build), each beside the floor under it, measured in
+//! the same run.
 //!
 //! Run: `cargo bench --bench native` (add `-- --quick` for a short run). Prints p50/p90/p99
 //! per case and each p50's ratio to its floor, draws the distributions as a text histogram,
@@ -103,7 +104,7 @@ fn main() {
             let dir = tempfile::tempdir().expect("tmp");
             let example =
                 std::env::var("NATIVE_BENCH_EXAMPLE").unwrap_or_else(|_| "native-rust".into());
-            let zip = native_examples::native_zip(&example);
+            let zip = native_examples::native_release_zip(&example);
             let task_root = dir.path().join("task");
             hearth_scheduler::code::extract_tree(&zip, &task_root).expect("unpack");
             let isolation = Arc::new(Isolation::detect());
@@ -120,6 +121,7 @@ fn main() {
                 Arc::new(Isolation::minimal()),
                 Arc::new(HostMemory::unlimited()),
                 task_root.clone(),
+                hearth_sandbox::Entrypoint::Bootstrap,
                 function_settings.clone(),
             )
             .expect("prepare");
@@ -127,6 +129,7 @@ fn main() {
                 isolation,
                 Arc::new(HostMemory::unlimited()),
                 task_root,
+                hearth_sandbox::Entrypoint::Bootstrap,
                 function_settings,
             )
             .expect("prepare");

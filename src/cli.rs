@@ -14,6 +14,8 @@ pub struct Deploy<'a> {
     pub name: &'a str,
     pub file: &'a Path,
     pub handler: &'a str,
+    /// `wasm32-wasip2`, or a process runtime (`provided.al2023`) whose zip holds `bootstrap`.
+    pub runtime: &'a str,
     pub memory_mb: Option<u32>,
     pub timeout_s: Option<u32>,
     pub env: &'a [(String, String)],
@@ -24,8 +26,9 @@ pub struct Deploy<'a> {
 /// `update-function-configuration` would. Returns the resulting configuration JSON.
 pub async fn deploy(client: &HearthClient, d: &Deploy<'_>) -> anyhow::Result<String> {
     let zip = client::package(d.file, d.handler)?;
-    let request =
+    let mut request =
         client::create_function_request(d.name, &zip, d.handler, d.memory_mb, d.timeout_s, d.env);
+    request["Runtime"] = d.runtime.into();
     let reply = client.create_function(&request).await?;
     if reply.status == StatusCode::CREATED {
         return Ok(String::from_utf8_lossy(&reply.body).into_owned());

@@ -18,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod doctor;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod server;

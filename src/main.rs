@@ -90,13 +90,21 @@ enum Command {
         /// beyond it gets a 429 to retry.
         #[arg(long, default_value_t = 1024)]
         body_budget: usize,
+        /// The Python interpreter python3.x functions run on; it must have awslambdaric
+        /// (default: python3 on PATH, when it has it).
+        #[arg(long)]
+        python: Option<PathBuf>,
     },
-    /// Deploy a function from a .wasm component or a zip holding one: CreateFunction, or
-    /// UpdateFunctionCode (and Configuration) when it exists.
+    /// Deploy a function from a .wasm component or a zip holding one (or, for a process
+    /// runtime, a zip with an executable `bootstrap`): CreateFunction, or UpdateFunctionCode
+    /// (and Configuration) when it exists.
     Deploy {
         name: String,
         file: PathBuf,
-        /// MemorySize, MB (128–4096 for wasm functions).
+        /// `wasm32-wasip2`, `provided.al2023` or `provided.al2`.
+        #[arg(long, default_value = "wasm32-wasip2")]
+        runtime: String,
+        /// MemorySize, MB (128–4096 for wasm functions, up to 10240 for process runtimes).
         #[arg(long)]
         memory: Option<u32>,
         /// Timeout, seconds (1–900).
@@ -105,9 +113,10 @@ enum Command {
         /// Environment variable, KEY=VALUE; repeat for more.
         #[arg(long = "env", value_parser = parse_env)]
         env: Vec<(String, String)>,
-        /// The component's path inside the zip.
-        #[arg(long, default_value = "function.wasm")]
-        handler: String,
+        /// The component's path inside the zip (wasm; default `function.wasm`), or the
+        /// `_HANDLER` a process runtime is given (default `bootstrap`).
+        #[arg(long)]
+        handler: Option<String>,
         #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
         endpoint: String,
     },
@@ -125,6 +134,9 @@ enum Command {
         #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
         endpoint: String,
     },
+    /// Check what this host gives process sandboxes (each isolation layer, tried for real)
+    /// and which runtimes hearth can run here.
+    Doctor,
     /// Invoke a function and print its response.
     Invoke {
         name: String,
@@ -200,6 +212,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             body_timeout,
             idle_timeout,
             body_budget,
+            python,
         } => {
             let credentials = match credentials {
                 Some(path) => {
@@ -233,6 +246,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "sandboxes hold at most the memory budget (growth past it is Runtime.OutOfMemory); MemorySizes may add up to budget × overcommit; cold starts stop at budget − margin"
             );
             config.code_storage_limit = code_storage_limit.saturating_mul(1024 * 1024);
+            config.python = python;
             let scheduler = Scheduler::new(config).context("starting the scheduler")?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -259,18 +273,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             timeout,
             env,
             handler,
+            runtime,
             endpoint,
         } => {
+            let handler = handler.unwrap_or_else(|| {
+                if runtime == "wasm32-wasip2" {
+                    "function.wasm"
+                } else {
+                    "bootstrap"
+                }
+                .into()
+            });
             let deploy = hearth::cli::Deploy {
                 name: &name,
                 file: &file,
                 handler: &handler,
+                runtime: &runtime,
                 memory_mb: memory,
                 timeout_s: timeout,
                 env: &env,
             };
             let config = hearth::cli::deploy(&client(&endpoint), &deploy).await?;
             println!("{config}");
+            Ok(())
+        }
+        Command::Doctor => {
+            let report = hearth::doctor::report();
+            print!("{report}");
             Ok(())
         }
         Command::Functions { endpoint } => {

@@ -5,40 +5,12 @@
 //! native processes ([`crate::ProcessFunction`]); [`Function`] and [`Sandbox`] are the one
 //! type of each the scheduler keeps, chosen by the function's `Runtime`.
 
+pub use crate::conversation::{InvokeOutcome, StartError};
 use crate::process::{ProcessFunction, ProcessSandbox};
 use crate::{FunctionSettings, WasmFunction, WasmSandbox};
-use hearth_runtime_api::{FunctionError, Invocation, SandboxFailure};
+use hearth_runtime_api::Invocation;
 use std::future::Future;
 use std::time::{Duration, Instant};
-
-/// How a cold start failed.
-#[derive(Debug)]
-pub enum StartError {
-    /// The guest reported `init-fail`: the triggering invocation gets this error.
-    Init {
-        error: FunctionError,
-        output: Vec<u8>,
-    },
-    /// The guest crashed, exited or timed out during INIT.
-    Sandbox {
-        failure: SandboxFailure,
-        output: Vec<u8>,
-    },
-    /// The host could not create the instance (no free pool slot, no /tmp): not the
-    /// function's fault.
-    Capacity(String),
-}
-
-/// How one invocation ended.
-#[derive(Debug)]
-pub enum InvokeOutcome {
-    /// `respond`: the function's response bytes.
-    Response(Vec<u8>),
-    /// `fail`: a handled function error. The sandbox stays usable.
-    FunctionError(FunctionError),
-    /// The sandbox failed (timeout, crash, out of memory). It is dead; drop it.
-    Failed(SandboxFailure),
-}
 
 /// A prepared function version of some backend.
 pub trait Prepared: Clone + Send + Sync {

@@ -11,6 +11,7 @@ use hearth_runtime_api::limits::MAX_RESPONSE_BYTES;
 use hearth_runtime_api::{
     ApiError, ApiErrorKind, FunctionError, Invocation, SandboxFailure, Session,
 };
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -227,8 +228,7 @@ impl Handle {
         invocation: Invocation,
         deadline: Instant,
         timeout: Duration,
-    ) -> crate::InvokeOutcome {
-        use crate::InvokeOutcome;
+    ) -> InvokeOutcome {
         let request_id = invocation.request_id.clone();
         let timed_out = SandboxFailure::Timeout { timeout };
         let delivery = Delivery {
@@ -314,4 +314,63 @@ fn bound_init_error(error: &mut FunctionError) {
         budget = budget.saturating_sub(line.len());
         keep
     });
+}
+
+/// How a cold start failed.
+#[derive(Debug)]
+pub enum StartError {
+    /// The guest reported `init-fail`: the triggering invocation gets this error.
+    Init {
+        error: FunctionError,
+        output: Vec<u8>,
+    },
+    /// The guest crashed, exited or timed out during INIT.
+    Sandbox {
+        failure: SandboxFailure,
+        output: Vec<u8>,
+    },
+    /// The host could not create the instance (no free pool slot, no /tmp): not the
+    /// function's fault.
+    Capacity(String),
+}
+
+/// How one invocation ended.
+#[derive(Debug)]
+pub enum InvokeOutcome {
+    /// `respond`: the function's response bytes.
+    Response(Vec<u8>),
+    /// `fail`: a handled function error. The sandbox stays usable.
+    FunctionError(FunctionError),
+    /// The sandbox failed (timeout, crash, out of memory). It is dead; drop it.
+    Failed(SandboxFailure),
+}
+
+/// `YYYY/MM/DD/[VERSION]<32 hex>`, Lambda's log stream naming.
+pub(crate) fn log_stream_name(version: &str) -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    let (y, m, d) = (today.year(), u8::from(today.month()), today.day());
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!(
+        "{y:04}/{m:02}/{d:02}/[{version}]{:016x}{:08x}{:08x}",
+        id,
+        std::process::id(),
+        nanos
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_stream_has_lambda_shape() {
+        let s = log_stream_name("$LATEST");
+        assert!(s.contains("/[$LATEST]"), "{s}");
+        assert_eq!(s.split('/').count(), 4);
+    }
 }

@@ -53,7 +53,7 @@ pub use engine::{EngineConfig, WasmEngine};
 pub use function::{FunctionSettings, WasmFunction};
 pub use memory::HostMemory;
 pub use process::isolation::Isolation;
-pub use process::{ProcessFunction, ProcessSandbox};
+pub use process::{Entrypoint, ProcessFunction, ProcessSandbox};
 pub use sandbox::WasmSandbox;
 
 /// The largest linear memory a wasm32 guest can address: 4 GiB, i.e. 4,096 MB. A function

@@ -5,8 +5,7 @@
 //! aborts the task, which drops the store: the instance's pool slot and memory are reclaimed
 //! at once, wherever the guest was.
 
-use crate::backend::{InvokeOutcome, StartError};
-use crate::conversation::{self, Handle, InitEnd};
+use crate::conversation::{self, Handle, InitEnd, InvokeOutcome, StartError, log_stream_name};
 use crate::function::WasmFunction;
 use crate::host::{self, SandboxState, Shutdown};
 use crate::limits::{DeadlineExceeded, MemoryLimiter};
@@ -315,34 +314,4 @@ fn classify(e: &wasmtime::Error, state: &SandboxState) -> SandboxFailure {
         };
     }
     SandboxFailure::Exited { detail: cause }
-}
-
-/// `YYYY/MM/DD/[VERSION]<32 hex>`, Lambda's log stream naming.
-pub(crate) fn log_stream_name(version: &str) -> String {
-    let today = time::OffsetDateTime::now_utc().date();
-    let (y, m, d) = (today.year(), u8::from(today.month()), today.day());
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
-    format!(
-        "{y:04}/{m:02}/{d:02}/[{version}]{:016x}{:08x}{:08x}",
-        id,
-        std::process::id(),
-        nanos
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_stream_has_lambda_shape() {
-        let s = log_stream_name("$LATEST");
-        assert!(s.contains("/[$LATEST]"), "{s}");
-        assert_eq!(s.split('/').count(), 4);
-    }
 }

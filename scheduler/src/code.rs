@@ -35,21 +35,24 @@ pub struct Package {
 pub enum CodeKind {
     /// A WASI component.
     Component,
-    /// A tree of files with an executable `bootstrap` at its root.
+    /// A tree of files with an executable `bootstrap` at its root (provided runtimes).
     Tree,
+    /// A tree of source files a managed runtime's interpreter loads (Python).
+    Source,
 }
 
 /// Reads a package for `kind`.
 pub fn unpack(bytes: &[u8], kind: CodeKind, handler: &str) -> Result<Package, DeployError> {
     match kind {
         CodeKind::Component => unpack_component(bytes, handler),
-        CodeKind::Tree => unpack_tree(bytes),
+        CodeKind::Tree => unpack_tree(bytes, true),
+        CodeKind::Source => unpack_tree(bytes, false),
     }
 }
 
 /// A process runtime's zip: every entry checked (paths, sizes, no links), and an executable
 /// `bootstrap` at the root. Nothing is inflated here; [`extract_tree`] does that once.
-fn unpack_tree(bytes: &[u8]) -> Result<Package, DeployError> {
+fn unpack_tree(bytes: &[u8], needs_bootstrap: bool) -> Result<Package, DeployError> {
     check_zipped_size(bytes)?;
     if !bytes.starts_with(b"PK") {
         return Err(DeployError::InvalidZip(
@@ -81,6 +84,12 @@ fn unpack_tree(bytes: &[u8]) -> Result<Package, DeployError> {
         }
     }
     match bootstrap {
+        _ if !needs_bootstrap => Ok(Package {
+            code_sha256: base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)),
+            code_size: bytes.len() as u64,
+            code_hash: hex::encode(Sha256::digest(bytes)),
+            code: bytes.to_vec(),
+        }),
         None => Err(DeployError::InvalidParameter(
             "The deployment package has no bootstrap file at its root: a provided runtime runs ./bootstrap.".into(),
         )),

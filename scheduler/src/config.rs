@@ -62,6 +62,9 @@ pub struct SchedulerConfig {
     /// Most bytes of deployment packages (`CodeSize` of `$LATEST` and every version, over
     /// all functions); beyond it deploys get `CodeStorageExceededException`.
     pub code_storage_limit: u64,
+    /// The interpreter Python functions run on (it must have `awslambdaric`); `None`: the
+    /// `python3` on `PATH`, when it has it.
+    pub python: Option<PathBuf>,
 }
 
 impl SchedulerConfig {
@@ -83,6 +86,7 @@ impl SchedulerConfig {
             max_log_bytes: crate::logs::store::DEFAULT_MAX_LOG_BYTES,
             code_storage_limit: DEFAULT_CODE_STORAGE_BYTES,
             memory_margin_percent: DEFAULT_MEMORY_MARGIN_PERCENT,
+            python: None,
         }
     }
 }

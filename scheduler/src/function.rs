@@ -11,13 +11,28 @@ pub const WASM_RUNTIME: &str = "wasm32-wasip2";
 /// Lambda's OS-only runtimes: the package's `bootstrap` is the runtime, run as a process.
 pub const PROVIDED_RUNTIMES: &[&str] = &["provided.al2023", "provided.al2"];
 
+/// Lambda's Python runtimes: the handler (`module.function`) runs under AWS's runtime
+/// interface client (`python3 -m awslambdaric`) on the host's interpreter.
+pub const PYTHON_RUNTIMES: &[&str] = &[
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+];
+
 /// The handler of a process runtime when none is given: it is only passed on (`_HANDLER`).
 pub const DEFAULT_PROVIDED_HANDLER: &str = "bootstrap";
+
+/// The handler of a Python function when none is given (the Lambda console's).
+pub const DEFAULT_PYTHON_HANDLER: &str = "lambda_function.lambda_handler";
 
 /// Which backend, and so which kind of code, a runtime needs.
 pub fn code_kind(runtime: &str) -> crate::code::CodeKind {
     if runtime == WASM_RUNTIME {
         crate::code::CodeKind::Component
+    } else if PYTHON_RUNTIMES.contains(&runtime) {
+        crate::code::CodeKind::Source
     } else {
         crate::code::CodeKind::Tree
     }
@@ -254,10 +269,14 @@ impl CreateFunction {
             .runtime
             .clone()
             .unwrap_or_else(|| WASM_RUNTIME.to_owned());
-        if runtime != WASM_RUNTIME && !PROVIDED_RUNTIMES.contains(&runtime.as_str()) {
+        if runtime != WASM_RUNTIME
+            && !PROVIDED_RUNTIMES.contains(&runtime.as_str())
+            && !PYTHON_RUNTIMES.contains(&runtime.as_str())
+        {
             return Err(DeployError::InvalidParameter(format!(
-                "The runtime parameter of {runtime} is not supported by hearth yet. Supported: {WASM_RUNTIME}, {}.",
-                PROVIDED_RUNTIMES.join(", ")
+                "The runtime parameter of {runtime} is not supported by hearth yet. Supported: {WASM_RUNTIME}, {}, {}.",
+                PROVIDED_RUNTIMES.join(", "),
+                PYTHON_RUNTIMES.join(", ")
             )));
         }
         if let Some(p) = &self.package_type
@@ -318,6 +337,8 @@ impl CreateFunction {
         let handler = self.handler.clone().unwrap_or_else(|| {
             if runtime == WASM_RUNTIME {
                 DEFAULT_WASM_HANDLER
+            } else if PYTHON_RUNTIMES.contains(&runtime.as_str()) {
+                DEFAULT_PYTHON_HANDLER
             } else {
                 DEFAULT_PROVIDED_HANDLER
             }

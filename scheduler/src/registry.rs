@@ -18,8 +18,8 @@ use crate::record::{FunctionRecord, QueuedEvent};
 use crate::store::StateStore;
 use hearth_pool::{PoolStats, WarmPool};
 use hearth_sandbox::{
-    EngineConfig, Function, FunctionSettings, HostMemory, Isolation, ProcessFunction, WasmEngine,
-    WasmFunction,
+    EngineConfig, Entrypoint, Function, FunctionSettings, HostMemory, Isolation, ProcessFunction,
+    WasmEngine, WasmFunction,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub(crate) engine: WasmEngine,
     /// What process sandboxes are isolated with on this host (detected at start).
     pub(crate) isolation: Arc<Isolation>,
+    /// The Python interpreter with `awslambdaric`, found when a Python function first needs it.
+    pub(crate) python: std::sync::OnceLock<Option<std::path::PathBuf>>,
     pub(crate) store: StateStore,
     /// A std lock: held only for map operations, never across `.await`.
     pub(crate) functions: RwLock<HashMap<String, FunctionState>>,
@@ -116,6 +118,7 @@ impl Scheduler {
             config,
             engine,
             isolation,
+            python: std::sync::OnceLock::new(),
             store,
             functions: RwLock::default(),
             control: tokio::sync::Mutex::new(()),
@@ -232,7 +235,19 @@ impl Scheduler {
                 WasmFunction::prepare(&self.inner.engine, code_hash, code, settings)
                     .map_err(|e| DeployError::InvalidCode(e.to_string()))?,
             ),
-            crate::code::CodeKind::Tree => {
+            kind @ (crate::code::CodeKind::Tree | crate::code::CodeKind::Source) => {
+                let entrypoint = match kind {
+                    crate::code::CodeKind::Tree => Entrypoint::Bootstrap,
+                    _ => Entrypoint::Interpreter {
+                        program: self.python().ok_or_else(|| {
+                            DeployError::InvalidParameter(format!(
+                                "{} needs a Python interpreter with awslambdaric on this host: pip install awslambdaric, or start hearth with --python PATH (hearth doctor)",
+                                config.runtime
+                            ))
+                        })?,
+                        args: vec!["-m".into(), "awslambdaric".into(), config.handler.clone()],
+                    },
+                };
                 let dir = self.inner.store.task_dir(code_hash);
                 if !dir.is_dir() {
                     crate::code::extract_tree(code, &dir)?;
@@ -242,6 +257,7 @@ impl Scheduler {
                         self.inner.isolation.clone(),
                         self.inner.engine.host_memory().clone(),
                         dir,
+                        entrypoint,
                         settings,
                     )
                     .map_err(|e| DeployError::InvalidCode(e.to_string()))?,
@@ -268,6 +284,18 @@ impl Scheduler {
         tokio::task::spawn_blocking(move || this.prepare_entry(&config, &code_hash, &code))
             .await
             .map_err(|e| DeployError::Internal(e.to_string()))?
+    }
+
+    /// The interpreter Python functions run on: the configured one, else `python3` from
+    /// `PATH` if it imports `awslambdaric`. Looked for once (it starts Python). Blocking.
+    pub fn python(&self) -> Option<std::path::PathBuf> {
+        self.inner
+            .python
+            .get_or_init(|| match &self.inner.config.python {
+                Some(path) => Some(path.clone()),
+                None => find_python(),
+            })
+            .clone()
     }
 
     /// The isolation layers process sandboxes get on this host.
@@ -441,4 +469,20 @@ impl Scheduler {
             }
         });
     }
+}
+
+/// `python3` on `PATH`, if it can import `awslambdaric`.
+pub fn find_python() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let python = std::env::split_paths(&path)
+        .map(|dir| dir.join("python3"))
+        .find(|p| p.is_file())?;
+    let has_ric = std::process::Command::new(&python)
+        .args(["-c", "import awslambdaric"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    has_ric.then_some(python)
 }

@@ -247,7 +247,14 @@ async fn route(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
     match (&method, segments.as_slice()) {
-        (&Method::GET, ["health"]) => Ok(Response::new(full("ok\n"))),
+        (&Method::GET, ["health"]) => Ok(json_response(
+            StatusCode::OK,
+            request_id,
+            &serde_json::json!({
+                "status": "ok",
+                "isolation": state.scheduler.isolation().layers(),
+            }),
+        )),
         (&Method::GET, ["metrics"]) => Ok(Response::builder()
             .header("Content-Type", "text/plain; version=0.0.4")
             .body(full(state.scheduler.metrics_text()))

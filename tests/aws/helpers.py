@@ -368,6 +368,30 @@ def zip_of(example: str, handler: str = HANDLER) -> Path:
     return _ZIPS[key]
 
 
+NATIVE_DIR = Path(os.environ.get("HEARTH_NATIVE_DIR", REPO / "target/native/debug"))
+
+
+def native_zip(example: str) -> Path:
+    """A provided.al2023 package: native example `example` (examples/native) as an
+    executable `bootstrap` at the zip's root. Returns its path, for `fileb://`."""
+    key = (example, "bootstrap")
+    if key not in _ZIPS:
+        binary = NATIVE_DIR / example
+        if not binary.is_file():
+            pytest.fail(
+                f"native example {binary} is missing: cargo build -p hearth-native-examples "
+                "--target-dir target/native"
+            )
+        path = _ZIP_DIR / f"native-{example}.zip"
+        info = zipfile.ZipInfo("bootstrap", date_time=(2024, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o755 << 16
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr(info, binary.read_bytes())
+        _ZIPS[key] = path
+    return _ZIPS[key]
+
+
 def remove_zips():
     shutil.rmtree(_ZIP_DIR, ignore_errors=True)
 

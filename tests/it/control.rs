@@ -381,6 +381,7 @@ async fn cli_deploy_updates_and_reads_logs() {
         name: "f",
         file: Box::leak(file.to_path_buf().into_boxed_path()),
         handler: "function.wasm",
+        runtime: "wasm32-wasip2",
         memory_mb: memory,
         timeout_s: None,
         env: &[],

@@ -5,6 +5,8 @@
 mod guests;
 #[path = "../support/native.rs"]
 mod native_examples;
+#[path = "../support/python.rs"]
+mod python;
 mod server;
 
 mod async_policy;

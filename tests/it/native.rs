@@ -458,3 +458,95 @@ async fn a_thousand_invokes_then_shutdown_leave_no_process_and_no_port() {
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn health_and_doctor_report_each_isolation_layer() {
+    let server = TestServer::start().await;
+    let health = json(&server.get("/health").await);
+    assert_eq!(health["status"], "ok");
+    let layers = health["isolation"].as_array().expect("isolation layers");
+    for name in ["process-group", "rlimits", "cgroup", "mount-namespace"] {
+        let layer = layers
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing from {health}"));
+        assert!(layer["enabled"].is_boolean() && layer["detail"].is_string());
+    }
+    server.stop().await;
+
+    let doctor = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .arg("doctor")
+        .output()
+        .expect("hearth doctor");
+    assert!(doctor.status.success());
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        text.contains("provided.al2023") && text.contains("wasm32-wasip2"),
+        "{text}"
+    );
+    for line in ["  cgroup ", "  mount-namespace "] {
+        let found = text
+            .lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(found.contains(" on ") || found.contains(" off "), "{found}");
+    }
+}
+
+#[tokio::test]
+async fn a_plain_python_handler_runs_under_awslambdaric() {
+    let interpreter = crate::python::python().clone();
+    let server = TestServer::start_with(|c| c.python = Some(interpreter)).await;
+    let request = serde_json::json!({
+        "FunctionName": "py",
+        "Runtime": "python3.12",
+        "Handler": "lambda_function.lambda_handler",
+        "Role": "arn:aws:iam::000000000000:role/hearth",
+        "Code": { "ZipFile": base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            crate::python::python_echo_zip(),
+        ) },
+    });
+    let reply = server.create(&request).await;
+    assert_eq!(reply.status, 201, "{}", reply.error_text());
+    let reply = server
+        .invoke_as("py", r#"{"hello":"python"}"#, "RequestResponse", true)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.error_text());
+    assert_eq!(
+        json(&reply),
+        serde_json::json!({"hello": "python"}),
+        "{}",
+        log_tail(&reply)
+    );
+    assert!(
+        log_tail(&reply).contains("python-echo handled"),
+        "{}",
+        log_tail(&reply)
+    );
+    let (kind, message) = error_of(&server.invoke("py", r#"{"fail":"snake"}"#).await);
+    assert_eq!((kind.as_str(), message.as_str()), ("ValueError", "snake"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_python_function_without_an_interpreter_is_refused_with_the_reason() {
+    let server = TestServer::start_with(|c| c.python = Some("/nonexistent/python3".into())).await;
+    let request = serde_json::json!({
+        "FunctionName": "nopy",
+        "Runtime": "python3.12",
+        "Role": "arn:aws:iam::000000000000:role/hearth",
+        "Code": { "ZipFile": base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            crate::python::python_echo_zip(),
+        ) },
+    });
+    let reply = server.create(&request).await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.error_text().contains("interpreter"),
+        "{}",
+        reply.error_text()
+    );
+    server.stop().await;
+}

@@ -6,13 +6,16 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// Builds the native example runtimes (`examples/native`, host target) into `target/native`
-/// once per test binary (a target dir of its own, like the guests').
-fn build_native_once() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// once per test binary (a target dir of its own, like the guests'): the debug build for
+/// tests, the release build for benchmarks.
+fn build_native_once(release: bool) -> &'static PathBuf {
+    static DEBUG: OnceLock<PathBuf> = OnceLock::new();
+    static RELEASE: OnceLock<PathBuf> = OnceLock::new();
+    let build = || {
         let root = workspace_root();
         let target_dir = root.join("target/native");
-        let status = std::process::Command::new(env!("CARGO"))
+        let mut cargo = std::process::Command::new(env!("CARGO"));
+        cargo
             .current_dir(&root)
             .args([
                 "build",
@@ -21,20 +24,39 @@ fn build_native_once() -> &'static PathBuf {
                 "hearth-native-examples",
                 "--target-dir",
             ])
-            .arg(&target_dir)
+            .arg(&target_dir);
+        if release {
+            cargo.arg("--release");
+        }
+        let status = cargo
             .status()
             .expect("running cargo to build the native examples");
         assert!(status.success(), "building the native examples failed");
-        target_dir.join("debug")
-    })
+        target_dir.join(if release { "release" } else { "debug" })
+    };
+    if release {
+        RELEASE.get_or_init(build)
+    } else {
+        DEBUG.get_or_init(build)
+    }
 }
 
-/// A `provided.al2023` deployment package: native example `name` as an executable
-/// `bootstrap` at the zip's root.
+/// A `provided.al2023` deployment package: native example `name` (debug build) as an
+/// executable `bootstrap` at the zip's root.
+#[allow(dead_code)] // the benchmarks use only the release build
 pub fn native_zip(name: &str) -> Vec<u8> {
+    zip_binary(&build_native_once(false).join(name))
+}
+
+/// [`native_zip`] of the example's release build, what benchmarks measure.
+#[allow(dead_code)] // the tests use only the debug build
+pub fn native_release_zip(name: &str) -> Vec<u8> {
+    zip_binary(&build_native_once(true).join(name))
+}
+
+fn zip_binary(path: &std::path::Path) -> Vec<u8> {
     use std::io::Write;
-    let path = build_native_once().join(name);
-    let binary = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let binary = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let mut out = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut out);
     let options = zip::write::SimpleFileOptions::default()

@@ -55,13 +55,17 @@ fn c_string(bytes: impl Into<Vec<u8>>) -> std::io::Result<CString> {
 impl Launch {
     pub fn new(
         program: &std::path::Path,
+        args: &[String],
         cwd: &std::path::Path,
         env: impl IntoIterator<Item = (String, String)>,
         output: OwnedFd,
         prelude: Prelude,
     ) -> std::io::Result<Self> {
         let program = c_string(program.as_os_str().as_encoded_bytes())?;
-        let argv = vec![program.clone()];
+        let mut argv = vec![program.clone()];
+        for a in args {
+            argv.push(c_string(a.as_bytes())?);
+        }
         let envp = env
             .into_iter()
             .map(|(k, v)| c_string(format!("{k}={v}")))

@@ -19,8 +19,7 @@ pub mod isolation;
 pub mod launch;
 pub mod spawn;
 
-use crate::backend::{InvokeOutcome, StartError};
-use crate::conversation::{self, Handle, InitEnd};
+use crate::conversation::{self, Handle, InitEnd, InvokeOutcome, StartError};
 use crate::function::FunctionSettings;
 use crate::memory::HostMemory;
 use crate::output::OutputBuffer;
@@ -36,10 +35,20 @@ use std::time::{Duration, Instant};
 /// How long a runtime has between SIGTERM and SIGKILL at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// What a process sandbox runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entrypoint {
+    /// The package's own `bootstrap` (provided runtimes).
+    Bootstrap,
+    /// An interpreter of the host's with arguments (`python3 -m awslambdaric HANDLER`).
+    Interpreter { program: PathBuf, args: Vec<String> },
+}
+
 /// One function version of the process backend: its unpacked code and settings. Cheap to
 /// clone.
 #[derive(Clone)]
 pub struct ProcessFunction {
+    entrypoint: Arc<Entrypoint>,
     settings: Arc<FunctionSettings>,
     task_root: Arc<PathBuf>,
     env: Arc<Vec<(String, String)>>,
@@ -64,9 +73,18 @@ impl ProcessFunction {
         isolation: Arc<Isolation>,
         host_memory: Arc<HostMemory>,
         task_root: PathBuf,
+        entrypoint: Entrypoint,
         settings: FunctionSettings,
     ) -> Result<Self, crate::PrepareError> {
-        check_bootstrap(&task_root).map_err(crate::PrepareError::Link)?;
+        match &entrypoint {
+            Entrypoint::Bootstrap => check_bootstrap(&task_root),
+            Entrypoint::Interpreter { program, .. } if program.is_file() => Ok(()),
+            Entrypoint::Interpreter { program, .. } => Err(format!(
+                "the runtime's interpreter {} is not on this host",
+                program.display()
+            )),
+        }
+        .map_err(crate::PrepareError::Link)?;
         let mut env = settings.environment();
         for (k, v) in env.iter_mut() {
             if k == "LAMBDA_TASK_ROOT" {
@@ -74,6 +92,7 @@ impl ProcessFunction {
             }
         }
         Ok(Self {
+            entrypoint: Arc::new(entrypoint),
             tmp: crate::tmp::TmpDirs::new(&settings.tmp_root),
             env: Arc::new(env),
             settings: Arc::new(settings),
@@ -127,7 +146,7 @@ impl ProcessFunction {
             Some(self.tmp.take().map_err(|e| capacity("/tmp", e))?)
         };
         let (reader, writer) = std::io::pipe().map_err(|e| capacity("output pipe", e))?;
-        let log_stream = crate::sandbox::log_stream_name(&self.settings.version);
+        let log_stream = conversation::log_stream_name(&self.settings.version);
 
         let mut env: Vec<(String, String)> = self.env.to_vec();
         env.push(("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{port}")));
@@ -153,9 +172,13 @@ impl ProcessFunction {
                 .then(|| spawn::TaskRoot::new(&self.task_root))
                 .flatten(),
         };
-        let bootstrap = self.task_root.join("bootstrap");
+        let (bootstrap, args) = match &*self.entrypoint {
+            Entrypoint::Bootstrap => (self.task_root.join("bootstrap"), &[][..]),
+            Entrypoint::Interpreter { program, args } => (program.clone(), &args[..]),
+        };
         let started_child = match launch::Launch::new(
             &bootstrap,
+            args,
             &self.task_root,
             env,
             std::os::fd::OwnedFd::from(writer),
