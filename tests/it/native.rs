@@ -550,3 +550,52 @@ async fn a_python_function_without_an_interpreter_is_refused_with_the_reason() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn provisioned_concurrency_and_eviction_work_as_for_wasm() {
+    use hyper::Method;
+    // Room for two 128 MB environments by MemorySize.
+    let server = TestServer::start_with(|c| {
+        c.pool.memory_budget_mb = 256;
+        c.pool.overcommit = 1;
+    })
+    .await;
+    for name in ["pa", "pb", "pc"] {
+        deploy_native(&server, name, "native-hostile", |_| {}).await;
+    }
+    // Provisioned: initialised ahead of demand, as provisioned-concurrency.
+    let publish = server
+        .client
+        .send_json(Method::POST, "/2015-03-31/functions/pa/versions", &serde_json::json!({}))
+        .await
+        .expect("publish");
+    assert_eq!(publish.status, 201, "{}", publish.error_text());
+    let path = "/2019-09-30/functions/pa/provisioned-concurrency?Qualifier=1";
+    let put = server
+        .client
+        .send_json(Method::PUT, path, &serde_json::json!({"ProvisionedConcurrentExecutions": 1}))
+        .await
+        .expect("put");
+    assert_eq!(put.status, 202, "{}", put.error_text());
+    server
+        .wait_for("the provisioned environment", || async {
+            json(&server.get(path).await)["Status"] == "READY"
+        })
+        .await;
+    let reply = server.invoke_as("pa:1", r#"{"mode":"env"}"#, "RequestResponse", true).await;
+    assert_eq!(json(&reply)["AWS_LAMBDA_INITIALIZATION_TYPE"], "provisioned-concurrency");
+    assert!(!log_tail(&reply).contains("Init Duration"));
+
+    // The provisioned one holds 128 MB: pb warm fills the budget, pc evicts it (its process
+    // tree ends).
+    assert_eq!(server.invoke("pb", r#"{"mode":"echo"}"#).await.status, 200);
+    assert!(!processes_of("pb").is_empty());
+    assert_eq!(server.invoke("pc", r#"{"mode":"echo"}"#).await.status, 200);
+    let evicted = poll_for(Duration::from_secs(10), || async {
+        processes_of("pb").is_empty().then_some(())
+    })
+    .await;
+    assert!(evicted.is_some(), "pb's environment was not shut down");
+    assert!(!processes_of("pc").is_empty());
+    server.stop().await;
+}
