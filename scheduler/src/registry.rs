@@ -406,6 +406,13 @@ impl Scheduler {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         ));
+        // Process environments get their SHUTDOWN (SIGTERM, then SIGKILL within 2 s).
+        self.inner
+            .isolation
+            .wait_for_shutdowns(
+                Instant::now() + hearth_sandbox::process::SHUTDOWN_GRACE + Duration::from_secs(1),
+            )
+            .await;
         let logs = self.inner.logs.clone();
         let _ = tokio::task::spawn_blocking(move || logs.flush()).await;
     }

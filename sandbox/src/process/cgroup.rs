@@ -2,7 +2,7 @@
 //! OOM kills, and killing a whole tree, on cgroup v2 or (where only it is writable, as on
 //! many container hosts) the v1 `memory` and `pids` controllers.
 //!
-//! hearth makes one directory of its own (`hearth-<pid>`) under the cgroup it was started in
+//! hearth makes one directory of its own (`hearth-<pid>-<n>`) under the cgroup it was started in
 //! and one child per sandbox. A sandbox's process joins its group before `exec` by writing
 //! `0` (itself) to `cgroup.procs`, so nothing it starts is ever outside it.
 
@@ -29,12 +29,18 @@ pub struct Cgroups {
 pub const MAX_PROCESSES: u64 = 1024;
 
 impl Cgroups {
-    /// Finds a writable cgroup for hearth and makes `hearth-<pid>` in it; the error says why
+    /// Finds a writable cgroup for hearth and makes `hearth-<pid>-<n>` in it; the error says why
     /// none is usable.
     pub fn detect() -> Result<Self, String> {
         let own = std::fs::read_to_string("/proc/self/cgroup")
             .map_err(|e| format!("/proc/self/cgroup: {e}"))?;
-        let name = format!("hearth-{}", std::process::id());
+        // One directory per detection: several servers in one process (tests) never share it.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "hearth-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let root = Path::new("/sys/fs/cgroup");
         let v2_root = if root.join("cgroup.controllers").exists() {
             Some(root.to_path_buf())
@@ -72,6 +78,7 @@ impl Cgroups {
             .find_map(|l| l.strip_prefix("0::"))
             .ok_or("no unified entry in /proc/self/cgroup")?;
         let parent = root.join(path.trim_start_matches('/'));
+        collect_stale(&parent);
         let base = parent.join(name);
         std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
         // Children of `base` get the controllers only if `base` delegates them.
@@ -107,6 +114,7 @@ impl Cgroups {
             } else {
                 mount
             };
+            collect_stale(&parent);
             let dir = parent.join(name);
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             Ok(dir)
@@ -159,6 +167,37 @@ impl Drop for Cgroups {
                 let _ = std::fs::remove_dir(pids);
             }
         }
+    }
+}
+
+/// Removes the directories of hearth processes that are gone (a crash, or an exit that ran no
+/// destructors): their sandboxes died with them (`PR_SET_PDEATHSIG`), so the groups are
+/// empty and only the directories are left.
+fn collect_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("hearth-"))
+            .and_then(|n| n.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if let Ok(children) = std::fs::read_dir(entry.path()) {
+            for child in children.flatten() {
+                if child.path().is_dir() {
+                    let _ = std::fs::remove_dir(child.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(entry.path());
     }
 }
 

@@ -31,6 +31,36 @@ pub struct Isolation {
     /// `unshare(CLONE_NEWNS)` and a tmpfs mount work here.
     pub(crate) mount_namespace: bool,
     layers: Vec<Layer>,
+    /// SHUTDOWNs of this host's environments under way.
+    pub(crate) shutdowns: std::sync::Arc<Shutdowns>,
+}
+
+/// A count of SHUTDOWNs (SIGTERM, the grace, SIGKILL, cgroup removal) under way.
+#[derive(Debug, Default)]
+pub(crate) struct Shutdowns {
+    count: std::sync::Mutex<usize>,
+    done: tokio::sync::Notify,
+}
+
+/// One SHUTDOWN under way; dropping it ends it.
+pub(crate) struct Underway(std::sync::Arc<Shutdowns>);
+
+impl Shutdowns {
+    pub(crate) fn begin(self: &std::sync::Arc<Self>) -> Underway {
+        *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Underway(self.clone())
+    }
+
+    fn underway(&self) -> usize {
+        *self.count.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Underway {
+    fn drop(&mut self) {
+        *self.0.count.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.done.notify_waiters();
+    }
 }
 
 impl Isolation {
@@ -88,6 +118,7 @@ impl Isolation {
             cgroups: cgroups.ok(),
             mount_namespace: mount.is_ok(),
             layers,
+            shutdowns: Default::default(),
         }
     }
 
@@ -97,6 +128,25 @@ impl Isolation {
             cgroups: None,
             mount_namespace: false,
             layers: Vec::new(),
+            shutdowns: Default::default(),
+        }
+    }
+
+    /// Waits until every environment let go has finished its SHUTDOWN (at most 2 s each, in
+    /// parallel), so a server that stops leaves no process and no cgroup behind; gives up at
+    /// `deadline`.
+    pub async fn wait_for_shutdowns(&self, deadline: std::time::Instant) {
+        loop {
+            let notified = self.shutdowns.done.notified();
+            if self.shutdowns.underway() == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                return;
+            }
         }
     }
 

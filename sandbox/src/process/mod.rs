@@ -210,6 +210,7 @@ impl ProcessFunction {
         let group = group.map(Arc::new);
         let watcher = tokio::spawn(watch(child, api, group.clone()));
         let mut sandbox = ProcessSandbox {
+            isolation: self.isolation.clone(),
             handle,
             pid,
             group,
@@ -404,6 +405,7 @@ impl Pipe {
 
 /// One execution environment: the runtime's process tree, its Runtime API and its limits.
 pub struct ProcessSandbox {
+    isolation: Arc<Isolation>,
     handle: Handle,
     pid: Option<Pid>,
     group: Option<Arc<cgroup::Group>>,
@@ -586,7 +588,11 @@ impl Drop for ProcessSandbox {
             }
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(teardown);
+            let done = self.isolation.shutdowns.begin();
+            runtime.spawn(async move {
+                teardown.await;
+                drop(done);
+            });
         } else if let Some(pid) = pid {
             let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
         }
