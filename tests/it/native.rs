@@ -466,17 +466,21 @@ async fn a_thousand_invokes_then_shutdown_leave_no_process_and_no_port() {
     server.stop().await;
     let clean = poll_for(Duration::from_secs(10), || async {
         let open = listening_ports();
-        (processes_of("many").is_empty() && ports.iter().all(|p| !open.contains(p))).then_some(())
+        (processes_of("many").is_empty()
+            && ports.iter().all(|p| !open.contains(p))
+            && zombie_children() == 0)
+            .then_some(())
     })
     .await;
     assert!(
         clean.is_some(),
-        "left: processes {:?}, ports {:?}",
+        "left: processes {:?}, ports {:?}, zombies {}",
         processes_of("many"),
         ports
             .iter()
             .filter(|p| listening_ports().contains(p))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>(),
+        zombie_children()
     );
 }
 
