@@ -58,6 +58,11 @@ pub struct Conversation {
     /// that keeps computing after answering keeps its sandbox busy (and its concurrency slot)
     /// and is stopped at its deadline like any other timeout.
     completed: Option<GuestEvent>,
+    /// Extensions that have not yet asked for their next event in this phase (INIT or an
+    /// invocation): the phase ends when they all have and the runtime has.
+    extensions_working: usize,
+    /// The runtime's end of the phase (`Ready`, or its answer), held while extensions work.
+    runtime_done: Option<GuestEvent>,
 }
 
 /// Both ends of a new sandbox's channels: the runtime's [`Conversation`] and its inbox, and
@@ -71,6 +76,8 @@ pub fn channels(init_deadline: Instant) -> (Conversation, mpsc::Receiver<Deliver
         deadline: Some(init_deadline),
         ready: false,
         completed: None,
+        extensions_working: 0,
+        runtime_done: None,
     };
     let handle = Handle {
         inbox: inbox_tx,
@@ -85,15 +92,37 @@ impl Conversation {
     /// arrives to [`Self::deliver`].
     pub fn request_next(&mut self) -> Result<(), ApiError> {
         self.session.request_next()?;
-        if let Some(done) = self.completed.take() {
-            let _ = self.outbox.send(done);
-        }
-        self.deadline = None;
-        if !self.ready {
+        let done = if self.ready {
+            self.completed.take()
+        } else {
             self.ready = true;
-            let _ = self.outbox.send(GuestEvent::Ready);
+            Some(GuestEvent::Ready)
+        };
+        self.deadline = None;
+        if let Some(done) = done {
+            if self.extensions_working == 0 {
+                let _ = self.outbox.send(done);
+            } else {
+                self.runtime_done = Some(done);
+            }
         }
         Ok(())
+    }
+
+    /// `n` extensions take part in the phase that begins (INIT, or an invocation they are
+    /// subscribed to): it ends only when each has asked for its next event.
+    pub fn extensions_begin(&mut self, n: usize) {
+        self.extensions_working += n;
+    }
+
+    /// An extension asked for its next event (or ended): its part of the phase is over.
+    pub fn extension_done(&mut self) {
+        self.extensions_working = self.extensions_working.saturating_sub(1);
+        if self.extensions_working == 0
+            && let Some(done) = self.runtime_done.take()
+        {
+            let _ = self.outbox.send(done);
+        }
     }
 
     /// `next`, second half: the invocation that arrived is now the runtime's.

@@ -637,3 +637,72 @@ async fn provisioned_concurrency_and_eviction_work_as_for_wasm() {
     assert!(!processes_of("pc").is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_external_extension_gets_invoke_and_shutdown_events() {
+    let server = TestServer::start().await;
+    let marker = crate::guests::workspace_root().join("target").join(format!(
+        "extension-shutdown-{}-{}.json",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    ));
+    let marker_env = marker.display().to_string();
+    let mut request = native_request(
+        "ext",
+        "native-rust",
+        &[("EXTENSION_SHUTDOWN_FILE", &marker_env)],
+    );
+    request["Code"]["ZipFile"] = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        crate::native_examples::native_zip_with_extension("native-rust", "native-extension"),
+    )
+    .into();
+    let reply = server.create(&request).await;
+    assert_eq!(reply.status, 201, "{}", reply.error_text());
+
+    let reply = server
+        .invoke_as("ext", r#"{"with":"extension"}"#, "RequestResponse", true)
+        .await;
+    assert_eq!(json(&reply), serde_json::json!({"with": "extension"}));
+    let log = log_tail(&reply);
+    assert!(
+        log.contains(r#"extension native-extension registered for "ext""#),
+        "{log}"
+    );
+    let id = reply.header("x-amzn-RequestId").expect("request id");
+    assert!(
+        log.contains(&format!(r#"extension saw INVOKE "{id}""#)),
+        "{log}"
+    );
+
+    // Warm: the extension is asked again, and the invocation waited for it.
+    let reply = server.invoke_as("ext", "{}", "RequestResponse", true).await;
+    let id = reply.header("x-amzn-RequestId").expect("request id");
+    assert!(log_tail(&reply).contains(&format!(r#"extension saw INVOKE "{id}""#)));
+
+    // Deleting the function shuts its environment down: the extension gets SHUTDOWN.
+    let deleted = server
+        .client
+        .send(
+            hyper::Method::DELETE,
+            "/2015-03-31/functions/ext",
+            &[],
+            Vec::new(),
+        )
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status, 204);
+    let shutdown = poll_for(Duration::from_secs(10), || async {
+        std::fs::read_to_string(&marker).ok()
+    })
+    .await
+    .expect("the extension was not told SHUTDOWN");
+    let _ = std::fs::remove_file(&marker);
+    let event: serde_json::Value = serde_json::from_str(&shutdown).expect("event");
+    assert_eq!(event["eventType"], "SHUTDOWN");
+    assert_eq!(event["shutdownReason"], "spindown");
+    server.stop().await;
+}

@@ -43,7 +43,6 @@ fn build_native_once(release: bool) -> &'static PathBuf {
 
 /// A `provided.al2023` deployment package: native example `name` (debug build) as an
 /// executable `bootstrap` at the zip's root.
-#[allow(dead_code)] // the benchmarks use only the release build
 pub fn native_zip(name: &str) -> Vec<u8> {
     zip_binary(&build_native_once(false).join(name))
 }
@@ -54,16 +53,34 @@ pub fn native_release_zip(name: &str) -> Vec<u8> {
     zip_binary(&build_native_once(true).join(name))
 }
 
+/// A package of native example `runtime` as `bootstrap` and example `extension` in
+/// `extensions/` (debug builds).
+#[allow(dead_code)] // the benchmarks run no extension
+pub fn native_zip_with_extension(runtime: &str, extension: &str) -> Vec<u8> {
+    let dir = build_native_once(false);
+    zip_binaries(&[
+        ("bootstrap".to_owned(), dir.join(runtime)),
+        (format!("extensions/{extension}"), dir.join(extension)),
+    ])
+}
+
 fn zip_binary(path: &std::path::Path) -> Vec<u8> {
+    zip_binaries(&[("bootstrap".to_owned(), path.to_path_buf())])
+}
+
+fn zip_binaries(entries: &[(String, PathBuf)]) -> Vec<u8> {
     use std::io::Write;
-    let binary = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let mut out = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut out);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o755);
-    zip.start_file("bootstrap", options).expect("zip entry");
-    zip.write_all(&binary).expect("zip write");
+    for (name, path) in entries {
+        let binary =
+            std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        zip.start_file(name, options).expect("zip entry");
+        zip.write_all(&binary).expect("zip write");
+    }
     zip.finish().expect("zip finish");
     out.into_inner()
 }

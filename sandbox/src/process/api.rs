@@ -18,14 +18,80 @@ pub(crate) struct Api {
     pub(crate) conversation: Mutex<Conversation>,
     /// Where `next` waits for an invocation (one waiter at a time).
     inbox: tokio::sync::Mutex<mpsc::Receiver<Delivery>>,
+    /// What `extension/register` answers.
+    function: FunctionInfo,
+    /// Registered extensions, by identifier.
+    extensions: Mutex<Vec<Arc<Extension>>>,
+}
+
+/// The function an extension registers with.
+#[derive(Debug, Clone)]
+pub(crate) struct FunctionInfo {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) handler: String,
+}
+
+/// One registered extension.
+struct Extension {
+    id: String,
+    /// `Lambda-Extension-Name`: the executable's file name.
+    name: String,
+    invoke: bool,
+    shutdown: bool,
+    /// It has an event (or INIT) it has not yet asked past.
+    busy: std::sync::atomic::AtomicBool,
+    events_tx: mpsc::UnboundedSender<serde_json::Value>,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<serde_json::Value>>,
 }
 
 impl Api {
-    pub(crate) fn new(conversation: Conversation, inbox: mpsc::Receiver<Delivery>) -> Arc<Self> {
+    pub(crate) fn new(
+        conversation: Conversation,
+        inbox: mpsc::Receiver<Delivery>,
+        function: FunctionInfo,
+    ) -> Arc<Self> {
         Arc::new(Self {
             conversation: Mutex::new(conversation),
             inbox: tokio::sync::Mutex::new(inbox),
+            function,
+            extensions: Mutex::default(),
         })
+    }
+
+    fn extensions(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Extension>>> {
+        self.extensions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn extension(&self, id: &str) -> Option<Arc<Extension>> {
+        self.extensions().iter().find(|e| e.id == id).cloned()
+    }
+
+    /// An extension's process ended: whatever it was part of no longer waits for it (one that
+    /// never registered was still counted in INIT).
+    pub(crate) fn extension_exited(&self, name: &str) {
+        let registered = self.extensions().iter().find(|e| e.name == name).cloned();
+        let was_working = match registered {
+            Some(e) => e.busy.swap(false, std::sync::atomic::Ordering::SeqCst),
+            None => true,
+        };
+        if was_working {
+            self.conversation().extension_done();
+        }
+    }
+
+    /// SHUTDOWN to every extension that asked for it; how many were told.
+    pub(crate) fn shutdown_extensions(&self, deadline_ms: u64) -> usize {
+        let event = serde_json::json!({
+            "eventType": "SHUTDOWN",
+            "shutdownReason": "spindown",
+            "deadlineMs": deadline_ms,
+        });
+        self.extensions()
+            .iter()
+            .filter(|e| e.shutdown)
+            .filter(|e| e.events_tx.send(event.clone()).is_ok())
+            .count()
     }
 
     pub(crate) fn conversation(&self) -> std::sync::MutexGuard<'_, Conversation> {
@@ -58,10 +124,13 @@ pub(crate) async fn serve(listener: TcpListener, api: Arc<Api>) {
 
 async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
-    let Some(call) = path.strip_prefix("/2018-06-01/runtime/") else {
-        return not_found(&path);
-    };
+    let call = path
+        .strip_prefix("/2018-06-01/runtime/")
+        .unwrap_or_default();
     let parts: Vec<&str> = call.split('/').collect();
+    if path.starts_with("/2020-01-01/extension/") {
+        return extension_call(api, req).await;
+    }
     match (req.method(), parts.as_slice()) {
         (&Method::GET, ["invocation", "next"]) => next(api).await,
         (&Method::POST, ["invocation", id, "response"]) => {
@@ -112,9 +181,138 @@ async fn next(api: &Api) -> Response<Body> {
             ),
         );
     };
-    match api.conversation().deliver(delivery) {
-        Ok(invocation) => invocation_response(invocation),
+    let mut conversation = api.conversation();
+    match conversation.deliver(delivery) {
+        Ok(invocation) => {
+            let event = serde_json::json!({
+                "eventType": "INVOKE",
+                "deadlineMs": invocation.deadline_ms,
+                "requestId": invocation.request_id,
+                "invokedFunctionArn": invocation.invoked_function_arn,
+                "tracing": {"type": "X-Amzn-Trace-Id", "value": invocation.trace_id},
+            });
+            let told = api
+                .extensions()
+                .iter()
+                .filter(|e| e.invoke)
+                .filter(|e| {
+                    e.busy.store(true, std::sync::atomic::Ordering::SeqCst);
+                    e.events_tx.send(event.clone()).is_ok()
+                })
+                .count();
+            conversation.extensions_begin(told);
+            drop(conversation);
+            invocation_response(invocation)
+        }
         Err(e) => api_error(&e),
+    }
+}
+
+/// The Extensions API (`/2020-01-01/extension/…`): register during INIT, then `event/next`
+/// for INVOKE and SHUTDOWN events; `init/error` fails the INIT.
+async fn extension_call(api: &Api, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let call = path.trim_start_matches("/2020-01-01/extension/");
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let id = header("lambda-extension-identifier").unwrap_or_default();
+    match (req.method(), call) {
+        (&Method::POST, "register") => {
+            let Some(name) = header("lambda-extension-name") else {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    &error_body("InvalidRequest", "Lambda-Extension-Name is missing"),
+                );
+            };
+            if api.conversation().ready {
+                return json(
+                    StatusCode::FORBIDDEN,
+                    &error_body("InvalidStateTransition", "extensions register during INIT"),
+                );
+            }
+            let body = read_body(req).await.unwrap_or_default();
+            let events: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| serde_json::from_value(v["events"].clone()).ok())
+                .unwrap_or_default();
+            let (events_tx, events_rx) = mpsc::unbounded_channel();
+            let extension = Arc::new(Extension {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: name.clone(),
+                invoke: events.iter().any(|e| e == "INVOKE"),
+                shutdown: events.iter().any(|e| e == "SHUTDOWN"),
+                busy: std::sync::atomic::AtomicBool::new(true),
+                events_tx,
+                events: tokio::sync::Mutex::new(events_rx),
+            });
+            let id = extension.id.clone();
+            api.extensions().push(extension);
+            tracing::debug!(extension = %name, "extension registered");
+            let body = serde_json::json!({
+                "functionName": api.function.name,
+                "functionVersion": api.function.version,
+                "handler": api.function.handler,
+            });
+            let mut response = json(StatusCode::OK, body.to_string().as_bytes());
+            if let Ok(v) = http::HeaderValue::from_str(&id) {
+                response
+                    .headers_mut()
+                    .insert("lambda-extension-identifier", v);
+            }
+            response
+        }
+        (&Method::GET, "event/next") => {
+            let Some(extension) = api.extension(&id) else {
+                return json(
+                    StatusCode::FORBIDDEN,
+                    &error_body(
+                        "Extension.UnknownExtensionIdentifier",
+                        "unknown Lambda-Extension-Identifier",
+                    ),
+                );
+            };
+            if extension
+                .busy
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                api.conversation().extension_done();
+            }
+            let event = extension.events.lock().await.recv().await;
+            match event {
+                Some(event) => {
+                    let mut response = json(StatusCode::OK, event.to_string().as_bytes());
+                    if let Ok(v) = http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+                        response
+                            .headers_mut()
+                            .insert("lambda-extension-event-identifier", v);
+                    }
+                    response
+                }
+                None => json(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &error_body(
+                        "Runtime.ShuttingDown",
+                        "the execution environment is shutting down",
+                    ),
+                ),
+            }
+        }
+        (&Method::POST, "init/error") => {
+            let error_type = header("lambda-extension-function-error-type")
+                .unwrap_or_else(|| "Extension.InitError".into());
+            let body = read_body(req).await.unwrap_or_default();
+            let mut error = function_error(&body, Some(error_type.clone()));
+            error.error_type = error_type;
+            api.conversation()
+                .report(crate::conversation::GuestEvent::InitError(error));
+            json(StatusCode::ACCEPTED, br#"{"status":"OK"}"#)
+        }
+        (&Method::POST, "exit/error") => json(StatusCode::ACCEPTED, br#"{"status":"OK"}"#),
+        _ => not_found(&path),
     }
 }
 

@@ -49,6 +49,8 @@ pub enum Entrypoint {
 #[derive(Clone)]
 pub struct ProcessFunction {
     entrypoint: Arc<Entrypoint>,
+    /// The package's `extensions/` executables (what a layer puts in `/opt/extensions`).
+    extensions: Arc<Vec<PathBuf>>,
     settings: Arc<FunctionSettings>,
     task_root: Arc<PathBuf>,
     env: Arc<Vec<(String, String)>>,
@@ -92,6 +94,7 @@ impl ProcessFunction {
             }
         }
         Ok(Self {
+            extensions: Arc::new(find_extensions(&task_root)),
             entrypoint: Arc::new(entrypoint),
             tmp: crate::tmp::TmpDirs::new(&settings.tmp_root),
             env: Arc::new(env),
@@ -171,46 +174,111 @@ impl ProcessFunction {
                 .mount_namespace
                 .then(|| spawn::TaskRoot::new(&self.task_root))
                 .flatten(),
+            join_mount_namespace: None,
         };
-        let (bootstrap, args) = match &*self.entrypoint {
-            Entrypoint::Bootstrap => (self.task_root.join("bootstrap"), &[][..]),
-            Entrypoint::Interpreter { program, args } => (program.clone(), &args[..]),
-        };
-        let started_child = match launch::Launch::new(
-            &bootstrap,
-            args,
-            &self.task_root,
-            env,
-            std::os::fd::OwnedFd::from(writer),
-            prelude,
-        ) {
-            Ok(l) => spawn_retrying(l).await,
-            Err(e) => Err(e),
-        };
-        let child = match started_child {
-            Ok(c) => c,
-            Err(e) => {
-                if let Some(g) = &group {
-                    g.remove();
-                }
-                return Err(StartError::Sandbox {
-                    failure: SandboxFailure::Exited {
-                        detail: format!("cannot start {}: {e}", bootstrap.display()),
-                    },
-                    output: Vec::new(),
-                });
-            }
-        };
-        let pid = Some(child.pid());
-
         let (conversation, inbox, handle) = conversation::channels(started + INIT_TIMEOUT);
-        let api = api::Api::new(conversation, inbox);
+        let api = api::Api::new(
+            conversation,
+            inbox,
+            api::FunctionInfo {
+                name: self.settings.function_name.clone(),
+                version: self.settings.version.clone(),
+                handler: self.settings.handler.clone(),
+            },
+        );
+        // INIT ends when every extension has asked for its first event, and the runtime for
+        // its first invocation.
+        api.conversation().extensions_begin(self.extensions.len());
         let server = tokio::spawn(api::serve(listener, api.clone()));
         let output = Output::new(reader).map_err(|e| capacity("output pipe", e))?;
+        let writer = std::os::fd::OwnedFd::from(writer);
         let group = group.map(Arc::new);
-        let watcher = tokio::spawn(watch(child, api, group.clone()));
+
+        // Extensions start first, as from /opt/extensions; every process after the first
+        // joins the first one's mount namespace (one /tmp per environment).
+        let (bootstrap, args) = match &*self.entrypoint {
+            Entrypoint::Bootstrap => (self.task_root.join("bootstrap"), Vec::new()),
+            Entrypoint::Interpreter { program, args } => (program.clone(), args.clone()),
+        };
+        let programs = self
+            .extensions
+            .iter()
+            .map(|p| (p.clone(), Vec::new(), true))
+            .chain(std::iter::once((bootstrap.clone(), args, false)));
+        let mut prelude = prelude;
+        let mut extension_pids = Vec::new();
+        let mut runtime = None;
+        let mut failed = None;
+        for (program, args, is_extension) in programs {
+            let launched = match writer.try_clone().and_then(|out| {
+                launch::Launch::new(
+                    &program,
+                    &args,
+                    &self.task_root,
+                    env.clone(),
+                    out,
+                    prelude.clone(),
+                )
+            }) {
+                Ok(l) => spawn_retrying(l).await,
+                Err(e) => Err(e),
+            };
+            let child = match launched {
+                Ok(c) => c,
+                Err(e) => {
+                    failed = Some(format!("cannot start {}: {e}", program.display()));
+                    break;
+                }
+            };
+            if prelude.join_mount_namespace.is_none() && prelude.tmpfs_options.is_some() {
+                match std::fs::File::open(format!("/proc/{}/ns/mnt", child.pid())) {
+                    Ok(ns) => prelude.join_mount_namespace = Some(Arc::new(ns.into())),
+                    Err(e) => {
+                        failed = Some(format!("the environment's mount namespace: {e}"));
+                        drop(child);
+                        break;
+                    }
+                }
+            }
+            if is_extension {
+                extension_pids.push(child.pid());
+                let name = program
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let api = api.clone();
+                tokio::spawn(async move {
+                    let status = child.wait().await;
+                    tracing::debug!(extension = %name, ?status, "extension ended");
+                    api.extension_exited(&name);
+                });
+            } else {
+                runtime = Some(child);
+            }
+        }
+        let Some(child) = runtime else {
+            for pid in &extension_pids {
+                let _ = nix::sys::signal::killpg(*pid, Signal::SIGKILL);
+            }
+            if let Some(g) = &group {
+                g.kill_all();
+                g.remove();
+            }
+            server.abort();
+            return Err(StartError::Sandbox {
+                failure: SandboxFailure::Exited {
+                    detail: failed.unwrap_or_else(|| "no runtime started".into()),
+                },
+                output: output.take(),
+            });
+        };
+        drop(writer);
+        let pid = Some(child.pid());
+        let watcher = tokio::spawn(watch(child, api.clone(), group.clone()));
         let mut sandbox = ProcessSandbox {
             isolation: self.isolation.clone(),
+            api,
+            extension_pids,
             handle,
             pid,
             group,
@@ -267,6 +335,25 @@ async fn spawn_retrying(launch: launch::Launch) -> std::io::Result<launch::Child
 /// thread stacks and allocator arenas are reserved, not used (glibc reserves 64 MiB per
 /// arena), and a Rust or Go runtime fails at start with `RLIMIT_AS` at MemorySize.
 const ADDRESS_SPACE_SLACK: u64 = 1 << 30;
+
+/// The executables in the package's `extensions/` directory, by name.
+fn find_extensions(task_root: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found: Vec<PathBuf> = std::fs::read_dir(task_root.join("extensions"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    std::fs::metadata(p)
+                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
 
 /// Refuses a task root without a regular, executable `bootstrap`.
 pub fn check_bootstrap(task_root: &Path) -> Result<(), String> {
@@ -406,6 +493,9 @@ impl Pipe {
 /// One execution environment: the runtime's process tree, its Runtime API and its limits.
 pub struct ProcessSandbox {
     isolation: Arc<Isolation>,
+    api: Arc<api::Api>,
+    /// The extensions' processes (each a process group of its own).
+    extension_pids: Vec<Pid>,
     handle: Handle,
     pid: Option<Pid>,
     group: Option<Arc<cgroup::Group>>,
@@ -458,8 +548,8 @@ impl ProcessSandbox {
     /// Sends `signal` to the runtime's process group (its whole tree unless something in it
     /// started a session of its own; the cgroup catches those).
     fn signal_group(&self, signal: Signal) {
-        if let Some(pid) = self.pid {
-            let _ = nix::sys::signal::killpg(pid, signal);
+        for pid in self.pid.iter().chain(&self.extension_pids) {
+            let _ = nix::sys::signal::killpg(*pid, signal);
         }
     }
 
@@ -549,30 +639,60 @@ impl ProcessSandbox {
 }
 
 impl Drop for ProcessSandbox {
-    /// SHUTDOWN: SIGTERM to the tree, SIGKILL after [`SHUTDOWN_GRACE`] if it is still there,
-    /// then the cgroup is removed. Runs on its own task; the ledger is given back at once.
+    /// SHUTDOWN: the SHUTDOWN event to extensions that asked for it and SIGTERM to the
+    /// runtime, then SIGKILL to every process of the environment after [`SHUTDOWN_GRACE`] if
+    /// the runtime is still there, then the cgroup is removed. Runs on its own task; the
+    /// ledger is given back at once.
     fn drop(&mut self) {
         self.server.abort();
         self.host_memory.release(self.charged);
+        let groups: Vec<Pid> = self
+            .pid
+            .iter()
+            .chain(&self.extension_pids)
+            .copied()
+            .collect();
         let pid = self.pid;
         let group = self.group.take();
         let watcher = self.watcher.take();
         let alive = self.alive;
         let frozen = self.frozen;
+        let api = self.api.clone();
+        let extension_groups = self.extension_pids.clone();
+        let any_alive = move || {
+            extension_groups
+                .iter()
+                .any(|g| nix::sys::signal::killpg(*g, None).is_ok())
+        };
+        let signal_all = move |signal: Signal| {
+            for g in &groups {
+                let _ = nix::sys::signal::killpg(*g, signal);
+            }
+        };
         let teardown = async move {
-            if let Some(pid) = pid {
-                if alive {
+            if alive {
+                let deadline = hearth_runtime_api::invocation::deadline_unix_ms(
+                    Instant::now() + SHUTDOWN_GRACE,
+                );
+                api.shutdown_extensions(deadline);
+                if let Some(pid) = pid {
                     let _ = nix::sys::signal::killpg(pid, Signal::SIGTERM);
-                    if frozen {
-                        let _ = nix::sys::signal::killpg(pid, Signal::SIGCONT);
-                    }
                 }
-                if let Some(mut w) = watcher
-                    && tokio::time::timeout(SHUTDOWN_GRACE, &mut w).await.is_err()
-                {
-                    let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
-                    let _ = w.await;
+                if frozen {
+                    signal_all(Signal::SIGCONT);
                 }
+            }
+            let until = Instant::now() + SHUTDOWN_GRACE;
+            if let Some(mut w) = watcher {
+                let _ = tokio::time::timeout_at(until.into(), &mut w).await;
+                // Extensions finish their SHUTDOWN within the same grace.
+                while Instant::now() < until && any_alive() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                signal_all(Signal::SIGKILL);
+                let _ = w.await;
+            } else {
+                signal_all(Signal::SIGKILL);
             }
             if let Some(group) = group {
                 let _ = tokio::task::spawn_blocking(move || {
@@ -593,8 +713,10 @@ impl Drop for ProcessSandbox {
                 teardown.await;
                 drop(done);
             });
-        } else if let Some(pid) = pid {
-            let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+        } else {
+            for g in self.pid.iter().chain(&self.extension_pids) {
+                let _ = nix::sys::signal::killpg(*g, Signal::SIGKILL);
+            }
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct Prelude {
     /// private tmpfs hides it, so the directories leading to it are made in the tmpfs first
     /// (`mkdirs`) and it is bound back from the working directory.
     pub task_root: Option<TaskRoot>,
+    /// Instead of a new mount namespace: the one this descriptor names (another process of
+    /// the same environment), so every process of an environment sees one `/tmp`.
+    pub join_mount_namespace: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// The code directory as the mount steps need it.
@@ -102,7 +105,12 @@ impl Prelude {
             drop(fd);
             written?;
         }
-        if let Some(options) = &self.tmpfs_options {
+        if let Some(namespace) = &self.join_mount_namespace {
+            nix::sched::setns(namespace.as_ref(), CloneFlags::CLONE_NEWNS)?;
+            if let Some(root) = &self.task_root {
+                nix::unistd::chdir(root.path.as_c_str())?;
+            }
+        } else if let Some(options) = &self.tmpfs_options {
             nix::sched::unshare(CloneFlags::CLONE_NEWNS)?;
             // Nothing mounted here may propagate back to the host.
             nix::mount::mount(

@@ -15,60 +15,15 @@
 //! - `big` (`bytes`): answers that many bytes and prints the status it got;
 //! - `crash`: aborts (SIGABRT).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
+use hearth_native_examples::{Reply, call as raw_call};
+use std::io::Write;
 
 fn call(method: &str, path: &str, body: &[u8], extra: &[(&str, &str)]) -> Reply {
-    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API");
-    let mut stream = TcpStream::connect(&api).expect("connect to the Runtime API");
-    let mut request = format!(
-        "{method} /2018-06-01/runtime/{path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in extra {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).expect("write");
-    // A refused oversize body may be cut short by the server: that is its answer.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("response head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+    raw_call(method, &format!("/2018-06-01/runtime/{path}"), body, extra)
 }
 
 fn header<'a>(reply: &'a Reply, name: &str) -> &'a str {
-    reply
-        .headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default()
+    reply.header(name)
 }
 
 fn respond(id: &str, body: &[u8]) -> u16 {
