@@ -230,15 +230,14 @@ impl ProcessFunction {
                     break;
                 }
             };
-            if prelude.join_mount_namespace.is_none() && prelude.tmpfs_options.is_some() {
-                match std::fs::File::open(format!("/proc/{}/ns/mnt", child.pid())) {
-                    Ok(ns) => prelude.join_mount_namespace = Some(Arc::new(ns.into())),
-                    Err(e) => {
-                        failed = Some(format!("the environment's mount namespace: {e}"));
-                        drop(child);
-                        break;
-                    }
-                }
+            // The processes after this one join its mount namespace. Had it already ended
+            // (an extension that exits at once), the next one makes a namespace of its own.
+            if is_extension
+                && prelude.join_mount_namespace.is_none()
+                && prelude.tmpfs_options.is_some()
+                && let Ok(ns) = std::fs::File::open(format!("/proc/{}/ns/mnt", child.pid()))
+            {
+                prelude.join_mount_namespace = Some(Arc::new(ns.into()));
             }
             if is_extension {
                 extension_pids.push(child.pid());
@@ -684,13 +683,15 @@ impl Drop for ProcessSandbox {
             }
             let until = Instant::now() + SHUTDOWN_GRACE;
             if let Some(mut w) = watcher {
-                let _ = tokio::time::timeout_at(until.into(), &mut w).await;
+                let ended = tokio::time::timeout_at(until.into(), &mut w).await.is_ok();
                 // Extensions finish their SHUTDOWN within the same grace.
                 while Instant::now() < until && any_alive() {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 signal_all(Signal::SIGKILL);
-                let _ = w.await;
+                if !ended {
+                    let _ = w.await;
+                }
             } else {
                 signal_all(Signal::SIGKILL);
             }
