@@ -51,7 +51,7 @@ pub fn report() -> String {
 
 /// Whether python3.x functions can run here, and on what.
 fn python() -> (&'static str, bool, String) {
-    match hearth_scheduler::registry::find_python() {
+    match hearth_scheduler::backends::find_python() {
         Some(python) => {
             let version = std::process::Command::new(&python)
                 .arg("--version")

@@ -536,7 +536,7 @@ impl Scheduler {
     pub(crate) async fn collect_code(&self) {
         let keep = self.referenced_code();
         let store = self.inner.store.clone();
-        let engine = self.inner.engine.clone();
+        let engine = self.inner.backends.engine().clone();
         let collected = tokio::task::spawn_blocking(move || {
             let deleted = store.collect_code(&keep)?;
             engine.collect_cache(&keep)?;

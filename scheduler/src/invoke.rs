@@ -88,7 +88,7 @@ impl Scheduler {
     /// first, until there is room; `false` when only busy ones are left.
     fn make_room(&self, mut freed: u64) -> bool {
         let inner = &self.inner;
-        let host = inner.engine.host_memory();
+        let host = inner.backends.host_memory();
         let margin = host.limit() / 100 * inner.config.memory_margin_percent.min(100);
         let admit_below = host.limit().saturating_sub(margin);
         while host.held().saturating_sub(freed) > admit_below {

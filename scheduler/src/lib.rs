@@ -16,7 +16,10 @@
 //! - [`function`]: a function's configuration (Lambda's `FunctionConfiguration`), the
 //!   CreateFunction request and its validation.
 //! - [`code`]: deployment packages: a zip or a bare component, their limits and hashes.
-//! - [`registry`]: the [`Scheduler`] itself, start-up from disk, name resolution.
+//! - [`registry`]: the [`Scheduler`] itself and start-up from disk; `functions`: the map of
+//!   deployed functions and name resolution (a component of its own, unit-tested alone).
+//! - [`backends`]: the sandbox backends, chosen by `Runtime`: preparing a version as a wasm
+//!   component or a process (`provided.*`, Python), and this host's isolation layers.
 //! - [`control`]: control-plane operations on functions (create, update, delete, list,
 //!   concurrency, tags, account settings).
 //! - [`versions`]: PublishVersion and aliases.
@@ -31,6 +34,7 @@
 
 pub mod admission;
 pub mod async_invoke;
+pub mod backends;
 pub mod clock;
 pub mod code;
 pub mod config;
@@ -40,6 +44,7 @@ pub mod error;
 pub mod event_config;
 pub mod event_queue;
 pub mod function;
+pub(crate) mod functions;
 pub mod invoke;
 pub mod logs;
 pub mod metrics;

@@ -17,26 +17,20 @@ use crate::metrics::Metrics;
 use crate::record::{FunctionRecord, QueuedEvent};
 use crate::store::StateStore;
 use hearth_pool::{PoolStats, WarmPool};
-use hearth_sandbox::{
-    EngineConfig, Entrypoint, Function, FunctionSettings, HostMemory, Isolation, ProcessFunction,
-    WasmEngine, WasmFunction,
-};
+use hearth_sandbox::Isolation;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 pub(crate) struct Inner {
     pub(crate) config: SchedulerConfig,
-    pub(crate) engine: WasmEngine,
-    /// What process sandboxes are isolated with on this host (detected at start).
-    pub(crate) isolation: Arc<Isolation>,
-    /// The Python interpreter with `awslambdaric`, found when a Python function first needs it.
-    pub(crate) python: std::sync::OnceLock<Option<std::path::PathBuf>>,
+    /// The sandbox backends function versions are prepared for.
+    pub(crate) backends: crate::backends::Backends,
     pub(crate) store: StateStore,
-    /// A std lock: held only for map operations, never across `.await`.
-    pub(crate) functions: RwLock<HashMap<String, FunctionState>>,
+    /// The registry of deployed functions.
+    pub(crate) functions: crate::functions::Functions,
     /// Serialises control-plane changes (held across compilation and the disk write).
     pub(crate) control: tokio::sync::Mutex<()>,
     pub(crate) pool: WarmPool<PoolKey, Pooled>,
@@ -47,7 +41,6 @@ pub(crate) struct Inner {
     pub(crate) scale_up: crate::scale::ScaleUpRate,
     pub(crate) logs: LogStore,
     pub(crate) metrics: Metrics,
-    pub(crate) generation: AtomicU64,
     pub(crate) shutting_down: AtomicBool,
     /// Accepted `Event` invocations, durable until they end.
     pub(crate) events: EventQueue,
@@ -59,9 +52,6 @@ pub(crate) struct Inner {
 pub struct Scheduler {
     pub(crate) inner: Arc<Inner>,
 }
-
-/// Engine slots beyond the pool's sandbox bound: room for sandboxes being torn down.
-const ENGINE_SLOT_SLACK: u32 = 64;
 
 impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,23 +72,7 @@ impl Scheduler {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| internal(&e))?;
         let store = StateStore::open(&config.state_dir).map_err(|e| internal(&e))?;
-        let host_memory = Arc::new(HostMemory::new(
-            config.pool.memory_budget_mb.saturating_mul(1024 * 1024),
-        ));
-        let isolation = Arc::new(Isolation::detect());
-        for layer in isolation.layers() {
-            tracing::info!(layer = layer.name, enabled = layer.enabled, detail = %layer.detail, "process sandbox isolation");
-        }
-        let engine = WasmEngine::new(EngineConfig {
-            host_memory,
-            cache_dir: config.state_dir.join("cache"),
-            // The pool keeps live sandboxes within `max_sandboxes`; the slack covers those an
-            // eviction has let go whose teardown (on their own task) has not finished yet.
-            max_instances: u32::try_from(config.pool.max_sandboxes.max(1))
-                .unwrap_or(u32::MAX)
-                .saturating_add(ENGINE_SLOT_SLACK),
-        })
-        .map_err(|e| internal(&e))?;
+        let backends = crate::backends::Backends::new(&config)?;
         let logs = LogStore::open_bounded(config.state_dir.join("logs"), config.max_log_bytes)
             .map_err(|e| internal(&e))?;
         let (events, queued) = EventQueue::open(
@@ -116,15 +90,12 @@ impl Scheduler {
             admission: Admission::new(config.account_concurrency),
             scale_up: crate::scale::ScaleUpRate::new(config.scale_up_per_10s, config.clock.clone()),
             config,
-            engine,
-            isolation,
-            python: std::sync::OnceLock::new(),
+            backends,
             store,
-            functions: RwLock::default(),
+            functions: Default::default(),
             control: tokio::sync::Mutex::new(()),
             logs,
             metrics: Metrics::new(),
-            generation: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             events,
             async_tx,
@@ -212,63 +183,16 @@ impl Scheduler {
         code_hash: &str,
         code: &[u8],
     ) -> Result<Arc<FunctionEntry>, DeployError> {
-        let settings = FunctionSettings {
-            function_name: config.function_name.clone(),
-            version: config.version.clone(),
-            memory_mb: u64::from(config.memory_size),
-            timeout: Duration::from_secs(u64::from(config.timeout)),
-            handler: config.handler.clone(),
-            region: self.inner.config.region.clone(),
-            initialization_type: "on-demand".into(),
-            environment: config
-                .environment
-                .variables
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            tmp_root: self.inner.config.state_dir.join("tmp"),
-            tmp_limit_mb: u64::from(config.ephemeral_storage.size),
-            execution_env: crate::function::execution_env(&config.runtime),
-        };
-        let code = match crate::function::code_kind(&config.runtime) {
-            crate::code::CodeKind::Component => Function::Wasm(
-                WasmFunction::prepare(&self.inner.engine, code_hash, code, settings)
-                    .map_err(|e| DeployError::InvalidCode(e.to_string()))?,
-            ),
-            kind @ (crate::code::CodeKind::Tree | crate::code::CodeKind::Source) => {
-                let entrypoint = match kind {
-                    crate::code::CodeKind::Tree => Entrypoint::Bootstrap,
-                    _ => Entrypoint::Interpreter {
-                        program: self.python().ok_or_else(|| {
-                            DeployError::InvalidParameter(format!(
-                                "{} needs a Python interpreter with awslambdaric on this host: pip install awslambdaric, or start hearth with --python PATH (hearth doctor)",
-                                config.runtime
-                            ))
-                        })?,
-                        args: vec!["-m".into(), "awslambdaric".into(), config.handler.clone()],
-                    },
-                };
-                let dir = self.inner.store.task_dir(code_hash);
-                if !dir.is_dir() {
-                    crate::code::extract_tree(code, &dir)?;
-                }
-                Function::Process(
-                    ProcessFunction::prepare(
-                        self.inner.isolation.clone(),
-                        self.inner.engine.host_memory().clone(),
-                        dir,
-                        entrypoint,
-                        settings,
-                    )
-                    .map_err(|e| DeployError::InvalidCode(e.to_string()))?,
-                )
-            }
-        };
-        let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
+        let code = self.inner.backends.prepare(
+            config,
+            code_hash,
+            code,
+            &self.inner.store.task_dir(code_hash),
+        )?;
         Ok(Arc::new(FunctionEntry {
             config: config.clone(),
             code,
-            key: (config.function_name.clone(), generation),
+            key: self.inner.functions.new_key(&config.function_name),
             metrics: self.inner.metrics.function(&config.function_name),
         }))
     }
@@ -286,21 +210,14 @@ impl Scheduler {
             .map_err(|e| DeployError::Internal(e.to_string()))?
     }
 
-    /// The interpreter Python functions run on: the configured one, else `python3` from
-    /// `PATH` if it imports `awslambdaric`. Looked for once (it starts Python). Blocking.
+    /// The interpreter Python functions run on (see `SchedulerConfig::python`). Blocking.
     pub fn python(&self) -> Option<std::path::PathBuf> {
-        self.inner
-            .python
-            .get_or_init(|| match &self.inner.config.python {
-                Some(path) => Some(path.clone()),
-                None => find_python(),
-            })
-            .clone()
+        self.inner.backends.python()
     }
 
     /// The isolation layers process sandboxes get on this host.
     pub fn isolation(&self) -> &Isolation {
-        &self.inner.isolation
+        self.inner.backends.isolation()
     }
 
     /// The scheduler's settings.
@@ -316,41 +233,15 @@ impl Scheduler {
         )
     }
 
-    /// The entry a qualifier names (`None` and `$LATEST`: latest; a number: that version; else
-    /// an alias), and the ARN the caller used for it.
+    /// The entry a qualifier names, and the ARN the caller used for it.
     pub(crate) fn resolve_entry(
         &self,
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<(Arc<FunctionEntry>, String), NotFound> {
-        let functions = self.read_functions();
-        let state = functions.get(name).ok_or_else(|| self.not_found(name))?;
-        let arn = self.function_arn(name);
-        let not_found = |q: &str| NotFound {
-            arn: format!("{arn}:{q}"),
-        };
-        match qualifier {
-            None => Ok((state.latest.clone(), arn)),
-            Some("$LATEST") => Ok((state.latest.clone(), format!("{arn}:$LATEST"))),
-            Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
-                let n: u64 = q.parse().map_err(|_| not_found(q))?;
-                let entry = state.versions.get(&n).ok_or_else(|| not_found(q))?;
-                Ok((entry.clone(), format!("{arn}:{q}")))
-            }
-            Some(q) => {
-                let alias = state.record.aliases.get(q).ok_or_else(|| not_found(q))?;
-                let entry = match alias.function_version.as_str() {
-                    "$LATEST" => state.latest.clone(),
-                    v => v
-                        .parse::<u64>()
-                        .ok()
-                        .and_then(|n| state.versions.get(&n))
-                        .cloned()
-                        .ok_or_else(|| not_found(q))?,
-                };
-                Ok((entry, format!("{arn}:{q}")))
-            }
-        }
+        self.inner
+            .functions
+            .resolve(name, qualifier, &self.function_arn(name))
     }
 
     /// Live / idle / busy sandboxes of a function's `$LATEST`.
@@ -381,7 +272,7 @@ impl Scheduler {
             .metrics
             .async_queue_events()
             .set(i64::try_from(queued).unwrap_or(i64::MAX));
-        let host = self.inner.engine.host_memory();
+        let host = self.inner.backends.host_memory();
         let (held, limit) = self.inner.metrics.memory();
         held.set(i64::try_from(host.held()).unwrap_or(i64::MAX));
         limit.set(i64::try_from(host.limit()).unwrap_or(i64::MAX));
@@ -408,7 +299,8 @@ impl Scheduler {
         ));
         // Process environments get their SHUTDOWN (SIGTERM, then SIGKILL within 2 s).
         self.inner
-            .isolation
+            .backends
+            .isolation()
             .wait_for_shutdowns(
                 Instant::now() + hearth_sandbox::process::SHUTDOWN_GRACE + Duration::from_secs(1),
             )
@@ -423,40 +315,24 @@ impl Scheduler {
         }
     }
 
-    /// MB of MemorySize that `counts` sandboxes of each named function take, at its
-    /// `$LATEST` MemorySize (a function not found takes none).
+    /// MB of MemorySize that `counts` sandboxes of each named function take.
     pub(crate) fn memory_of_sandboxes<'a>(
         &self,
         counts: impl Iterator<Item = (&'a str, u32)>,
     ) -> u64 {
-        let functions = self.read_functions();
-        counts
-            .map(|(name, n)| {
-                functions
-                    .get(name)
-                    .map_or(0, |s| u64::from(s.latest.config.memory_size) * u64::from(n))
-            })
-            .sum()
+        self.inner.functions.memory_of_sandboxes(counts)
     }
 
     pub(crate) fn read_functions(
         &self,
     ) -> std::sync::RwLockReadGuard<'_, HashMap<String, FunctionState>> {
-        // Entries are replaced whole under the write lock; a panic elsewhere cannot leave one
-        // torn, so a poisoned lock still guards consistent data.
-        self.inner
-            .functions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
+        self.inner.functions.read()
     }
 
     pub(crate) fn write_functions(
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, FunctionState>> {
-        self.inner
-            .functions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+        self.inner.functions.write()
     }
 
     /// Drops sandboxes idle past the keep-alive. Holds only a weak reference, so it ends
@@ -476,20 +352,4 @@ impl Scheduler {
             }
         });
     }
-}
-
-/// `python3` on `PATH`, if it can import `awslambdaric`.
-pub fn find_python() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    let python = std::env::split_paths(&path)
-        .map(|dir| dir.join("python3"))
-        .find(|p| p.is_file())?;
-    let has_ric = std::process::Command::new(&python)
-        .args(["-c", "import awslambdaric"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    has_ric.then_some(python)
 }
