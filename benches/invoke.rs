@@ -26,43 +26,17 @@ mod guests;
 mod support;
 
 use support::report::{Case, measure, report};
-use support::{invocation, settings};
+use support::{deploy, invocation, settings};
 
-use base64::Engine as _;
 use hearth_sandbox::{EngineConfig, InvokeOutcome, WasmEngine, WasmFunction};
-use hearth_scheduler::{CreateFunction, InvokeRequest, Scheduler, SchedulerConfig};
+use hearth_scheduler::{Scheduler, SchedulerConfig};
 use std::time::{Duration, Instant};
-
-async fn deploy(scheduler: &Scheduler, name: &str, wasm: &[u8]) {
-    let request: CreateFunction = serde_json::from_value(serde_json::json!({
-        "FunctionName": name,
-        "Runtime": "wasm32-wasip2",
-        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(wasm) },
-    }))
-    .expect("request");
-    scheduler.create_function(request).await.expect("deploy");
-}
-
-fn request(name: &str) -> InvokeRequest {
-    InvokeRequest {
-        function: name.into(),
-        payload: br#"{"hello":"world"}"#.to_vec(),
-        ..Default::default()
-    }
-}
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (cold_n, warm_n) = if quick { (500, 2_000) } else { (5_000, 50_000) };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    // Measure from a worker thread, as the server's connection tasks run: from `block_on`'s
-    // thread every wake-up would be a cross-thread futex hand-off that the server never pays.
-    let cases = runtime.block_on(async {
-        tokio::spawn(async move {
+    let cases = support::on_a_worker(async move {
+        {
             let dir = tempfile::tempdir().expect("tmp");
             let wasm = guests::guest("echo");
             let engine = WasmEngine::new(EngineConfig {
@@ -79,11 +53,11 @@ fn main() {
             config.pool.memory_budget_mb = 128;
             config.pool.overcommit = 1;
             let cold = Scheduler::new(config).expect("scheduler");
-            deploy(&cold, "a", &wasm).await;
-            deploy(&cold, "b", &wasm).await;
+            deploy(&cold, "a", "wasm32-wasip2", &wasm).await;
+            deploy(&cold, "b", "wasm32-wasip2", &wasm).await;
             let warm =
                 Scheduler::new(SchedulerConfig::new(dir.path().join("warm"))).expect("scheduler");
-            deploy(&warm, "echo", &wasm).await;
+            deploy(&warm, "echo", "wasm32-wasip2", &wasm).await;
 
             eprintln!(
                 "measuring ({} cold / {} warm iterations per case)",
@@ -126,19 +100,7 @@ fn main() {
                 )
                 .await,
             );
-            let mut flip = false;
-            cases.push(
-                measure("scheduler cold start", Some("instantiate"), cold_n, || {
-                    flip = !flip;
-                    let name = if flip { "a" } else { "b" };
-                    let cold = &cold;
-                    async move {
-                        let r = cold.invoke(request(name)).await.expect("invoke");
-                        assert!(r.function_error.is_none());
-                    }
-                })
-                .await,
-            );
+            cases.push(support::scheduler_cold_start(&cold, "instantiate", cold_n).await);
             cases.push(
                 measure("spawn+join", None, warm_n, || async {
                     tokio::spawn(async {}).await.expect("join");
@@ -166,22 +128,9 @@ fn main() {
                 floor: Some("spawn+join"),
                 samples,
             });
-            cases.push(
-                measure(
-                    "scheduler warm invoke",
-                    Some("spawn+join"),
-                    warm_n,
-                    || async {
-                        let r = warm.invoke(request("echo")).await.expect("invoke");
-                        assert!(r.function_error.is_none());
-                    },
-                )
-                .await,
-            );
+            cases.push(support::scheduler_warm_invoke(&warm, "spawn+join", warm_n).await);
             cases
-        })
-        .await
-        .expect("bench task")
+        }
     });
     report("invoke", &cases);
 }

@@ -30,35 +30,14 @@ mod guests;
 mod native_examples;
 mod support;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use hearth_sandbox::{HostMemory, InvokeOutcome, Isolation, ProcessFunction};
-use hearth_scheduler::{CreateFunction, InvokeRequest, Scheduler, SchedulerConfig};
+use hearth_scheduler::{Scheduler, SchedulerConfig};
 use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::report::{measure, report};
-use support::{invocation, settings};
-
-async fn deploy(scheduler: &Scheduler, name: &str, zip: &[u8]) {
-    let request: CreateFunction = serde_json::from_value(serde_json::json!({
-        "FunctionName": name,
-        "Runtime": "provided.al2023",
-        "Handler": "bootstrap",
-        "Role": "arn:aws:iam::000000000000:role/hearth",
-        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
-    }))
-    .expect("request");
-    scheduler.create_function(request).await.expect("deploy");
-}
-
-fn request(name: &str) -> InvokeRequest {
-    InvokeRequest {
-        function: name.into(),
-        payload: br#"{"hello":"world"}"#.to_vec(),
-        ..Default::default()
-    }
-}
+use support::{deploy, invocation, settings};
 
 /// A keep-alive HTTP/1.1 server on loopback that answers every request at once, and a
 /// client connection to it.
@@ -94,13 +73,8 @@ async fn loopback_pair() -> hyper::client::conn::http1::SendRequest<Full<Bytes>>
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (cold_n, warm_n) = if quick { (30, 1_000) } else { (500, 20_000) };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let cases = runtime.block_on(async {
-        tokio::spawn(async move {
+    let cases = support::on_a_worker(async move {
+        {
             let dir = tempfile::tempdir().expect("tmp");
             let example =
                 std::env::var("NATIVE_BENCH_EXAMPLE").unwrap_or_else(|_| "native-rust".into());
@@ -144,11 +118,11 @@ fn main() {
             config.pool.memory_budget_mb = 128;
             config.pool.overcommit = 1;
             let cold = Scheduler::new(config).expect("scheduler");
-            deploy(&cold, "a", &zip).await;
-            deploy(&cold, "b", &zip).await;
+            deploy(&cold, "a", "provided.al2023", &zip).await;
+            deploy(&cold, "b", "provided.al2023", &zip).await;
             let warm =
                 Scheduler::new(SchedulerConfig::new(dir.path().join("warm"))).expect("scheduler");
-            deploy(&warm, "echo", &zip).await;
+            deploy(&warm, "echo", "provided.al2023", &zip).await;
 
             eprintln!("measuring ({cold_n} cold / {warm_n} warm iterations per case)");
             let mut cases = Vec::new();
@@ -187,19 +161,7 @@ fn main() {
                 )
                 .await,
             );
-            let mut flip = false;
-            cases.push(
-                measure("scheduler cold start", Some("fork+exec"), cold_n, || {
-                    flip = !flip;
-                    let name = if flip { "a" } else { "b" };
-                    let cold = &cold;
-                    async move {
-                        let r = cold.invoke(request(name)).await.expect("invoke");
-                        assert!(r.function_error.is_none());
-                    }
-                })
-                .await,
-            );
+            cases.push(support::scheduler_cold_start(&cold, "fork+exec", cold_n).await);
             // Both loops hold their connection or environment in an uncontended lock (tens of
             // ns): `measure` takes a closure that may run its futures one after another only.
             let pair = tokio::sync::Mutex::new(loopback_pair().await);
@@ -239,21 +201,10 @@ fn main() {
                 .await,
             );
             cases.push(
-                measure(
-                    "scheduler warm invoke",
-                    Some("loopback next+response"),
-                    warm_n,
-                    || async {
-                        let r = warm.invoke(request("echo")).await.expect("invoke");
-                        assert!(r.function_error.is_none());
-                    },
-                )
-                .await,
+                support::scheduler_warm_invoke(&warm, "loopback next+response", warm_n).await,
             );
             cases
-        })
-        .await
-        .expect("bench task")
+        }
     });
     report("native", &cases);
 }

@@ -518,21 +518,24 @@ async fn health_and_doctor_report_each_isolation_layer() {
     }
 }
 
-#[tokio::test]
-async fn a_plain_python_handler_runs_under_awslambdaric() {
-    let interpreter = crate::python::python().clone();
-    let server = TestServer::start_with(|c| c.python = Some(interpreter)).await;
-    let request = serde_json::json!({
-        "FunctionName": "py",
+/// CreateFunction of python-echo on python3.12 (the default handler).
+fn python_echo_request(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "FunctionName": name,
         "Runtime": "python3.12",
-        "Handler": "lambda_function.lambda_handler",
         "Role": "arn:aws:iam::000000000000:role/hearth",
         "Code": { "ZipFile": base64::Engine::encode(
             &base64::engine::general_purpose::STANDARD,
             crate::python::python_echo_zip(),
         ) },
-    });
-    let reply = server.create(&request).await;
+    })
+}
+
+#[tokio::test]
+async fn a_plain_python_handler_runs_under_awslambdaric() {
+    let interpreter = crate::python::python().clone();
+    let server = TestServer::start_with(|c| c.python = Some(interpreter)).await;
+    let reply = server.create(&python_echo_request("py")).await;
     assert_eq!(reply.status, 201, "{}", reply.error_text());
     let reply = server
         .invoke_as("py", r#"{"hello":"python"}"#, "RequestResponse", true)
@@ -557,16 +560,7 @@ async fn a_plain_python_handler_runs_under_awslambdaric() {
 #[tokio::test]
 async fn a_python_function_without_an_interpreter_is_refused_with_the_reason() {
     let server = TestServer::start_with(|c| c.python = Some("/nonexistent/python3".into())).await;
-    let request = serde_json::json!({
-        "FunctionName": "nopy",
-        "Runtime": "python3.12",
-        "Role": "arn:aws:iam::000000000000:role/hearth",
-        "Code": { "ZipFile": base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            crate::python::python_echo_zip(),
-        ) },
-    });
-    let reply = server.create(&request).await;
+    let reply = server.create(&python_echo_request("nopy")).await;
     assert_eq!(reply.status, 400);
     assert!(
         reply.error_text().contains("interpreter"),
