@@ -700,3 +700,24 @@ async fn an_external_extension_gets_invoke_and_shutdown_events() {
     assert_eq!(event["shutdownReason"], "spindown");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_server_holding_more_descriptors_than_a_sandbox_may_still_starts_sandboxes() {
+    // A busy server holds thousands of sockets; until exec closes them, a new runtime process
+    // holds them too, past the 1,024 it is limited to.
+    let held: Vec<std::fs::File> = (0..1_100)
+        .map(|_| std::fs::File::open("/dev/null").expect("open"))
+        .collect();
+    let server = TestServer::start().await;
+    deploy_native(&server, "crowded", "native-hostile", |_| {}).await;
+    let reply = server.invoke("crowded", r#"{"mode":"echo"}"#).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        json(&reply),
+        serde_json::json!({"mode": "echo"}),
+        "{}",
+        reply.error_text()
+    );
+    drop(held);
+    server.stop().await;
+}

@@ -226,7 +226,18 @@ impl ProcessFunction {
             let child = match launched {
                 Ok(c) => c,
                 Err(e) => {
-                    failed = Some(format!("cannot start {}: {e}", program.display()));
+                    // Out of descriptors, processes or memory is the host's problem, not the
+                    // function's: the caller gets a service error, not Runtime.ExitError.
+                    let host = matches!(
+                        e.raw_os_error(),
+                        Some(
+                            nix::libc::EMFILE
+                                | nix::libc::ENFILE
+                                | nix::libc::ENOMEM
+                                | nix::libc::EAGAIN
+                        )
+                    );
+                    failed = Some((format!("cannot start {}: {e}", program.display()), host));
                     break;
                 }
             };
@@ -264,10 +275,12 @@ impl ProcessFunction {
                 g.remove();
             }
             server.abort();
+            let (detail, host) = failed.unwrap_or_else(|| ("no runtime started".into(), true));
+            if host {
+                return Err(StartError::Capacity(detail));
+            }
             return Err(StartError::Sandbox {
-                failure: SandboxFailure::Exited {
-                    detail: failed.unwrap_or_else(|| "no runtime started".into()),
-                },
+                failure: SandboxFailure::Exited { detail },
                 output: output.take(),
             });
         };

@@ -89,7 +89,6 @@ impl Prelude {
         nix::unistd::setsid()?;
         // Die with hearth: no environment outlives the server that owns it.
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
-        setrlimit(Resource::RLIMIT_NOFILE, MAX_DESCRIPTORS, MAX_DESCRIPTORS)?;
         setrlimit(Resource::RLIMIT_NPROC, self.processes, self.processes)?;
         setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
         if let Some(bytes) = self.address_space {
@@ -159,6 +158,10 @@ impl Prelude {
                 nix::unistd::chdir(root.path.as_c_str())?;
             }
         }
+        // Last: until exec closes them, this process still holds the server's descriptors
+        // (close-on-exec, and possibly more than 1,024): a lower limit before the opens above
+        // would make them fail with EMFILE.
+        setrlimit(Resource::RLIMIT_NOFILE, MAX_DESCRIPTORS, MAX_DESCRIPTORS)?;
         Ok(())
     }
 }
