@@ -590,7 +590,25 @@ mod tests {
         r.function_name = "bad name".into();
         assert!(r.validate().is_err());
         let mut r = request();
-        r.runtime = Some("python3.12".into());
+        r.runtime = Some("nodejs22.x".into());
+        assert!(matches!(
+            r.validate(),
+            Err(DeployError::InvalidParameter(_))
+        ));
+        // Process runtimes take MemorySize past what wasm32 addresses, wasm does not.
+        for (runtime, handler) in [
+            ("provided.al2023", "bootstrap"),
+            ("python3.12", "lambda_function.lambda_handler"),
+        ] {
+            let mut r = request();
+            r.runtime = Some(runtime.into());
+            r.handler = None;
+            r.memory_size = Some(10_240);
+            let valid = r.validate().expect(runtime);
+            assert_eq!(valid.handler, handler, "the default handler of {runtime}");
+        }
+        let mut r = request();
+        r.memory_size = Some(10_240);
         assert!(matches!(
             r.validate(),
             Err(DeployError::InvalidParameter(_))
