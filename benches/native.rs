@@ -70,6 +70,22 @@ async fn loopback_pair() -> hyper::client::conn::http1::SendRequest<Full<Bytes>>
     sender
 }
 
+/// A new environment of `function` and its first invocation, `n` times, beside fork+exec.
+async fn cold_starts(
+    name: &'static str,
+    function: &ProcessFunction,
+    n: usize,
+) -> support::report::Case {
+    measure(name, Some("fork+exec"), n, || async {
+        let mut s = function.start().await.expect("start");
+        let r = s
+            .invoke(invocation(), Instant::now() + Duration::from_secs(3))
+            .await;
+        assert!(matches!(r, InvokeOutcome::Response(_)), "{r:?}");
+    })
+    .await
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (cold_n, warm_n) = if quick { (30, 1_000) } else { (500, 20_000) };
@@ -136,31 +152,8 @@ fn main() {
                 })
                 .await,
             );
-            cases.push(
-                measure("sandbox cold start", Some("fork+exec"), cold_n, || async {
-                    let mut s = native.start().await.expect("start");
-                    let r = s
-                        .invoke(invocation(), Instant::now() + Duration::from_secs(3))
-                        .await;
-                    assert!(matches!(r, InvokeOutcome::Response(_)), "{r:?}");
-                })
-                .await,
-            );
-            cases.push(
-                measure(
-                    "cold start, no cgroup/mounts",
-                    Some("fork+exec"),
-                    cold_n,
-                    || async {
-                        let mut s = bare.start().await.expect("start");
-                        let r = s
-                            .invoke(invocation(), Instant::now() + Duration::from_secs(3))
-                            .await;
-                        assert!(matches!(r, InvokeOutcome::Response(_)), "{r:?}");
-                    },
-                )
-                .await,
-            );
+            cases.push(cold_starts("sandbox cold start", &native, cold_n).await);
+            cases.push(cold_starts("cold start, no cgroup/mounts", &bare, cold_n).await);
             cases.push(support::scheduler_cold_start(&cold, "fork+exec", cold_n).await);
             // Both loops hold their connection or environment in an uncontended lock (tens of
             // ns): `measure` takes a closure that may run its futures one after another only.

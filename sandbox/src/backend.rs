@@ -118,24 +118,27 @@ impl Prepared for Function {
     type Environment = Sandbox;
     async fn start(&self) -> Result<Sandbox, StartError> {
         match self {
-            Self::Wasm(f) => f.start().await.map(Sandbox::Wasm),
-            Self::Process(f) => f.start().await.map(Sandbox::Process),
+            Self::Wasm(f) => Prepared::start(f).await.map(Sandbox::Wasm),
+            Self::Process(f) => Prepared::start(f).await.map(Sandbox::Process),
         }
     }
     fn with_initialization_type(&self, initialization_type: &str) -> Self {
         match self {
-            Self::Wasm(f) => Self::Wasm(f.with_initialization_type(initialization_type)),
-            Self::Process(f) => Self::Process(f.with_initialization_type(initialization_type)),
+            Self::Wasm(f) => Self::Wasm(Prepared::with_initialization_type(f, initialization_type)),
+            Self::Process(f) => {
+                Self::Process(Prepared::with_initialization_type(f, initialization_type))
+            }
         }
     }
     fn settings(&self) -> &FunctionSettings {
         match self {
-            Self::Wasm(f) => f.settings(),
-            Self::Process(f) => f.settings(),
+            Self::Wasm(f) => Prepared::settings(f),
+            Self::Process(f) => Prepared::settings(f),
         }
     }
 }
 
+/// Runs `$e` on whichever backend's environment this is, through its [`Environment`] impl.
 macro_rules! each {
     ($self:expr, $s:ident => $e:expr) => {
         match $self {
@@ -147,24 +150,24 @@ macro_rules! each {
 
 impl Environment for Sandbox {
     async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
-        each!(self, s => s.invoke(invocation, deadline).await)
+        each!(self, s => Environment::invoke(s, invocation, deadline).await)
     }
     fn take_output(&self) -> Vec<u8> {
-        each!(self, s => s.take_output())
+        each!(self, s => Environment::take_output(s))
     }
     fn held_bytes(&self) -> u64 {
-        each!(self, s => s.held_bytes())
+        each!(self, s => Environment::held_bytes(s))
     }
     fn max_memory_used_mb(&self) -> u64 {
-        each!(self, s => s.max_memory_used_mb())
+        each!(self, s => Environment::max_memory_used_mb(s))
     }
     fn memory_mb(&self) -> u64 {
-        each!(self, s => s.memory_mb())
+        each!(self, s => Environment::memory_mb(s))
     }
     fn init_duration(&self) -> Duration {
-        each!(self, s => s.init_duration())
+        each!(self, s => Environment::init_duration(s))
     }
     fn is_alive(&self) -> bool {
-        each!(self, s => s.is_alive())
+        each!(self, s => Environment::is_alive(s))
     }
 }

@@ -84,25 +84,27 @@ fn unpack_tree(bytes: &[u8], needs_bootstrap: bool) -> Result<Package, DeployErr
         }
     }
     match bootstrap {
-        _ if !needs_bootstrap => Ok(Package {
-            code_sha256: base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)),
-            code_size: bytes.len() as u64,
-            code_hash: hex::encode(Sha256::digest(bytes)),
-            code: bytes.to_vec(),
-        }),
-        None => Err(DeployError::InvalidParameter(
-            "The deployment package has no bootstrap file at its root: a provided runtime runs ./bootstrap.".into(),
-        )),
-        Some(mode) if mode & 0o111 == 0 => Err(DeployError::InvalidParameter(
-            "The deployment package's bootstrap is not executable: zip it with its mode (chmod 755 bootstrap; zip keeps Unix permissions).".into(),
-        )),
-        Some(_) => Ok(Package {
-            code_sha256: base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)),
-            code_size: bytes.len() as u64,
-            code_hash: hex::encode(Sha256::digest(bytes)),
-            code: bytes.to_vec(),
-        }),
+        _ if !needs_bootstrap => {}
+        None => {
+            return Err(DeployError::InvalidParameter(
+                "The deployment package has no bootstrap file at its root: a provided runtime runs ./bootstrap.".into(),
+            ));
+        }
+        Some(mode) if mode & 0o111 == 0 => {
+            return Err(DeployError::InvalidParameter(
+                "The deployment package's bootstrap is not executable: zip it with its mode (chmod 755 bootstrap; zip keeps Unix permissions).".into(),
+            ));
+        }
+        Some(_) => {}
     }
+    // The zip is both what was uploaded and what is stored: one digest names it both ways.
+    let digest = Sha256::digest(bytes);
+    Ok(Package {
+        code_sha256: base64::engine::general_purpose::STANDARD.encode(digest),
+        code_size: bytes.len() as u64,
+        code_hash: hex::encode(digest),
+        code: bytes.to_vec(),
+    })
 }
 
 const S_IFMT: u32 = 0o170_000;

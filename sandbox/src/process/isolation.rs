@@ -160,16 +160,30 @@ impl Isolation {
     }
 }
 
-/// Starts `/bin/true` (or this executable's `--version`-free stand-in) in a new mount
-/// namespace with a tmpfs on `/tmp`, and says whether that worked.
+/// Starts `/bin/sh -c 'exit 0'` in a new mount namespace with a tmpfs on `/tmp`, and says
+/// whether that worked.
 fn probe_mount_namespace() -> Result<(), String> {
-    let mut command = std::process::Command::new("/bin/sh");
-    command.args(["-c", "exit 0"]);
-    let spec = super::spawn::Prelude::probe();
-    spec.install(&mut command);
-    match command.status() {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("a probe in a new mount namespace ended with {s}")),
-        Err(e) => Err(format!("unshare or mount refused: {e}")),
+    let refused = |e: std::io::Error| format!("unshare or mount refused: {e}");
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .map_err(refused)?;
+    // Started the way every runtime is (a fork would copy the address space of whatever
+    // this process already holds, such as other servers' wasm pools in one test binary).
+    let probe = super::launch::Launch::new(
+        std::path::Path::new("/bin/sh"),
+        &["-c".into(), "exit 0".into()],
+        std::path::Path::new("/"),
+        Vec::new(),
+        null.into(),
+        super::spawn::Prelude::probe(),
+    )
+    .map_err(refused)?;
+    match probe.spawn().map_err(refused)?.wait_blocking() {
+        Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+        Ok(status) => Err(format!(
+            "a probe in a new mount namespace ended with {status:?}"
+        )),
+        Err(e) => Err(refused(e)),
     }
 }

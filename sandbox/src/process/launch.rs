@@ -248,6 +248,14 @@ impl Child {
     }
 }
 
+impl Child {
+    /// [`Self::wait`] on this thread (for a short-lived child, outside any async context).
+    pub fn wait_blocking(mut self) -> std::io::Result<nix::sys::wait::WaitStatus> {
+        self.pidfd = None;
+        nix::sys::wait::waitpid(self.pid, None).map_err(std::io::Error::from)
+    }
+}
+
 impl Drop for Child {
     /// A child dropped before it was waited for is killed and reaped, so none is left a
     /// zombie.

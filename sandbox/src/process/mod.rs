@@ -11,7 +11,8 @@
 //! - [`api`]: the HTTP Runtime API over the shared [`crate::conversation`].
 //! - [`isolation`]: which layers this host allows, detected and reported.
 //! - [`cgroup`]: memory and process limits, measured peak, OOM kills, killing the tree.
-//! - [`spawn`]: the steps between fork and exec.
+//! - [`launch`]: starting a process without copying the server's address space.
+//! - [`spawn`]: the steps between the clone and exec.
 
 mod api;
 pub mod cgroup;
@@ -87,17 +88,11 @@ impl ProcessFunction {
             )),
         }
         .map_err(crate::PrepareError::Link)?;
-        let mut env = settings.environment();
-        for (k, v) in env.iter_mut() {
-            if k == "LAMBDA_TASK_ROOT" {
-                *v = task_root.display().to_string();
-            }
-        }
         Ok(Self {
             extensions: Arc::new(find_extensions(&task_root)),
             entrypoint: Arc::new(entrypoint),
             tmp: crate::tmp::TmpDirs::new(&settings.tmp_root),
-            env: Arc::new(env),
+            env: Arc::new(environment(&settings, &task_root)),
             settings: Arc::new(settings),
             task_root: Arc::new(task_root),
             isolation,
@@ -113,15 +108,9 @@ impl ProcessFunction {
     pub fn with_initialization_type(&self, initialization_type: &str) -> Self {
         let mut settings = (*self.settings).clone();
         settings.initialization_type = initialization_type.to_owned();
-        let mut env = settings.environment();
-        for (k, v) in env.iter_mut() {
-            if k == "LAMBDA_TASK_ROOT" {
-                *v = self.task_root.display().to_string();
-            }
-        }
         Self {
+            env: Arc::new(environment(&settings, &self.task_root)),
             settings: Arc::new(settings),
-            env: Arc::new(env),
             ..self.clone()
         }
     }
@@ -158,7 +147,7 @@ impl ProcessFunction {
             env.push(("TMPDIR".into(), dir.path().display().to_string()));
         }
         let tmp_mb = self.settings.tmp_limit_mb;
-        let prelude = spawn::Prelude {
+        let mut prelude = spawn::Prelude {
             cgroup_procs: group.as_ref().map(|g| g.procs_files()).unwrap_or_default(),
             tmpfs_options: self
                 .isolation
@@ -204,8 +193,7 @@ impl ProcessFunction {
             .extensions
             .iter()
             .map(|p| (p.clone(), Vec::new(), true))
-            .chain(std::iter::once((bootstrap.clone(), args, false)));
-        let mut prelude = prelude;
+            .chain(std::iter::once((bootstrap, args, false)));
         let mut extension_pids = Vec::new();
         let mut runtime = None;
         let mut failed = None;
@@ -285,7 +273,7 @@ impl ProcessFunction {
             });
         };
         drop(writer);
-        let pid = Some(child.pid());
+        let pid = child.pid();
         let watcher = tokio::spawn(watch(child, api.clone(), group.clone()));
         let mut sandbox = ProcessSandbox {
             isolation: self.isolation.clone(),
@@ -348,18 +336,32 @@ async fn spawn_retrying(launch: launch::Launch) -> std::io::Result<launch::Child
 /// arena), and a Rust or Go runtime fails at start with `RLIMIT_AS` at MemorySize.
 const ADDRESS_SPACE_SLACK: u64 = 1 << 30;
 
+/// The environment of the function's processes: the Lambda variables with `LAMBDA_TASK_ROOT`
+/// naming the unpacked code.
+fn environment(settings: &FunctionSettings, task_root: &Path) -> Vec<(String, String)> {
+    let mut env = settings.environment();
+    for (k, v) in env.iter_mut() {
+        if k == "LAMBDA_TASK_ROOT" {
+            *v = task_root.display().to_string();
+        }
+    }
+    env
+}
+
+/// A regular file someone may execute.
+fn is_executable_file(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    m.is_file() && m.permissions().mode() & 0o111 != 0
+}
+
 /// The executables in the package's `extensions/` directory, by name.
 fn find_extensions(task_root: &Path) -> Vec<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let mut found: Vec<PathBuf> = std::fs::read_dir(task_root.join("extensions"))
         .map(|entries| {
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| {
-                    std::fs::metadata(p)
-                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                })
+                .filter(|p| std::fs::metadata(p).is_ok_and(|m| is_executable_file(&m)))
                 .collect()
         })
         .unwrap_or_default();
@@ -369,10 +371,9 @@ fn find_extensions(task_root: &Path) -> Vec<PathBuf> {
 
 /// Refuses a task root without a regular, executable `bootstrap`.
 pub fn check_bootstrap(task_root: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
     let path = task_root.join("bootstrap");
     match std::fs::metadata(&path) {
-        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(m) if is_executable_file(&m) => Ok(()),
         Ok(m) if m.is_file() => Err("the deployment package's bootstrap is not executable (zip it with its mode, e.g. chmod 755 bootstrap)".into()),
         _ => Err("the deployment package has no bootstrap file at its root: a provided runtime runs ./bootstrap".into()),
     }
@@ -383,41 +384,19 @@ async fn watch(child: launch::Child, api: Arc<api::Api>, group: Option<Arc<cgrou
     use nix::sys::wait::WaitStatus;
     let status = child.wait().await;
     let oom = group.as_ref().is_some_and(|g| g.oom_kills() > 0);
-    let (failure, on_its_own) = match status {
-        Ok(WaitStatus::Exited(_, code)) => (
-            SandboxFailure::Exited {
-                detail: format!("exit status {code}"),
-            },
-            true,
-        ),
-        Ok(WaitStatus::Signaled(_, Signal::SIGKILL, _)) if oom => (
-            SandboxFailure::OutOfMemory {
-                detail: "signal: killed".into(),
-            },
-            false,
-        ),
-        Ok(WaitStatus::Signaled(_, sig, _)) => (
-            SandboxFailure::Exited {
-                detail: format!("signal: {}", signal_name(sig as i32)),
-            },
-            false,
-        ),
-        Ok(other) => (
-            SandboxFailure::Exited {
-                detail: format!("{other:?}"),
-            },
-            false,
-        ),
-        Err(e) => (
-            SandboxFailure::Exited {
-                detail: format!("waiting for the runtime: {e}"),
-            },
-            false,
-        ),
+    let (detail, on_its_own) = match status {
+        Ok(WaitStatus::Exited(_, code)) => (format!("exit status {code}"), true),
+        Ok(WaitStatus::Signaled(_, sig, _)) => {
+            (format!("signal: {}", signal_name(sig as i32)), false)
+        }
+        Ok(other) => (format!("{other:?}"), false),
+        Err(e) => (format!("waiting for the runtime: {e}"), false),
     };
-    let failure = match failure {
-        SandboxFailure::Exited { detail } if oom => SandboxFailure::OutOfMemory { detail },
-        other => other,
+    // Whatever it died of, a tree the OOM killer reached ran out of memory.
+    let failure = if oom {
+        SandboxFailure::OutOfMemory { detail }
+    } else {
+        SandboxFailure::Exited { detail }
     };
     api.conversation().exited(failure, on_its_own);
 }
@@ -509,7 +488,8 @@ pub struct ProcessSandbox {
     /// The extensions' processes (each a process group of its own).
     extension_pids: Vec<Pid>,
     handle: Handle,
-    pid: Option<Pid>,
+    /// The runtime's process (the leader of its process group).
+    pid: Pid,
     group: Option<Arc<cgroup::Group>>,
     server: tokio::task::JoinHandle<()>,
     watcher: Option<tokio::task::JoinHandle<()>>,
@@ -560,9 +540,14 @@ impl ProcessSandbox {
     /// Sends `signal` to the runtime's process group (its whole tree unless something in it
     /// started a session of its own; the cgroup catches those).
     fn signal_group(&self, signal: Signal) {
-        for pid in self.pid.iter().chain(&self.extension_pids) {
-            let _ = nix::sys::signal::killpg(*pid, signal);
+        for pid in self.processes() {
+            let _ = nix::sys::signal::killpg(pid, signal);
         }
+    }
+
+    /// The process groups of the environment: the runtime's, then each extension's.
+    fn processes(&self) -> impl Iterator<Item = Pid> + '_ {
+        std::iter::once(self.pid).chain(self.extension_pids.iter().copied())
     }
 
     fn freeze(&mut self) {
@@ -590,10 +575,7 @@ impl ProcessSandbox {
     fn measure(&mut self) {
         let now = match &self.group {
             Some(g) => g.memory_current(),
-            None => self
-                .pid
-                .and_then(|p| proc_status_kib(p, "VmRSS:"))
-                .map(|k| k * 1024),
+            None => proc_status_kib(self.pid, "VmRSS:").map(|k| k * 1024),
         };
         if let Some(now) = now {
             let now = now + crate::memory::SANDBOX_OVERHEAD_BYTES;
@@ -629,10 +611,7 @@ impl ProcessSandbox {
     pub fn max_memory_used_mb(&self) -> u64 {
         let bytes = match &self.group {
             Some(g) => g.memory_peak().unwrap_or(0),
-            None => self
-                .pid
-                .and_then(|p| proc_status_kib(p, "VmHWM:"))
-                .map_or(0, |k| k * 1024),
+            None => proc_status_kib(self.pid, "VmHWM:").map_or(0, |k| k * 1024),
         };
         bytes.div_ceil(1024 * 1024)
     }
@@ -658,12 +637,7 @@ impl Drop for ProcessSandbox {
     fn drop(&mut self) {
         self.server.abort();
         self.host_memory.release(self.charged);
-        let groups: Vec<Pid> = self
-            .pid
-            .iter()
-            .chain(&self.extension_pids)
-            .copied()
-            .collect();
+        let groups: Vec<Pid> = self.processes().collect();
         let pid = self.pid;
         let group = self.group.take();
         let watcher = self.watcher.take();
@@ -687,9 +661,7 @@ impl Drop for ProcessSandbox {
                     Instant::now() + SHUTDOWN_GRACE,
                 );
                 api.shutdown_extensions(deadline);
-                if let Some(pid) = pid {
-                    let _ = nix::sys::signal::killpg(pid, Signal::SIGTERM);
-                }
+                let _ = nix::sys::signal::killpg(pid, Signal::SIGTERM);
                 if frozen {
                     signal_all(Signal::SIGCONT);
                 }
@@ -728,9 +700,7 @@ impl Drop for ProcessSandbox {
                 drop(done);
             });
         } else {
-            for g in self.pid.iter().chain(&self.extension_pids) {
-                let _ = nix::sys::signal::killpg(*g, Signal::SIGKILL);
-            }
+            self.signal_group(Signal::SIGKILL);
         }
     }
 }

@@ -1,11 +1,10 @@
-//! What a sandbox's process does between `fork` and `exec`: only async-signal-safe system
-//! calls on values prepared before the fork (no allocation, no locks).
+//! What a sandbox's process does between its clone ([`super::launch`]) and `exec`: only
+//! async-signal-safe system calls on values prepared before (no allocation, no locks).
 
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::resource::{Resource, setrlimit};
 use std::ffi::CString;
-use std::os::unix::process::CommandExt;
 
 /// Descriptors a runtime may have open (Lambda's limit).
 pub const MAX_DESCRIPTORS: u64 = 1024;
@@ -68,19 +67,6 @@ impl Prelude {
             tmpfs_options: CString::new("size=1m,mode=1777").ok(),
             processes: super::cgroup::MAX_PROCESSES,
             ..Self::default()
-        }
-    }
-
-    /// Installs the steps on `command`.
-    #[allow(unsafe_code)]
-    pub fn install(self, command: &mut std::process::Command) {
-        // SAFETY: the closure runs in the child between fork and exec, where only
-        // async-signal-safe calls are allowed. It makes only direct system calls (setsid,
-        // prctl, setrlimit, open/write/close, unshare, mount) on values built before the fork,
-        // and allocates nothing: nix passes `&CStr` paths through without copying, and
-        // errors are plain errno values.
-        unsafe {
-            command.pre_exec(move || self.run().map_err(std::io::Error::from));
         }
     }
 
