@@ -5,6 +5,10 @@
 /// 100 bytes of slack Lambda allows (413 `RequestEntityTooLarge` above it).
 pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
 
+/// Largest response a runtime may stream (`Lambda-Runtime-Function-Response-Mode: streaming`)
+/// to a caller that reads it as a stream: 20 MiB, the custom-runtime documentation's limit.
+pub const MAX_STREAMED_RESPONSE_BYTES: usize = 20 * 1024 * 1024;
+
 /// Largest synchronous invocation payload (Invoke API, 413 above it).
 pub const MAX_SYNC_PAYLOAD_BYTES: usize = 6_291_456;
 

@@ -132,12 +132,22 @@ impl Session {
 
     /// `POST /runtime/invocation/{id}/response` with `len` bytes.
     pub fn respond(&mut self, request_id: &str, len: usize) -> Result<(), ApiError> {
+        self.respond_within(request_id, len, MAX_RESPONSE_BYTES)
+    }
+
+    /// `respond` with another size limit: a streamed response's.
+    pub fn respond_within(
+        &mut self,
+        request_id: &str,
+        len: usize,
+        limit: usize,
+    ) -> Result<(), ApiError> {
         self.check_answer(request_id)?;
-        if len > MAX_RESPONSE_BYTES {
+        if len > limit {
             return Err(ApiError::new(
                 ApiErrorKind::RequestEntityTooLarge,
                 format!(
-                    "Response payload size ({len} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                    "Response payload size ({len} bytes) exceeded maximum allowed payload size ({limit} bytes)."
                 ),
             ));
         }
@@ -166,7 +176,8 @@ impl Session {
         }
     }
 
-    fn check_answer(&self, request_id: &str) -> Result<(), ApiError> {
+    /// `request_id` names the invocation the runtime holds now: an answer to it is legal.
+    pub fn check_answer(&self, request_id: &str) -> Result<(), ApiError> {
         match &self.phase {
             Phase::Invoking(id) if id == request_id => Ok(()),
             Phase::Invoking(_) | Phase::Idle => Err(ApiError::new(

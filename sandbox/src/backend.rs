@@ -5,7 +5,7 @@
 //! native processes ([`crate::ProcessFunction`]); [`Function`] and [`Sandbox`] are the one
 //! type of each the scheduler keeps, chosen by the function's `Runtime`.
 
-pub use crate::conversation::{InvokeOutcome, StartError};
+pub use crate::conversation::{InvokeOutcome, ResponseSink, StartError};
 use crate::process::{ProcessFunction, ProcessSandbox};
 use crate::{FunctionSettings, WasmFunction, WasmSandbox};
 use hearth_runtime_api::Invocation;
@@ -24,12 +24,22 @@ pub trait Prepared: Clone + Send + Sync {
 
 /// A live execution environment. Dropping it shuts it down.
 pub trait Environment: Send + 'static {
-    /// Runs one invocation until its answer, the environment's end, or `deadline`.
+    /// Runs one invocation until its answer, the environment's end, or `deadline`; a
+    /// response the runtime streams goes to `stream` as it arrives, when there is one.
+    fn invoke_streaming(
+        &mut self,
+        invocation: Invocation,
+        deadline: Instant,
+        stream: Option<ResponseSink>,
+    ) -> impl Future<Output = InvokeOutcome> + Send;
+    /// Runs one invocation for a caller that waits for the whole answer.
     fn invoke(
         &mut self,
         invocation: Invocation,
         deadline: Instant,
-    ) -> impl Future<Output = InvokeOutcome> + Send;
+    ) -> impl Future<Output = InvokeOutcome> + Send {
+        self.invoke_streaming(invocation, deadline, None)
+    }
     /// What the runtime printed since the last call.
     fn take_output(&self) -> Vec<u8>;
     /// Bytes the environment holds in the host's memory ledger.
@@ -47,12 +57,13 @@ pub trait Environment: Send + 'static {
 macro_rules! environment_by {
     ($t:ty) => {
         impl Environment for $t {
-            fn invoke(
+            fn invoke_streaming(
                 &mut self,
                 invocation: Invocation,
                 deadline: Instant,
+                stream: Option<ResponseSink>,
             ) -> impl Future<Output = InvokeOutcome> + Send {
-                <$t>::invoke(self, invocation, deadline)
+                <$t>::invoke_streaming(self, invocation, deadline, stream)
             }
             fn take_output(&self) -> Vec<u8> {
                 <$t>::take_output(self)
@@ -149,8 +160,13 @@ macro_rules! each {
 }
 
 impl Environment for Sandbox {
-    async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
-        each!(self, s => Environment::invoke(s, invocation, deadline).await)
+    async fn invoke_streaming(
+        &mut self,
+        invocation: Invocation,
+        deadline: Instant,
+        stream: Option<ResponseSink>,
+    ) -> InvokeOutcome {
+        each!(self, s => Environment::invoke_streaming(s, invocation, deadline, stream).await)
     }
     fn take_output(&self) -> Vec<u8> {
         each!(self, s => Environment::take_output(s))

@@ -36,11 +36,18 @@ pub enum GuestEvent {
     Exited(SandboxFailure),
 }
 
-/// An invocation on its way into the runtime, with its monotonic deadline.
+/// Where a streamed response goes as the runtime writes it (the caller of
+/// `InvokeWithResponseStream`). Bounded: a slow reader slows the runtime's upload instead of
+/// filling the host's memory.
+pub type ResponseSink = mpsc::Sender<bytes::Bytes>;
+
+/// An invocation on its way into the runtime, with its monotonic deadline and, when the
+/// caller reads the response as a stream, where a streamed response goes.
 #[derive(Debug)]
 pub struct Delivery {
     pub invocation: Invocation,
     pub deadline: Instant,
+    pub stream: Option<ResponseSink>,
 }
 
 /// The runtime's end of the conversation: the Runtime API [`Session`], the events channel to
@@ -63,6 +70,9 @@ pub struct Conversation {
     extensions_working: usize,
     /// The runtime's end of the phase (`Ready`, or its answer), held while extensions work.
     runtime_done: Option<GuestEvent>,
+    /// Where the current invocation's response may be streamed; the transport takes it when
+    /// the runtime streams. Dropped when the invocation is answered.
+    stream: Option<ResponseSink>,
 }
 
 /// Both ends of a new sandbox's channels: the runtime's [`Conversation`] and its inbox, and
@@ -78,6 +88,7 @@ pub fn channels(init_deadline: Instant) -> (Conversation, mpsc::Receiver<Deliver
         completed: None,
         extensions_working: 0,
         runtime_done: None,
+        stream: None,
     };
     let handle = Handle {
         inbox: inbox_tx,
@@ -129,7 +140,42 @@ impl Conversation {
     pub fn deliver(&mut self, delivery: Delivery) -> Result<Invocation, ApiError> {
         self.session.begin(&delivery.invocation.request_id)?;
         self.deadline = Some(delivery.deadline);
+        self.stream = delivery.stream;
         Ok(delivery.invocation)
+    }
+
+    /// A streamed response to `request_id` begins: it must be the invocation the runtime
+    /// holds. The sink, when the caller reads a stream; `None` when the caller waits for the
+    /// whole answer (the transport then buffers it, bounded like any response).
+    pub fn begin_stream(&mut self, request_id: &str) -> Result<Option<ResponseSink>, ApiError> {
+        self.session.check_answer(request_id)?;
+        Ok(self.stream.take())
+    }
+
+    /// The end of a streamed response of `size` bytes, of which the caller already has what
+    /// went to the sink (`payload` holds the rest, all of it when there was no sink).
+    pub fn respond_streamed(
+        &mut self,
+        request_id: &str,
+        payload: Vec<u8>,
+        size: usize,
+        limit: usize,
+    ) -> Result<(), ApiError> {
+        match self.session.respond_within(request_id, size, limit) {
+            Ok(()) => {
+                self.stream = None;
+                self.completed = Some(GuestEvent::Response {
+                    request_id: request_id.to_owned(),
+                    payload,
+                });
+                Ok(())
+            }
+            Err(e) if e.kind == ApiErrorKind::RequestEntityTooLarge => {
+                self.too_large_of(request_id, size, limit)?;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// `response`. Over the response limit, the invocation ends with
@@ -137,6 +183,7 @@ impl Conversation {
     pub fn respond(&mut self, request_id: &str, payload: Vec<u8>) -> Result<(), ApiError> {
         match self.session.respond(request_id, payload.len()) {
             Ok(()) => {
+                self.stream = None;
                 self.completed = Some(GuestEvent::Response {
                     request_id: request_id.to_owned(),
                     payload,
@@ -164,6 +211,7 @@ impl Conversation {
             });
         }
         self.session.fail(request_id)?;
+        self.stream = None;
         self.completed = Some(GuestEvent::Error {
             request_id: request_id.to_owned(),
             error,
@@ -173,12 +221,19 @@ impl Conversation {
 
     /// Ends the invocation with `Function.ResponseSizeTooLarge` (an answer of `size` bytes).
     pub fn too_large(&mut self, request_id: &str, size: usize) -> Result<(), ApiError> {
+        self.too_large_of(request_id, size, MAX_RESPONSE_BYTES)
+    }
+
+    /// [`Self::too_large`] against another limit (a streamed response's).
+    pub fn too_large_of(
+        &mut self,
+        request_id: &str,
+        size: usize,
+        limit: usize,
+    ) -> Result<(), ApiError> {
         self.session.fail(request_id)?;
-        let error = SandboxFailure::ResponseTooLarge {
-            size,
-            limit: MAX_RESPONSE_BYTES,
-        }
-        .to_function_error(request_id);
+        self.stream = None;
+        let error = SandboxFailure::ResponseTooLarge { size, limit }.to_function_error(request_id);
         self.completed = Some(GuestEvent::Error {
             request_id: request_id.to_owned(),
             error,
@@ -257,12 +312,14 @@ impl Handle {
         invocation: Invocation,
         deadline: Instant,
         timeout: Duration,
+        stream: Option<ResponseSink>,
     ) -> InvokeOutcome {
         let request_id = invocation.request_id.clone();
         let timed_out = SandboxFailure::Timeout { timeout };
         let delivery = Delivery {
             invocation,
             deadline,
+            stream,
         };
         if self.inbox.send(delivery).await.is_err() {
             // The runtime is gone; its exit event (if any) says why.

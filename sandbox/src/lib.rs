@@ -48,7 +48,9 @@ pub mod process;
 pub mod sandbox;
 pub mod tmp;
 
-pub use backend::{Environment, Function, InvokeOutcome, Prepared, Sandbox, StartError};
+pub use backend::{
+    Environment, Function, InvokeOutcome, Prepared, ResponseSink, Sandbox, StartError,
+};
 pub use engine::{EngineConfig, WasmEngine};
 pub use function::{FunctionSettings, WasmFunction};
 pub use memory::HostMemory;

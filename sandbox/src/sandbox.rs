@@ -163,7 +163,18 @@ impl WasmSandbox {
     /// Runs one invocation to its end. `deadline` is when the function's Timeout expires;
     /// past it the sandbox is stopped and the outcome is `Sandbox.Timedout`.
     pub async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
-        let outcome = self.run(invocation, deadline).await;
+        self.invoke_streaming(invocation, deadline, None).await
+    }
+
+    /// [`Self::invoke`] for a caller that reads the response as a stream. A wasm guest has no
+    /// streaming call: its whole answer comes back as the outcome, never through `stream`.
+    pub async fn invoke_streaming(
+        &mut self,
+        invocation: Invocation,
+        deadline: Instant,
+        stream: Option<crate::ResponseSink>,
+    ) -> InvokeOutcome {
+        let outcome = self.run(invocation, deadline, stream).await;
         if let InvokeOutcome::Failed(_) = outcome {
             self.alive = false;
             self.task.abort();
@@ -171,13 +182,20 @@ impl WasmSandbox {
         outcome
     }
 
-    async fn run(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
+    async fn run(
+        &mut self,
+        invocation: Invocation,
+        deadline: Instant,
+        stream: Option<crate::ResponseSink>,
+    ) -> InvokeOutcome {
         if !self.alive {
             return InvokeOutcome::Failed(SandboxFailure::Exited {
                 detail: "sandbox is no longer running".into(),
             });
         }
-        self.handle.invoke(invocation, deadline, self.timeout).await
+        self.handle
+            .invoke(invocation, deadline, self.timeout, stream)
+            .await
     }
 
     /// The guest's stdout/stderr since the last call.

@@ -120,11 +120,14 @@ impl Scheduler {
             let result = self
                 .run(
                     entry,
-                    arn,
-                    event.request_id.clone(),
-                    event.payload.clone(),
-                    None,
-                    false,
+                    crate::invoke::Call {
+                        invoked_arn: arn,
+                        request_id: event.request_id.clone(),
+                        payload: event.payload.clone(),
+                        client_context: None,
+                        log_tail: false,
+                        stream: None,
+                    },
                 )
                 .await;
             match result {

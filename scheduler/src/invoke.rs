@@ -8,7 +8,7 @@ use crate::registry::{Inner, Scheduler};
 use hearth_pool::{Acquired, WarmPool};
 use hearth_runtime_api::limits::MAX_SYNC_PAYLOAD_BYTES;
 use hearth_runtime_api::{Invocation, new_request_id, new_trace_id};
-use hearth_sandbox::{Environment, InvokeOutcome, Prepared, Sandbox, StartError};
+use hearth_sandbox::{Environment, InvokeOutcome, Prepared, ResponseSink, Sandbox, StartError};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -25,6 +25,21 @@ pub struct InvokeRequest {
     pub client_context: Option<String>,
     /// `X-Amz-Log-Type: Tail`.
     pub log_tail: bool,
+    /// `InvokeWithResponseStream`: where a response the function streams goes as it is
+    /// written. Whatever is not streamed (a buffered answer, an error) is in the
+    /// [`InvokeResponse`] as usual.
+    pub stream: Option<ResponseSink>,
+}
+
+/// One invocation of a resolved function, as [`Scheduler::run`] takes it.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub invoked_arn: String,
+    pub request_id: String,
+    pub payload: Vec<u8>,
+    pub client_context: Option<String>,
+    pub log_tail: bool,
+    pub stream: Option<ResponseSink>,
 }
 
 /// The result of a synchronous invocation that ran (possibly into a function error).
@@ -131,19 +146,24 @@ impl Scheduler {
         }
         let (entry, arn) = self.resolve(&request.function, request.qualifier.as_deref())?;
         let this = self.clone();
-        tokio::spawn(async move {
-            this.run(
-                entry,
-                arn,
-                new_request_id(),
-                request.payload,
-                request.client_context,
-                request.log_tail,
-            )
+        let call = Call {
+            invoked_arn: arn,
+            request_id: new_request_id(),
+            payload: request.payload,
+            client_context: request.client_context,
+            log_tail: request.log_tail,
+            stream: request.stream,
+        };
+        tokio::spawn(async move { this.run(entry, call).await })
             .await
-        })
-        .await
-        .map_err(|e| InvokeError::Internal(format!("invocation task failed: {e}")))?
+            .map_err(|e| InvokeError::Internal(format!("invocation task failed: {e}")))?
+    }
+
+    /// The version an invocation of `request` would run (`X-Amz-Executed-Version`), or why
+    /// it cannot run at all: a streamed answer sends its headers before the result is known.
+    pub fn executed_version(&self, request: &InvokeRequest) -> Result<String, InvokeError> {
+        let (entry, _) = self.resolve(&request.function, request.qualifier.as_deref())?;
+        Ok(entry.config.version.clone())
     }
 
     /// `DryRun`: checks the function exists and would be admitted now.
@@ -159,11 +179,7 @@ impl Scheduler {
     pub(crate) async fn run(
         &self,
         entry: Arc<FunctionEntry>,
-        invoked_arn: String,
-        request_id: String,
-        payload: Vec<u8>,
-        client_context: Option<String>,
-        log_tail: bool,
+        call: Call,
     ) -> Result<InvokeResponse, InvokeError> {
         let inner = &self.inner;
         if inner.shutting_down.load(Ordering::SeqCst) {
@@ -176,16 +192,7 @@ impl Scheduler {
         })?;
         entry.metrics.invocations.inc();
         inner.metrics.concurrent().inc();
-        let result = self
-            .run_admitted(
-                &entry,
-                invoked_arn,
-                request_id,
-                payload,
-                client_context,
-                log_tail,
-            )
-            .await;
+        let result = self.run_admitted(&entry, call).await;
         inner.metrics.concurrent().dec();
         result
     }
@@ -193,12 +200,16 @@ impl Scheduler {
     async fn run_admitted(
         &self,
         entry: &FunctionEntry,
-        invoked_arn: String,
-        request_id: String,
-        payload: Vec<u8>,
-        client_context: Option<String>,
-        log_tail: bool,
+        call: Call,
     ) -> Result<InvokeResponse, InvokeError> {
+        let Call {
+            invoked_arn,
+            request_id,
+            payload,
+            client_context,
+            log_tail,
+            stream,
+        } = call;
         let inner: &Inner = &self.inner;
         let memory_mb = u64::from(entry.config.memory_size);
         let mut slot = BusySlot {
@@ -271,7 +282,7 @@ impl Scheduler {
             cognito_identity: None,
             payload,
         };
-        let outcome = sandbox.invoke(invocation, deadline).await;
+        let outcome = sandbox.invoke_streaming(invocation, deadline, stream).await;
         let duration = started.elapsed();
         let mut output = sandbox.take_output();
         let max_memory_used_mb = sandbox.max_memory_used_mb();

@@ -31,9 +31,16 @@ pub const MAX_SMALL_REQUEST_BYTES: usize = 1024 * 1024;
 pub fn route_limit(method: &Method, path: &str) -> usize {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
-        (&Method::POST, ["2015-03-31", "functions", _, "invocations"]) => {
-            hearth_runtime_api::limits::MAX_SYNC_PAYLOAD_BYTES
-        }
+        (&Method::POST, ["2015-03-31", "functions", _, "invocations"])
+        | (
+            &Method::POST,
+            [
+                "2021-11-15",
+                "functions",
+                _,
+                "response-streaming-invocations",
+            ],
+        ) => hearth_runtime_api::limits::MAX_SYNC_PAYLOAD_BYTES,
         (&Method::POST, ["2015-03-31", "functions"])
         | (&Method::PUT, ["2015-03-31", "functions", _, "code"]) => {
             super::functions::MAX_CREATE_REQUEST_BYTES

@@ -1,7 +1,7 @@
 //! `POST /2015-03-31/functions/{name}/invocations`: the Invoke API.
 
 use super::errors::ApiError;
-use super::{Body, ReqBody, State, empty_response, full, query_param, read_body};
+use super::{Body, ReqBody, State, empty_response, eventstream, full, query_param, read_body};
 use base64::Engine as _;
 use hearth_runtime_api::limits::{
     MAX_ASYNC_PAYLOAD_BYTES, MAX_CLIENT_CONTEXT_BYTES, MAX_SYNC_PAYLOAD_BYTES,
@@ -27,12 +27,12 @@ fn header<'a>(req: &'a Request<ReqBody>, name: &str) -> Result<Option<&'a str>, 
         .transpose()
 }
 
-pub async fn invoke(
-    state: &State,
+/// The invocation a request asks for: its headers, `?Qualifier=` and JSON payload checked.
+fn read_request(
     req: Request<ReqBody>,
     function: String,
-    request_id: &str,
-) -> Result<Response<Body>, ApiError> {
+    operation: &str,
+) -> Result<(InvocationType, InvokeRequest), ApiError> {
     let (kind, log_tail, client_context) = read_headers(
         header(&req, "x-amz-invocation-type")?,
         header(&req, "x-amz-log-type")?,
@@ -44,7 +44,7 @@ pub async fn invoke(
         _ => MAX_SYNC_PAYLOAD_BYTES,
     };
     let payload = read_body(req, limit, || {
-        format!("Request must be smaller than {limit} bytes for the InvokeFunction operation")
+        format!("Request must be smaller than {limit} bytes for the {operation} operation")
     })?;
     if !payload.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&payload).is_err() {
         return Err(ApiError::invalid_content(
@@ -57,7 +57,18 @@ pub async fn invoke(
         payload: payload.to_vec(),
         client_context,
         log_tail,
+        stream: None,
     };
+    Ok((kind, request))
+}
+
+pub async fn invoke(
+    state: &State,
+    req: Request<ReqBody>,
+    function: String,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (kind, request) = read_request(req, function, "InvokeFunction")?;
     let scheduler = &state.scheduler;
     match kind {
         InvocationType::DryRun => {
@@ -155,4 +166,133 @@ fn decode_client_context(value: &str) -> Result<String, ApiError> {
         ApiError::invalid_content("Client context must be a valid Base64-encoded JSON object.")
     })?;
     Ok(text)
+}
+
+/// Chunks of a streamed response held between the function and a slow caller, per
+/// invocation: the runtime's upload waits beyond this.
+const STREAM_BUFFER_CHUNKS: usize = 16;
+
+/// `POST /2021-11-15/functions/{name}/response-streaming-invocations`:
+/// `InvokeWithResponseStream`. The answer is an event stream: each chunk the function
+/// streams is a `PayloadChunk` sent as it arrives (a buffered answer is one chunk), and an
+/// `InvokeComplete` event ends it, with `ErrorCode` and `ErrorDetails` when the function
+/// failed. A refusal before the function runs (unknown function, throttling) is an ordinary
+/// error response: the stream's headers go out only once the function has produced
+/// something or ended.
+pub async fn invoke_with_response_stream(
+    state: &State,
+    req: Request<ReqBody>,
+    function: String,
+    request_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let (kind, mut request) = read_request(req, function, "InvokeWithResponseStream")?;
+    if kind == InvocationType::Event {
+        return Err(ApiError::invalid_parameter(
+            "1 validation error detected: Value 'Event' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [RequestResponse, DryRun]",
+        ));
+    }
+    // DryRun runs the function here as RequestResponse does: AWS's own streaming endpoint
+    // does so (recorded against AWS by the SAM CLI's remote-invoke tests).
+    let scheduler = state.scheduler.clone();
+    let version = scheduler.executed_version(&request)?;
+    let tail = request.log_tail;
+    let (sink, mut chunks) = tokio::sync::mpsc::channel(STREAM_BUFFER_CHUNKS);
+    request.stream = Some(sink);
+    let mut result = tokio::spawn(async move { scheduler.invoke(request).await });
+
+    // Wait for the first chunk or the end: the end may still be a refusal.
+    let first = tokio::select! {
+        biased;
+        chunk = chunks.recv() => chunk,
+        _ = &mut result => None,
+    };
+    let (body_tx, body_rx) = tokio::sync::mpsc::channel(STREAM_BUFFER_CHUNKS);
+    let early_end = match first {
+        Some(chunk) => {
+            let _ = body_tx.try_send(eventstream::payload_chunk(&chunk));
+            None
+        }
+        None => {
+            // Every chunk sent before the end is already queued: the runtime finishes its
+            // upload before its answer counts.
+            let ended = (&mut result).await.map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceException",
+                    format!("invocation task failed: {e}"),
+                )
+            })?;
+            Some(ended?)
+        }
+    };
+    tokio::spawn(async move {
+        let ended = match early_end {
+            Some(ended) => Ok(Ok(ended)),
+            None => loop {
+                tokio::select! {
+                    biased;
+                    chunk = chunks.recv() => match chunk {
+                        Some(chunk) => {
+                            if body_tx.send(eventstream::payload_chunk(&chunk)).await.is_err() {
+                                // The caller left: the function runs on, unheard.
+                                drop(chunks);
+                                let _ = result.await;
+                                return;
+                            }
+                        }
+                        None => break result.await,
+                    },
+                    ended = &mut result => break ended,
+                }
+            },
+        };
+        while let Ok(chunk) = chunks.try_recv() {
+            let _ = body_tx.send(eventstream::payload_chunk(&chunk)).await;
+        }
+        let complete = match ended {
+            Ok(Ok(response)) => complete_event(&response, tail),
+            Ok(Err(e)) => {
+                let e = ApiError::from(e);
+                eventstream::invoke_complete(Some((e.code, &e.message)), None)
+            }
+            Err(e) => eventstream::invoke_complete(
+                Some(("ServiceException", &format!("invocation task failed: {e}"))),
+                None,
+            ),
+        };
+        let _ = body_tx.send(complete).await;
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/vnd.amazon.eventstream")
+        .header("x-amzn-RequestId", request_id)
+        .header("X-Amz-Executed-Version", &version)
+        .body(http_body_util::Either::Right(eventstream::ChannelBody(
+            body_rx,
+        )))
+        .unwrap_or_else(|_| Response::new(super::full(""))))
+}
+
+/// What is left of a finished invocation's answer: its unstreamed payload as a chunk, then
+/// `InvokeComplete`.
+fn complete_event(response: &hearth_scheduler::InvokeResponse, tail: bool) -> bytes::Bytes {
+    let log = response.log_result.as_deref().filter(|_| tail);
+    if response.function_error.is_none() {
+        let complete = eventstream::invoke_complete(None, log);
+        if response.payload.is_empty() {
+            return complete;
+        }
+        let mut both = bytes::BytesMut::from(&eventstream::payload_chunk(&response.payload)[..]);
+        both.extend_from_slice(&complete);
+        return both.freeze();
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Posted {
+        #[serde(rename = "errorType", default)]
+        error_type: String,
+        #[serde(rename = "errorMessage", default)]
+        error_message: String,
+    }
+    let error: Posted = serde_json::from_slice(&response.payload).unwrap_or_default();
+    eventstream::invoke_complete(Some((&error.error_type, &error.error_message)), log)
 }

@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod errors;
+pub mod eventstream;
 pub mod functions;
 pub mod guard;
 pub mod invoke;
@@ -27,8 +28,9 @@ use std::time::Duration;
 /// Request body type of every handler: the body, already read and bounded by [`handle`].
 pub type ReqBody = Full<Bytes>;
 
-/// Response body type of every handler.
-pub type Body = Full<Bytes>;
+/// Response body type of every handler: whole, or (`InvokeWithResponseStream`) sent as it is
+/// produced.
+pub type Body = http_body_util::Either<Full<Bytes>, eventstream::ChannelBody>;
 
 /// What handlers share.
 #[derive(Debug)]
@@ -60,7 +62,7 @@ impl State {
 
 /// A body from anything byte-like.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into())
+    http_body_util::Either::Left(Full::new(bytes.into()))
 }
 
 /// A JSON response with a request id.
@@ -262,6 +264,18 @@ async fn route(
         (&Method::POST, ["2015-03-31", "functions", name, "invocations"]) => {
             let name = percent_decode(name)?;
             invoke::invoke(state, req, name, request_id).await
+        }
+        (
+            &Method::POST,
+            [
+                "2021-11-15",
+                "functions",
+                name,
+                "response-streaming-invocations",
+            ],
+        ) => {
+            let name = percent_decode(name)?;
+            invoke::invoke_with_response_stream(state, req, name, request_id).await
         }
         (&Method::POST, ["2015-03-31", "functions"]) => {
             functions::create(state, req, request_id).await

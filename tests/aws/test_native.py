@@ -92,3 +92,47 @@ def test_a_zip_without_bootstrap_is_refused(lambda_client, tmp_path):
         )
     assert error_code(caught.value) == "InvalidParameterValueException"
     assert "bootstrap" in caught.value.response["Error"]["Message"]
+
+
+def test_boto3_reads_a_streamed_response_as_an_event_stream(lambda_client):
+    """InvokeWithResponseStream: botocore's own event-stream decoder (checksums included)
+    reads each streamed chunk, then InvokeComplete; a mid-stream error arrives in it."""
+    name = unique("streamer")
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Role=ROLE,
+        Handler="bootstrap",
+        Code={"ZipFile": native_zip("native-hostile").read_bytes()},
+    )
+    wait_active(lambda_client, name)
+
+    def events(payload, **kwargs):
+        response = lambda_client.invoke_with_response_stream(
+            FunctionName=name, Payload=json.dumps(payload).encode(), **kwargs
+        )
+        assert response["StatusCode"] == 200
+        assert response["ExecutedVersion"] == "$LATEST"
+        return response, list(response["EventStream"])
+
+    _, got = events({"mode": "stream", "chunks": ["one", "two", "three"]})
+    assert got == [
+        {"PayloadChunk": {"Payload": b"one"}},
+        {"PayloadChunk": {"Payload": b"two"}},
+        {"PayloadChunk": {"Payload": b"three"}},
+        {"InvokeComplete": {}},
+    ]
+
+    _, got = events({"mode": "stream", "chunks": ["so far"], "fail": "broke"}, LogType="Tail")
+    assert got[0] == {"PayloadChunk": {"Payload": b"so far"}}
+    complete = got[-1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Hostile.StreamError"
+    assert complete["ErrorDetails"] == "broke"
+    assert "stream response status: 202" in base64.b64decode(complete["LogResult"]).decode()
+
+    # A function that does not stream answers in one chunk.
+    _, got = events({"mode": "echo"})
+    assert got == [{"PayloadChunk": {"Payload": b'{"mode": "echo"}'}}, {"InvokeComplete": {}}]
+
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.invoke_with_response_stream(FunctionName=unique("missing"), Payload=b"{}")

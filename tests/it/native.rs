@@ -721,3 +721,140 @@ async fn a_server_holding_more_descriptors_than_a_sandbox_may_still_starts_sandb
     drop(held);
     server.stop().await;
 }
+
+/// The events of an `InvokeWithResponseStream` answer, read as they arrive.
+struct EventStream {
+    body: hyper::body::Incoming,
+    buf: Vec<u8>,
+}
+
+impl EventStream {
+    /// The next event's `:event-type` and payload; `None` at the end of the body.
+    async fn next(&mut self) -> Option<(String, Vec<u8>)> {
+        use http_body_util::BodyExt as _;
+        loop {
+            if self.buf.len() >= 12 {
+                let total = u32::from_be_bytes(self.buf[0..4].try_into().unwrap()) as usize;
+                if self.buf.len() >= total {
+                    let message: Vec<u8> = self.buf.drain(..total).collect();
+                    let headers_len =
+                        u32::from_be_bytes(message[4..8].try_into().unwrap()) as usize;
+                    let (mut at, mut event_type) = (12, String::new());
+                    while at < 12 + headers_len {
+                        let n = message[at] as usize;
+                        let name =
+                            String::from_utf8_lossy(&message[at + 1..at + 1 + n]).into_owned();
+                        let len =
+                            u16::from_be_bytes([message[at + 2 + n], message[at + 3 + n]]) as usize;
+                        let value = &message[at + 4 + n..at + 4 + n + len];
+                        if name == ":event-type" {
+                            event_type = String::from_utf8_lossy(value).into_owned();
+                        }
+                        at += 4 + n + len;
+                    }
+                    return Some((event_type, message[12 + headers_len..total - 4].to_vec()));
+                }
+            }
+            let frame = self.body.frame().await?.expect("body frame");
+            if let Ok(data) = frame.into_data() {
+                self.buf.extend_from_slice(&data);
+            }
+        }
+    }
+}
+
+/// `InvokeWithResponseStream` of `name`, unsigned: its status and, on 200, its events.
+async fn stream_invoke(server: &TestServer, name: &str, payload: &str) -> (u16, EventStream) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let request = hyper::Request::post(format!(
+        "http://{}/2021-11-15/functions/{name}/response-streaming-invocations",
+        server.addr()
+    ))
+    .body(http_body_util::Full::new(bytes::Bytes::from(
+        payload.to_owned(),
+    )))
+    .expect("request");
+    let response = client.request(request).await.expect("stream invoke");
+    let status = response.status().as_u16();
+    (
+        status,
+        EventStream {
+            body: response.into_body(),
+            buf: Vec::new(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_streamed_response_reaches_the_caller_while_the_function_still_runs() {
+    use tokio::io::AsyncWriteExt as _;
+    let server = TestServer::start().await;
+    deploy_native(&server, "streamer", "native-hostile", |_| {}).await;
+    let gate = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("gate");
+    let port = gate.local_addr().expect("addr").port();
+    let payload =
+        serde_json::json!({"mode": "stream", "chunks": ["one", "two", "three"], "gate": port});
+    let (status, mut events) = stream_invoke(&server, "streamer", &payload.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        events.next().await,
+        Some(("PayloadChunk".into(), b"one".to_vec()))
+    );
+    // The function waits at the gate after its first chunk: that chunk could only have
+    // arrived if it was sent on while the function was still running.
+    let (mut conn, _) = tokio::time::timeout(Duration::from_secs(30), gate.accept())
+        .await
+        .expect("the function reaches its gate")
+        .expect("accept");
+    conn.write_all(b"!").await.expect("open the gate");
+    let mut rest = Vec::new();
+    let mut complete = None;
+    while let Some((kind, payload)) = events.next().await {
+        match kind.as_str() {
+            "PayloadChunk" => rest.extend_from_slice(&payload),
+            "InvokeComplete" => complete = Some(payload),
+            other => panic!("unexpected event {other}"),
+        }
+    }
+    assert_eq!(rest, b"twothree");
+    assert_eq!(complete.as_deref(), Some(&b"{}"[..]));
+
+    // An error in the trailers ends the stream with that error, after what was sent.
+    let payload = r#"{"mode":"stream","chunks":["partial"],"fail":"broke mid-stream"}"#;
+    let (status, mut events) = stream_invoke(&server, "streamer", payload).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        events.next().await,
+        Some(("PayloadChunk".into(), b"partial".to_vec()))
+    );
+    let (kind, complete) = events.next().await.expect("InvokeComplete");
+    assert_eq!(kind, "InvokeComplete");
+    let complete: serde_json::Value = serde_json::from_slice(&complete).expect("json");
+    assert_eq!(complete["ErrorCode"], "Hostile.StreamError");
+    assert_eq!(complete["ErrorDetails"], "broke mid-stream");
+    assert_eq!(events.next().await, None);
+
+    // A caller of the plain Invoke API gets the streamed answer whole.
+    let reply = server
+        .invoke("streamer", r#"{"mode":"stream","chunks":["a","b","c"]}"#)
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.body[..], b"abc");
+
+    // A buffered answer is one chunk; an unknown function is an ordinary 404.
+    let (_, mut events) = stream_invoke(&server, "streamer", r#"{"mode":"echo"}"#).await;
+    assert_eq!(
+        events.next().await,
+        Some(("PayloadChunk".into(), br#"{"mode":"echo"}"#.to_vec()))
+    );
+    assert_eq!(
+        events.next().await.map(|e| e.0).as_deref(),
+        Some("InvokeComplete")
+    );
+    let (status, _) = stream_invoke(&server, "nothing-here", "{}").await;
+    assert_eq!(status, 404);
+    server.stop().await;
+}

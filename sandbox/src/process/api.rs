@@ -3,7 +3,7 @@
 
 use crate::conversation::{Conversation, Delivery};
 use bytes::Bytes;
-use hearth_runtime_api::limits::MAX_RESPONSE_BYTES;
+use hearth_runtime_api::limits::{MAX_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES};
 use hearth_runtime_api::{ApiError, ApiErrorKind, FunctionError, Invocation};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -135,6 +135,9 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
         (&Method::GET, ["invocation", "next"]) => next(api).await,
         (&Method::POST, ["invocation", id, "response"]) => {
             let id = (*id).to_owned();
+            if streams(&req) {
+                return respond_streamed(api, &id, req).await;
+            }
             match read_body(req).await {
                 Ok(body) => {
                     let result = api.conversation().respond(&id, body.to_vec());
@@ -348,6 +351,111 @@ fn invocation_response(invocation: Invocation) -> Response<Body> {
     response
         .body(Full::new(Bytes::from(invocation.payload)))
         .unwrap_or_else(|_| Response::new(Full::default()))
+}
+
+/// `Lambda-Runtime-Function-Response-Mode: streaming`.
+fn streams(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get("lambda-runtime-function-response-mode")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("streaming"))
+}
+
+/// A streamed response: each chunk goes on to the caller as it arrives when the caller reads
+/// a stream (at most [`MAX_STREAMED_RESPONSE_BYTES`]), or is buffered like any response when
+/// the caller waits for the whole answer. An error the runtime reports in the trailers
+/// (`Lambda-Runtime-Function-Error-Type`, `-Error-Body` in base64) ends the invocation with
+/// that error, after whatever was already streamed.
+async fn respond_streamed(api: &Api, id: &str, req: Request<Incoming>) -> Response<Body> {
+    let sink = match api.conversation().begin_stream(id) {
+        Ok(sink) => sink,
+        Err(e) => return api_error(&e),
+    };
+    let limit = match sink {
+        Some(_) => MAX_STREAMED_RESPONSE_BYTES,
+        None => MAX_RESPONSE_BYTES,
+    };
+    let mut sink = sink;
+    let mut buffering = sink.is_none();
+    let mut kept = Vec::new();
+    let mut size = 0usize;
+    let mut trailers = None;
+    let mut finished = false;
+    let mut body = req.into_body();
+    loop {
+        let Some(frame) = body.frame().await else {
+            finished = true;
+            break;
+        };
+        let Ok(frame) = frame else {
+            break;
+        };
+        let data = match frame.into_data() {
+            Ok(data) => data,
+            Err(frame) => {
+                trailers = frame.into_trailers().ok();
+                continue;
+            }
+        };
+        size += data.len();
+        if size > limit {
+            sink = None;
+            buffering = false;
+            if size > MAX_DISCARDED_BYTES.max(2 * limit) {
+                break;
+            }
+            continue;
+        }
+        if let Some(tx) = &sink {
+            if tx.send(data).await.is_err() {
+                // The caller went away: the function still runs to its end, as on Lambda,
+                // and what it streams from here on is dropped.
+                sink = None;
+            }
+        } else if buffering {
+            kept.extend_from_slice(&data);
+        }
+    }
+    drop(sink);
+    if size > limit {
+        if let Err(e) = api.conversation().too_large_of(id, size, limit) {
+            return api_error(&e);
+        }
+        return api_error(&ApiError {
+            kind: ApiErrorKind::RequestEntityTooLarge,
+            message: format!(
+                "Response payload size ({size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
+            ),
+        });
+    }
+    let trailer = |name: &str| {
+        trailers
+            .as_ref()
+            .and_then(|t: &http::HeaderMap| t.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let error = match trailer("lambda-runtime-function-error-type") {
+        Some(error_type) => {
+            use base64::Engine as _;
+            let body = trailer("lambda-runtime-function-error-body")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .unwrap_or_default();
+            Some(function_error(&body, Some(error_type)))
+        }
+        None if !finished => Some(FunctionError::new(
+            "Runtime.TruncatedResponse",
+            "the runtime's streamed response ended before its last chunk",
+        )),
+        None => None,
+    };
+    let result = match error {
+        Some(error) => api.conversation().fail(id, error),
+        None => api.conversation().respond_streamed(id, kept, size, limit),
+    };
+    accepted(result)
 }
 
 /// Bytes of an oversize body read and discarded before the 413 is sent, so that a runtime

@@ -517,6 +517,18 @@ impl std::fmt::Debug for ProcessSandbox {
 impl ProcessSandbox {
     /// Runs one invocation to its end (see [`crate::WasmSandbox::invoke`]).
     pub async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
+        self.invoke_streaming(invocation, deadline, None).await
+    }
+
+    /// [`Self::invoke`] for a caller that reads the response as a stream: what the runtime
+    /// streams (`Lambda-Runtime-Function-Response-Mode: streaming`) goes to `stream` as it
+    /// arrives.
+    pub async fn invoke_streaming(
+        &mut self,
+        invocation: Invocation,
+        deadline: Instant,
+        stream: Option<crate::ResponseSink>,
+    ) -> InvokeOutcome {
         if !self.is_alive() {
             return InvokeOutcome::Failed(self.handle.exited_while_idle().unwrap_or(
                 SandboxFailure::Exited {
@@ -525,7 +537,10 @@ impl ProcessSandbox {
             ));
         }
         self.thaw();
-        let outcome = self.handle.invoke(invocation, deadline, self.timeout).await;
+        let outcome = self
+            .handle
+            .invoke(invocation, deadline, self.timeout, stream)
+            .await;
         self.measure();
         match outcome {
             InvokeOutcome::Failed(_) => {

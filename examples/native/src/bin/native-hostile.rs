@@ -13,7 +13,12 @@
 //! - `twice`: answers, then answers again and with a wrong id, answering nothing more (the
 //!   statuses go to stdout);
 //! - `big` (`bytes`): answers that many bytes and prints the status it got;
-//! - `crash`: aborts (SIGABRT).
+//! - `crash`: aborts (SIGABRT);
+//! - `stream` (`chunks`, `gate`, `fail`): streams each string of `chunks` as its own HTTP
+//!   chunk (`Lambda-Runtime-Function-Response-Mode: streaming`); after the first, when `gate`
+//!   is a port, connects to it and waits for one byte before going on (so a test proves the
+//!   first chunk reached the caller before the function ended); with `fail`, ends with the
+//!   error trailers instead of succeeding.
 
 use hearth_native_examples::{Reply, call as raw_call};
 use std::io::Write;
@@ -103,9 +108,86 @@ fn main() {
                 let status = respond(&id, &body);
                 println!("big response status: {status}");
             }
+            "stream" => stream(&id, &event),
             _ => {
                 respond(&id, &next.body);
             }
         }
     }
+}
+
+/// The `stream` mode: a chunked response with trailers, written by hand.
+fn stream(id: &str, event: &serde_json::Value) {
+    use std::io::Read;
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").expect("AWS_LAMBDA_RUNTIME_API");
+    let mut conn = std::net::TcpStream::connect(&api).expect("connect to the Runtime API");
+    let _ = conn.set_nodelay(true);
+    let head = format!(
+        "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\nHost: {api}\r\n\
+         Connection: close\r\nLambda-Runtime-Function-Response-Mode: streaming\r\n\
+         Transfer-Encoding: chunked\r\n\
+         Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).expect("write");
+    let chunks: Vec<String> = event
+        .get("chunks")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let frame = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+        conn.write_all(frame.as_bytes()).expect("write chunk");
+        if i == 0
+            && let Some(port) = event.get("gate").and_then(|g| g.as_u64())
+        {
+            let mut gate = std::net::TcpStream::connect(("127.0.0.1", port as u16))
+                .expect("connect to the gate");
+            let mut byte = [0u8; 1];
+            let _ = gate.read_exact(&mut byte);
+        }
+    }
+    let mut end = String::from("0\r\n");
+    if let Some(message) = event.get("fail").and_then(|f| f.as_str()) {
+        let body = serde_json::json!({
+            "errorType": "Hostile.StreamError",
+            "errorMessage": message,
+            "stackTrace": [],
+        });
+        end.push_str("Lambda-Runtime-Function-Error-Type: Hostile.StreamError\r\n");
+        end.push_str(&format!(
+            "Lambda-Runtime-Function-Error-Body: {}\r\n",
+            base64(body.to_string().as_bytes())
+        ));
+    }
+    end.push_str("\r\n");
+    conn.write_all(end.as_bytes()).expect("write end");
+    let mut reply = Vec::new();
+    let _ = conn.read_to_end(&mut reply);
+    let status = String::from_utf8_lossy(&reply)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    println!("stream response status: {status}");
+}
+
+/// Standard base64, padded (std only).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for group in bytes.chunks(3) {
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
