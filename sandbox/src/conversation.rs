@@ -181,21 +181,8 @@ impl Conversation {
     /// `response`. Over the response limit, the invocation ends with
     /// `Function.ResponseSizeTooLarge` for the caller and the runtime gets its 413.
     pub fn respond(&mut self, request_id: &str, payload: Vec<u8>) -> Result<(), ApiError> {
-        match self.session.respond(request_id, payload.len()) {
-            Ok(()) => {
-                self.stream = None;
-                self.completed = Some(GuestEvent::Response {
-                    request_id: request_id.to_owned(),
-                    payload,
-                });
-                Ok(())
-            }
-            Err(e) if e.kind == ApiErrorKind::RequestEntityTooLarge => {
-                self.too_large(request_id, payload.len())?;
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
+        let size = payload.len();
+        self.respond_streamed(request_id, payload, size, MAX_RESPONSE_BYTES)
     }
 
     /// `error`: a handled function error. Bounded like a response.
