@@ -15,7 +15,7 @@ mod support;
 
 use support::{invocation, settings};
 
-use hearth_sandbox::{EngineConfig, InvokeOutcome, WasmEngine, WasmFunction};
+use hearth_sandbox::{EngineConfig, Environment, InvokeOutcome, WasmEngine, WasmFunction};
 use std::time::{Duration, Instant};
 
 /// Resident set size of this process, bytes (`/proc/self/statm`, second field, in pages).

@@ -28,7 +28,7 @@ mod support;
 use support::report::{Case, measure, report};
 use support::{deploy, invocation, settings};
 
-use hearth_sandbox::{EngineConfig, InvokeOutcome, WasmEngine, WasmFunction};
+use hearth_sandbox::{EngineConfig, Environment, InvokeOutcome, WasmEngine, WasmFunction};
 use hearth_scheduler::{Scheduler, SchedulerConfig};
 use std::time::{Duration, Instant};
 

@@ -31,7 +31,7 @@ mod native_examples;
 mod support;
 
 use bytes::Bytes;
-use hearth_sandbox::{HostMemory, InvokeOutcome, Isolation, ProcessFunction};
+use hearth_sandbox::{Environment, HostMemory, InvokeOutcome, Isolation, ProcessFunction};
 use hearth_scheduler::{Scheduler, SchedulerConfig};
 use http_body_util::{BodyExt, Full};
 use std::sync::Arc;

@@ -152,9 +152,10 @@ impl Conversation {
         Ok(self.stream.take())
     }
 
-    /// The end of a streamed response of `size` bytes, of which the caller already has what
-    /// went to the sink (`payload` holds the rest, all of it when there was no sink).
-    pub fn respond_streamed(
+    /// `response` of `size` bytes against `limit` (a streamed one's, or the usual): the caller
+    /// already has what went to the sink, and `payload` holds the rest (all of it when
+    /// nothing was streamed).
+    pub fn respond_within(
         &mut self,
         request_id: &str,
         payload: Vec<u8>,
@@ -171,7 +172,7 @@ impl Conversation {
                 Ok(())
             }
             Err(e) if e.kind == ApiErrorKind::RequestEntityTooLarge => {
-                self.too_large_of(request_id, size, limit)?;
+                self.too_large(request_id, size, limit)?;
                 Err(e)
             }
             Err(e) => Err(e),
@@ -182,14 +183,14 @@ impl Conversation {
     /// `Function.ResponseSizeTooLarge` for the caller and the runtime gets its 413.
     pub fn respond(&mut self, request_id: &str, payload: Vec<u8>) -> Result<(), ApiError> {
         let size = payload.len();
-        self.respond_streamed(request_id, payload, size, MAX_RESPONSE_BYTES)
+        self.respond_within(request_id, payload, size, MAX_RESPONSE_BYTES)
     }
 
     /// `error`: a handled function error. Bounded like a response.
     pub fn fail(&mut self, request_id: &str, error: FunctionError) -> Result<(), ApiError> {
         let size = error_size(&error.error_type, &error.error_message, &error.stack_trace);
         if size > MAX_RESPONSE_BYTES {
-            self.too_large(request_id, size)?;
+            self.too_large(request_id, size, MAX_RESPONSE_BYTES)?;
             return Err(ApiError {
                 kind: ApiErrorKind::RequestEntityTooLarge,
                 message: format!(
@@ -206,13 +207,9 @@ impl Conversation {
         Ok(())
     }
 
-    /// Ends the invocation with `Function.ResponseSizeTooLarge` (an answer of `size` bytes).
-    pub fn too_large(&mut self, request_id: &str, size: usize) -> Result<(), ApiError> {
-        self.too_large_of(request_id, size, MAX_RESPONSE_BYTES)
-    }
-
-    /// [`Self::too_large`] against another limit (a streamed response's).
-    pub fn too_large_of(
+    /// Ends the invocation with `Function.ResponseSizeTooLarge` (an answer of `size` bytes,
+    /// over `limit`).
+    pub fn too_large(
         &mut self,
         request_id: &str,
         size: usize,

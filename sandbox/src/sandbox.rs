@@ -161,13 +161,9 @@ impl WasmFunction {
 
 impl WasmSandbox {
     /// Runs one invocation to its end. `deadline` is when the function's Timeout expires;
-    /// past it the sandbox is stopped and the outcome is `Sandbox.Timedout`.
-    pub async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
-        self.invoke_streaming(invocation, deadline, None).await
-    }
-
-    /// [`Self::invoke`] for a caller that reads the response as a stream. A wasm guest has no
-    /// streaming call: its whole answer comes back as the outcome, never through `stream`.
+    /// past it the sandbox is stopped and the outcome is `Sandbox.Timedout`. A wasm guest has
+    /// no streaming call: its whole answer comes back as the outcome, never through `stream`.
+    /// ([`crate::Environment::invoke`] is this without a stream.)
     pub async fn invoke_streaming(
         &mut self,
         invocation: Invocation,

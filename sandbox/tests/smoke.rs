@@ -5,7 +5,9 @@ mod guests;
 use guests::guest;
 
 use hearth_runtime_api::{Invocation, SandboxFailure};
-use hearth_sandbox::{EngineConfig, FunctionSettings, InvokeOutcome, WasmEngine, WasmFunction};
+use hearth_sandbox::{
+    EngineConfig, Environment, FunctionSettings, InvokeOutcome, WasmEngine, WasmFunction,
+};
 use std::time::{Duration, Instant};
 
 fn function(

@@ -195,70 +195,54 @@ pub async fn invoke_with_response_stream(
     // does so (recorded against AWS by the SAM CLI's remote-invoke tests).
     let scheduler = state.scheduler.clone();
     let version = scheduler.executed_version(&request)?;
-    let tail = request.log_tail;
     let (sink, mut chunks) = tokio::sync::mpsc::channel(STREAM_BUFFER_CHUNKS);
     request.stream = Some(sink);
     let mut result = tokio::spawn(async move { scheduler.invoke(request).await });
 
-    // Wait for the first chunk or the end: the end may still be a refusal.
-    let first = tokio::select! {
-        biased;
-        chunk = chunks.recv() => chunk,
-        _ = &mut result => None,
-    };
+    // Wait for the first chunk or the end: the end may still be a refusal. (A closed chunk
+    // channel disables its branch; the result is awaited once only.)
     let (body_tx, body_rx) = tokio::sync::mpsc::channel(STREAM_BUFFER_CHUNKS);
-    let early_end = match first {
-        Some(chunk) => {
+    let early_end = tokio::select! {
+        biased;
+        Some(chunk) = chunks.recv() => {
             let _ = body_tx.try_send(eventstream::payload_chunk(&chunk));
             None
         }
-        None => {
-            // Every chunk sent before the end is already queued: the runtime finishes its
-            // upload before its answer counts.
-            let ended = (&mut result).await.map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "ServiceException",
-                    format!("invocation task failed: {e}"),
-                )
-            })?;
-            Some(ended?)
-        }
+        ended = &mut result => Some(finished(ended)?),
     };
     tokio::spawn(async move {
         let ended = match early_end {
-            Some(ended) => Ok(Ok(ended)),
+            Some(ended) => Ok(ended),
             None => loop {
                 tokio::select! {
                     biased;
-                    chunk = chunks.recv() => match chunk {
-                        Some(chunk) => {
-                            if body_tx.send(eventstream::payload_chunk(&chunk)).await.is_err() {
-                                // The caller left: the function runs on, unheard.
-                                drop(chunks);
-                                let _ = result.await;
-                                return;
-                            }
+                    Some(chunk) = chunks.recv() => {
+                        if body_tx.send(eventstream::payload_chunk(&chunk)).await.is_err() {
+                            // The caller left: the function runs on, unheard.
+                            drop(chunks);
+                            let _ = result.await;
+                            return;
                         }
-                        None => break result.await,
-                    },
-                    ended = &mut result => break ended,
+                    }
+                    ended = &mut result => break finished(ended),
                 }
             },
         };
+        // Every chunk sent before the end is queued by then: the runtime finishes its
+        // upload before its answer counts.
         while let Ok(chunk) = chunks.try_recv() {
             let _ = body_tx.send(eventstream::payload_chunk(&chunk)).await;
         }
         let complete = match ended {
-            Ok(Ok(response)) => complete_event(&response, tail),
-            Ok(Err(e)) => {
-                let e = ApiError::from(e);
-                eventstream::invoke_complete(Some((e.code, &e.message)), None)
+            Ok(response) => {
+                if response.function_error.is_none() && !response.payload.is_empty() {
+                    let _ = body_tx
+                        .send(eventstream::payload_chunk(&response.payload))
+                        .await;
+                }
+                complete_event(&response)
             }
-            Err(e) => eventstream::invoke_complete(
-                Some(("ServiceException", &format!("invocation task failed: {e}"))),
-                None,
-            ),
+            Err(e) => eventstream::invoke_complete(Some((e.code, &e.message)), None),
         };
         let _ = body_tx.send(complete).await;
     });
@@ -273,18 +257,28 @@ pub async fn invoke_with_response_stream(
         .unwrap_or_else(|_| Response::new(super::full(""))))
 }
 
-/// What is left of a finished invocation's answer: its unstreamed payload as a chunk, then
-/// `InvokeComplete`.
-fn complete_event(response: &hearth_scheduler::InvokeResponse, tail: bool) -> bytes::Bytes {
-    let log = response.log_result.as_deref().filter(|_| tail);
+/// How the invocation task ended, as the front door answers it.
+fn finished(
+    joined: Result<
+        Result<hearth_scheduler::InvokeResponse, hearth_scheduler::error::InvokeError>,
+        tokio::task::JoinError,
+    >,
+) -> Result<hearth_scheduler::InvokeResponse, ApiError> {
+    let ended = joined.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            format!("invocation task failed: {e}"),
+        )
+    })?;
+    Ok(ended?)
+}
+
+/// The `InvokeComplete` that ends a finished invocation's stream.
+fn complete_event(response: &hearth_scheduler::InvokeResponse) -> bytes::Bytes {
+    let log = response.log_result.as_deref();
     if response.function_error.is_none() {
-        let complete = eventstream::invoke_complete(None, log);
-        if response.payload.is_empty() {
-            return complete;
-        }
-        let mut both = bytes::BytesMut::from(&eventstream::payload_chunk(&response.payload)[..]);
-        both.extend_from_slice(&complete);
-        return both.freeze();
+        return eventstream::invoke_complete(None, log);
     }
     #[derive(serde::Deserialize, Default)]
     struct Posted {

@@ -56,8 +56,9 @@ def test_cli_deploys_and_invokes_an_unmodified_bootstrap(aws, lambda_client, tmp
     assert result["StatusCode"] == 202
 
 
-def test_boto3_sees_exit_codes_as_runtime_exit_errors(lambda_client):
-    name = unique("hostile")
+def deploy_hostile(lambda_client, prefix):
+    """A new provided.al2023 function running native-hostile; its name."""
+    name = unique(prefix)
     lambda_client.create_function(
         FunctionName=name,
         Runtime="provided.al2023",
@@ -66,6 +67,11 @@ def test_boto3_sees_exit_codes_as_runtime_exit_errors(lambda_client):
         Code={"ZipFile": native_zip("native-hostile").read_bytes()},
     )
     wait_active(lambda_client, name)
+    return name
+
+
+def test_boto3_sees_exit_codes_as_runtime_exit_errors(lambda_client):
+    name = deploy_hostile(lambda_client, "hostile")
     response, body = invoke_json(lambda_client, name, {"mode": "exit", "code": 9})
     assert response["FunctionError"] == "Unhandled"
     error = json.loads(body)
@@ -97,15 +103,7 @@ def test_a_zip_without_bootstrap_is_refused(lambda_client, tmp_path):
 def test_boto3_reads_a_streamed_response_as_an_event_stream(lambda_client):
     """InvokeWithResponseStream: botocore's own event-stream decoder (checksums included)
     reads each streamed chunk, then InvokeComplete; a mid-stream error arrives in it."""
-    name = unique("streamer")
-    lambda_client.create_function(
-        FunctionName=name,
-        Runtime="provided.al2023",
-        Role=ROLE,
-        Handler="bootstrap",
-        Code={"ZipFile": native_zip("native-hostile").read_bytes()},
-    )
-    wait_active(lambda_client, name)
+    name = deploy_hostile(lambda_client, "streamer")
 
     def events(payload, **kwargs):
         response = lambda_client.invoke_with_response_stream(

@@ -143,7 +143,7 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
                     let result = api.conversation().respond(&id, body.to_vec());
                     accepted(result)
                 }
-                Err(size) => too_large(api, &id, size),
+                Err(size) => too_large(api, &id, size, MAX_RESPONSE_BYTES),
             }
         }
         (&Method::POST, ["invocation", id, "error"]) => {
@@ -155,7 +155,7 @@ async fn handle(api: &Api, req: Request<Incoming>) -> Response<Body> {
                     let result = api.conversation().fail(&id, error);
                     accepted(result)
                 }
-                Err(size) => too_large(api, &id, size),
+                Err(size) => too_large(api, &id, size, MAX_RESPONSE_BYTES),
             }
         }
         (&Method::POST, ["init", "error"]) => {
@@ -375,8 +375,10 @@ async fn respond_streamed(api: &Api, id: &str, req: Request<Incoming>) -> Respon
         Some(_) => MAX_STREAMED_RESPONSE_BYTES,
         None => MAX_RESPONSE_BYTES,
     };
+    // Buffered only for a caller that waits for the whole answer; a caller that left
+    // mid-stream gets nothing more.
+    let buffering = sink.is_none();
     let mut sink = sink;
-    let mut buffering = sink.is_none();
     let mut kept = Vec::new();
     let mut size = 0usize;
     let mut trailers = None;
@@ -399,8 +401,6 @@ async fn respond_streamed(api: &Api, id: &str, req: Request<Incoming>) -> Respon
         };
         size += data.len();
         if size > limit {
-            sink = None;
-            buffering = false;
             if size > MAX_DISCARDED_BYTES.max(2 * limit) {
                 break;
             }
@@ -418,15 +418,7 @@ async fn respond_streamed(api: &Api, id: &str, req: Request<Incoming>) -> Respon
     }
     drop(sink);
     if size > limit {
-        if let Err(e) = api.conversation().too_large_of(id, size, limit) {
-            return api_error(&e);
-        }
-        return api_error(&ApiError {
-            kind: ApiErrorKind::RequestEntityTooLarge,
-            message: format!(
-                "Response payload size ({size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
-            ),
-        });
+        return too_large(api, id, size, limit);
     }
     let trailer = |name: &str| {
         trailers
@@ -453,7 +445,7 @@ async fn respond_streamed(api: &Api, id: &str, req: Request<Incoming>) -> Respon
     };
     let result = match error {
         Some(error) => api.conversation().fail(id, error),
-        None => api.conversation().respond_streamed(id, kept, size, limit),
+        None => api.conversation().respond_within(id, kept, size, limit),
     };
     accepted(result)
 }
@@ -489,14 +481,16 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, usize> {
     }
 }
 
-fn too_large(api: &Api, request_id: &str, size: usize) -> Response<Body> {
-    if let Err(e) = api.conversation().too_large(request_id, size) {
+/// The 413 for an answer of `size` bytes over `limit`; the invocation ends with
+/// `Function.ResponseSizeTooLarge`.
+fn too_large(api: &Api, request_id: &str, size: usize, limit: usize) -> Response<Body> {
+    if let Err(e) = api.conversation().too_large(request_id, size, limit) {
         return api_error(&e);
     }
     api_error(&ApiError {
         kind: ApiErrorKind::RequestEntityTooLarge,
         message: format!(
-            "Response payload size ({size} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            "Response payload size ({size} bytes) exceeded maximum allowed payload size ({limit} bytes)."
         ),
     })
 }

@@ -515,14 +515,9 @@ impl std::fmt::Debug for ProcessSandbox {
 }
 
 impl ProcessSandbox {
-    /// Runs one invocation to its end (see [`crate::WasmSandbox::invoke`]).
-    pub async fn invoke(&mut self, invocation: Invocation, deadline: Instant) -> InvokeOutcome {
-        self.invoke_streaming(invocation, deadline, None).await
-    }
-
-    /// [`Self::invoke`] for a caller that reads the response as a stream: what the runtime
-    /// streams (`Lambda-Runtime-Function-Response-Mode: streaming`) goes to `stream` as it
-    /// arrives.
+    /// Runs one invocation to its end (see [`crate::WasmSandbox::invoke_streaming`]); what
+    /// the runtime streams (`Lambda-Runtime-Function-Response-Mode: streaming`) goes to
+    /// `stream` as it arrives.
     pub async fn invoke_streaming(
         &mut self,
         invocation: Invocation,
