@@ -88,6 +88,21 @@ impl Activity {
     }
 }
 
+/// Opens the embedded SQS queues under the state dir (`queues/`), off the async workers.
+async fn open_queues(scheduler: &Scheduler) -> std::io::Result<hearth_queue::Engine> {
+    let config = scheduler.config();
+    let dir = config.state_dir.join("queues");
+    let engine = hearth_queue::EngineConfig {
+        region: config.region.clone(),
+        account: config.account_id.clone(),
+        ..Default::default()
+    };
+    tokio::task::spawn_blocking(move || hearth_queue::Engine::open(&dir, engine))
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(|e| std::io::Error::other(format!("cannot open the queues: {e}")))
+}
+
 /// Serves Lambda's APIs on `listener` until `shutdown` resolves; then stops accepting, lets
 /// in-flight requests finish (bounded by the grace period), and shuts the scheduler down
 /// (bounded as well), stopping every sandbox.
@@ -100,7 +115,18 @@ pub async fn serve(
     let listen_ip = listener
         .local_addr()
         .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
-    let mut state = api::State::new(scheduler.clone(), config.credentials.clone());
+    let queues = open_queues(&scheduler).await?;
+    let expiry = tokio::spawn({
+        let queues = queues.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                every.tick().await;
+                queues.expire();
+            }
+        }
+    });
+    let mut state = api::State::new(scheduler.clone(), queues, config.credentials.clone());
     state.guard =
         api::guard::RequestGuard::new(listen_ip, &config.allowed_hosts, &config.allowed_origins);
     state.body_budget = api::body::BodyBudget::new(config.body_budget_bytes);
@@ -196,6 +222,7 @@ pub async fn serve(
     {
         tracing::warn!("grace period over with requests still open");
     }
+    expiry.abort();
     scheduler.shutdown().await;
     Ok(())
 }

@@ -22,6 +22,10 @@ pub enum ErrorKind {
     OverLimit,
     ResourceNotFound,
     UnsupportedOperation,
+    /// An operation SQS does not have.
+    InvalidAction,
+    /// A body that is not JSON (or a form) at all.
+    MalformedInput,
     /// The disk refused a write: the request was not acknowledged.
     Internal,
 }
@@ -48,6 +52,8 @@ impl ErrorKind {
             Self::OverLimit => "OverLimit",
             Self::ResourceNotFound => "ResourceNotFoundException",
             Self::UnsupportedOperation => "UnsupportedOperation",
+            Self::InvalidAction => "InvalidAction",
+            Self::MalformedInput => "SerializationException",
             Self::Internal => "InternalError",
         }
     }
@@ -67,6 +73,7 @@ impl ErrorKind {
             }
             Self::PurgeQueueInProgress => "AWS.SimpleQueueService.PurgeQueueInProgress",
             Self::UnsupportedOperation => "AWS.SimpleQueueService.UnsupportedOperation",
+            Self::MalformedInput => "MalformedQueryString",
             other => other.json_type(),
         }
     }

@@ -436,16 +436,17 @@ impl Engine {
         // The queue's record goes first: a crash part-way leaves messages of no queue, which
         // recovery removes.
         self.inner.journal.remove(queue.id);
-        let mut state = queue.state();
-        for id in state.ids() {
-            if let Some(msg) = state.remove(id) {
-                self.inner
-                    .bytes
-                    .fetch_sub(msg.size as u64, Ordering::Relaxed);
+        {
+            let mut state = queue.state();
+            for id in state.ids() {
+                if let Some(msg) = state.remove(id) {
+                    self.inner
+                        .bytes
+                        .fetch_sub(msg.size as u64, Ordering::Relaxed);
+                }
+                self.inner.journal.remove(id);
             }
-            self.inner.journal.remove(id);
         }
-        drop(state);
         queue.arrived.notify_waiters();
         self.inner.journal.sync().await?;
         Ok(())

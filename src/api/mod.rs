@@ -14,6 +14,7 @@ pub mod functions;
 pub mod guard;
 pub mod invoke;
 pub mod query;
+pub mod sqs;
 pub mod versions;
 
 use bytes::Bytes;
@@ -36,6 +37,8 @@ pub type Body = http_body_util::Either<Full<Bytes>, eventstream::ChannelBody>;
 #[derive(Debug)]
 pub struct State {
     pub scheduler: Scheduler,
+    /// The embedded SQS queues.
+    pub queues: hearth_queue::Engine,
     /// When set, every request but `/health` and `/metrics` must carry a valid SigV4
     /// signature by one of these keys.
     pub credentials: Option<crate::auth::Credentials>,
@@ -49,9 +52,14 @@ pub struct State {
 
 impl State {
     /// Handler state with the front door's defaults (any loopback host, a 1 GiB body budget).
-    pub fn new(scheduler: Scheduler, credentials: Option<crate::auth::Credentials>) -> Self {
+    pub fn new(
+        scheduler: Scheduler,
+        queues: hearth_queue::Engine,
+        credentials: Option<crate::auth::Credentials>,
+    ) -> Self {
         Self {
             scheduler,
+            queues,
             credentials,
             guard: guard::RequestGuard::default(),
             body_budget: body::BodyBudget::new(1 << 30),
@@ -245,6 +253,9 @@ async fn route(
     req: Request<ReqBody>,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {
+    if let Some(protocol) = sqs::protocol_of(&req) {
+        return Ok(sqs::handle(&state.queues, req, protocol, request_id).await);
+    }
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();

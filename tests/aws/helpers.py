@@ -254,6 +254,23 @@ def make_client(
     )
 
 
+def make_sqs_client(endpoint: str, validate: bool = True):
+    """boto3 SQS on hearth's port (botocore sends SQS's JSON protocol)."""
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(
+            retries={"max_attempts": 1},
+            parameter_validation=validate,
+            connect_timeout=5,
+            read_timeout=30,
+        ),
+    )
+
+
 def _cli_version() -> str:
     out = subprocess.run(
         [str(AWS_CLI), "--version"], capture_output=True, text=True, timeout=60, env=_cli_env()
