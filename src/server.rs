@@ -126,7 +126,19 @@ pub async fn serve(
             }
         }
     });
-    let mut state = api::State::new(scheduler.clone(), queues, config.credentials.clone());
+    let event_sources = hearth_event_sources::EventSources::open(
+        scheduler.config().state_dir.join("mappings"),
+        scheduler.clone(),
+        queues.clone(),
+    )
+    .await
+    .map_err(|e| std::io::Error::other(format!("cannot open the event source mappings: {e}")))?;
+    let mut state = api::State::new(
+        scheduler.clone(),
+        queues,
+        event_sources.clone(),
+        config.credentials.clone(),
+    );
     state.guard =
         api::guard::RequestGuard::new(listen_ip, &config.allowed_hosts, &config.allowed_origins);
     state.body_budget = api::body::BodyBudget::new(config.body_budget_bytes);
@@ -223,6 +235,7 @@ pub async fn serve(
         tracing::warn!("grace period over with requests still open");
     }
     expiry.abort();
+    event_sources.shutdown().await;
     scheduler.shutdown().await;
     Ok(())
 }

@@ -1,6 +1,441 @@
-//! Embedded event sources and their pollers (SQS-like queues, Kinesis-like streams,
-//! DynamoDB-like table streams) and event source mappings.
+//! Event source mappings and their pollers. Functions are invoked only through the
+//! scheduler, so reserved concurrency and throttling apply to every batch.
 //!
-//! Empty until the event-source issue lands. It will own the durable queues, streams and
-//! tables, the mappings and their pollers, and filter criteria; it must invoke functions only
-//! through the scheduler.
+//! Today the sources are the embedded SQS queues of [`hearth_queue`]; the streams follow.
+//! A mapping is one file `mappings/<uuid>.json` under the state dir, written atomically
+//! before the API answers, so mappings survive `kill -9` and their pollers resume at start.
+//!
+//! Layout: [`mapping`] (fields, validation, the API's view), [`filter`] (`FilterCriteria`),
+//! [`sqs_event`] (the event Lambda builds, partial batch responses), [`poller`] (workers,
+//! batching, deletion, scaling).
+
+pub mod filter;
+pub mod mapping;
+pub mod poller;
+pub mod sqs_event;
+
+use hearth_queue::Engine;
+use hearth_scheduler::{DeployError, Scheduler};
+use mapping::{Mapping, MappingRequest};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+struct Entry {
+    mapping: Mapping,
+    poller: Option<poller::Poller>,
+}
+
+/// Counts of one mapping, for metrics and `hearth mappings`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MappingStatus {
+    pub uuid: String,
+    pub function: String,
+    pub source: String,
+    pub state: &'static str,
+    pub received: u64,
+    pub deleted: u64,
+    pub filtered: u64,
+    pub batches: u64,
+    pub function_errors: u64,
+    pub throttled: u64,
+    pub workers: usize,
+    /// Mean time of a batch's invoke and of the whole batch, in microseconds.
+    pub invoke_micros_per_batch: f64,
+    pub batch_micros_per_batch: f64,
+    /// Messages waiting in the source queue.
+    pub lag: Option<u64>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    scheduler: Scheduler,
+    queues: Engine,
+    mappings: Mutex<BTreeMap<String, Entry>>,
+    /// Serialises changes, so a mapping's file and poller follow the order of requests.
+    control: tokio::sync::Mutex<()>,
+}
+
+/// Every mapping of one node. Cheap to clone.
+#[derive(Clone)]
+pub struct EventSources {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EventSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSources")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> DeployError {
+    DeployError::Internal(e.to_string())
+}
+
+fn now_seconds() -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // Lambda reports milliseconds as a fraction of a second.
+    (now.as_millis() as f64) / 1000.0
+}
+
+impl EventSources {
+    /// Reads the mappings under `dir` and starts the pollers of the enabled ones. Reads
+    /// files on a blocking thread.
+    pub async fn open(
+        dir: PathBuf,
+        scheduler: Scheduler,
+        queues: Engine,
+    ) -> Result<Self, DeployError> {
+        let read_dir = dir.clone();
+        let stored = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Mapping>> {
+            std::fs::create_dir_all(&read_dir)?;
+            let mut found = Vec::new();
+            for entry in std::fs::read_dir(&read_dir)? {
+                let path = entry?.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                    continue;
+                }
+                match std::fs::read(&path).map(|b| serde_json::from_slice::<Mapping>(&b)) {
+                    Ok(Ok(m)) => found.push(m),
+                    Ok(Err(e)) => tracing::error!(path = %path.display(), error = %e, "unreadable event source mapping left in place"),
+                    Err(e) => tracing::error!(path = %path.display(), error = %e, "cannot read event source mapping"),
+                }
+            }
+            Ok(found)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+        let sources = Self {
+            inner: Arc::new(Inner {
+                dir,
+                scheduler,
+                queues,
+                mappings: Mutex::new(BTreeMap::new()),
+                control: tokio::sync::Mutex::new(()),
+            }),
+        };
+        for mapping in stored {
+            let poller = sources.start(&mapping);
+            sources
+                .mappings()
+                .insert(mapping.uuid.clone(), Entry { mapping, poller });
+        }
+        Ok(sources)
+    }
+
+    fn mappings(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.inner
+            .mappings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start(&self, mapping: &Mapping) -> Option<poller::Poller> {
+        if !mapping.enabled {
+            return None;
+        }
+        match poller::start(
+            mapping.clone(),
+            self.inner.queues.clone(),
+            self.inner.scheduler.clone(),
+        ) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(mapping = %mapping.uuid, error = %e, "event source mapping not polling");
+                None
+            }
+        }
+    }
+
+    async fn persist(&self, mapping: &Mapping) -> Result<(), DeployError> {
+        let path = self.inner.dir.join(format!("{}.json", mapping.uuid));
+        let bytes = serde_json::to_vec_pretty(mapping).map_err(internal)?;
+        tokio::task::spawn_blocking(move || hearth_journal::atomic::write_atomically(&path, &bytes))
+            .await
+            .map_err(internal)?
+            .map_err(internal)
+    }
+
+    /// The function a `FunctionName` names, as (name, qualifier, ARN); and its timeout.
+    fn function(
+        &self,
+        reference: &str,
+    ) -> Result<(String, Option<String>, String, u32), DeployError> {
+        let (name, qualifier) = hearth_scheduler::invoke::parse_function_ref(reference);
+        let scheduler = &self.inner.scheduler;
+        let config = scheduler.get_function(name, qualifier).map_err(|_| {
+            DeployError::ResourceNotFound(format!(
+                "Function does not exist: {}",
+                scheduler.function_arn(name)
+            ))
+        })?;
+        let mut arn = scheduler.function_arn(name);
+        if let Some(q) = qualifier {
+            arn = format!("{arn}:{q}");
+        }
+        Ok((
+            name.to_owned(),
+            qualifier.map(str::to_owned),
+            arn,
+            config.timeout,
+        ))
+    }
+
+    /// The queue of an SQS ARN: whether FIFO, and its visibility timeout.
+    fn queue(&self, arn: &str) -> Result<(bool, u32), DeployError> {
+        let queue = self.inner.queues.queue_by_arn(arn).map_err(|_| {
+            DeployError::InvalidParameter(
+                "Error occurred while ReceiveMessage. SQS Error Code: AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue does not exist or you do not have access to it.".into(),
+            )
+        })?;
+        let config = queue.config();
+        Ok((config.fifo, config.visibility_timeout))
+    }
+
+    fn check_timeouts(visibility: u32, timeout: u32) -> Result<(), DeployError> {
+        if visibility < timeout {
+            return Err(DeployError::InvalidParameter(format!(
+                "Invalid parameter: Queue visibility timeout: {visibility} seconds is less than Function timeout: {timeout} seconds"
+            )));
+        }
+        Ok(())
+    }
+
+    /// `CreateEventSourceMapping`: the new mapping's view (`Creating`).
+    pub async fn create(&self, request: MappingRequest) -> Result<Value, DeployError> {
+        let arn = request
+            .event_source_arn
+            .clone()
+            .ok_or_else(|| DeployError::InvalidParameter("EventSourceArn is required.".into()))?;
+        if !arn.starts_with("arn:aws:sqs:") {
+            return Err(DeployError::InvalidParameter(format!(
+                "Unsupported event source {arn}: hearth's mappings read SQS queues (streams are not served yet)."
+            )));
+        }
+        let reference = request
+            .function_name
+            .clone()
+            .ok_or_else(|| DeployError::InvalidParameter("FunctionName is required.".into()))?;
+        let (name, qualifier, function_arn, timeout) = self.function(&reference)?;
+        let (fifo, visibility) = self.queue(&arn)?;
+        Self::check_timeouts(visibility, timeout)?;
+        let config = self.inner.scheduler.config();
+        let mut mapping = Mapping {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            event_source_arn: arn.clone(),
+            function_name: name.clone(),
+            qualifier,
+            function_arn: function_arn.clone(),
+            enabled: true,
+            batch_size: 10,
+            maximum_batching_window_in_seconds: 0,
+            filter_criteria: None,
+            function_response_types: Vec::new(),
+            scaling_config: None,
+            last_modified: now_seconds(),
+            region: config.region.clone(),
+            account: config.account_id.clone(),
+        };
+        mapping.apply(&request, fifo)?;
+        let _control = self.inner.control.lock().await;
+        if let Some(existing) = self
+            .mappings()
+            .values()
+            .find(|e| e.mapping.event_source_arn == arn && e.mapping.function_arn == function_arn)
+        {
+            return Err(DeployError::Conflict(format!(
+                "An event source mapping with SQS arn (\" {arn} \") and function (\" {name} \") already exists. Please update or delete the existing mapping with UUID {}",
+                existing.mapping.uuid
+            )));
+        }
+        self.persist(&mapping).await?;
+        let poller = self.start(&mapping);
+        let view = mapping.view("Creating");
+        self.mappings()
+            .insert(mapping.uuid.clone(), Entry { mapping, poller });
+        Ok(view)
+    }
+
+    fn not_found(uuid: &str) -> DeployError {
+        DeployError::ResourceNotFound(format!(
+            "The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: {uuid})"
+        ))
+    }
+
+    /// `GetEventSourceMapping`.
+    pub fn get(&self, uuid: &str) -> Result<Value, DeployError> {
+        let mappings = self.mappings();
+        let entry = mappings.get(uuid).ok_or_else(|| Self::not_found(uuid))?;
+        Ok(entry.mapping.view(entry.mapping.steady_state()))
+    }
+
+    /// `ListEventSourceMappings`, filtered by function and source, from `marker`.
+    pub fn list(
+        &self,
+        function: Option<&str>,
+        source: Option<&str>,
+        marker: Option<&str>,
+        max: usize,
+    ) -> Result<Value, DeployError> {
+        let function_arn = match function {
+            Some(f) => {
+                let (name, qualifier) = hearth_scheduler::invoke::parse_function_ref(f);
+                let mut arn = self.inner.scheduler.function_arn(name);
+                if let Some(q) = qualifier {
+                    arn = format!("{arn}:{q}");
+                }
+                Some(arn)
+            }
+            None => None,
+        };
+        let mappings = self.mappings();
+        let matching: Vec<&Entry> = mappings
+            .values()
+            .filter(|e| {
+                function_arn
+                    .as_ref()
+                    .is_none_or(|a| &e.mapping.function_arn == a)
+            })
+            .filter(|e| source.is_none_or(|s| e.mapping.event_source_arn == s))
+            .filter(|e| marker.is_none_or(|m| e.mapping.uuid.as_str() > m))
+            .collect();
+        let page: Vec<Value> = matching
+            .iter()
+            .take(max)
+            .map(|e| e.mapping.view(e.mapping.steady_state()))
+            .collect();
+        let mut out = json!({ "EventSourceMappings": page });
+        if matching.len() > max
+            && let Some(last) = matching.get(max - 1)
+        {
+            out["NextMarker"] = json!(last.mapping.uuid);
+        }
+        Ok(out)
+    }
+
+    /// `UpdateEventSourceMapping`: the mapping's view (`Updating`).
+    pub async fn update(&self, uuid: &str, request: MappingRequest) -> Result<Value, DeployError> {
+        let _control = self.inner.control.lock().await;
+        let mut mapping = self
+            .mappings()
+            .get(uuid)
+            .map(|e| e.mapping.clone())
+            .ok_or_else(|| Self::not_found(uuid))?;
+        let (fifo, visibility) = self.queue(&mapping.event_source_arn)?;
+        if let Some(reference) = &request.function_name {
+            let (name, qualifier, arn, _) = self.function(reference)?;
+            mapping.function_name = name;
+            mapping.qualifier = qualifier;
+            mapping.function_arn = arn;
+        }
+        let (_, _, _, timeout) = self.function(&match &mapping.qualifier {
+            Some(q) => format!("{}:{q}", mapping.function_name),
+            None => mapping.function_name.clone(),
+        })?;
+        Self::check_timeouts(visibility, timeout)?;
+        mapping.apply(&request, fifo)?;
+        mapping.last_modified = now_seconds();
+        self.persist(&mapping).await?;
+        let old = self.mappings().get_mut(uuid).and_then(|e| e.poller.take());
+        if let Some(old) = old {
+            old.stop().await;
+        }
+        let poller = self.start(&mapping);
+        let view = mapping.view("Updating");
+        self.mappings()
+            .insert(uuid.to_owned(), Entry { mapping, poller });
+        Ok(view)
+    }
+
+    /// `DeleteEventSourceMapping`: the mapping's last view (`Deleting`); its poller stops
+    /// after the batches it is delivering.
+    pub async fn delete(&self, uuid: &str) -> Result<Value, DeployError> {
+        let _control = self.inner.control.lock().await;
+        let entry = self
+            .mappings()
+            .remove(uuid)
+            .ok_or_else(|| Self::not_found(uuid))?;
+        let path = self.inner.dir.join(format!("{uuid}.json"));
+        let dir = self.inner.dir.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            std::fs::remove_file(&path).and_then(|()| hearth_journal::atomic::sync_dir(&dir))
+        })
+        .await
+        .map_err(internal)?;
+        if let Err(e) = removed {
+            self.mappings().insert(uuid.to_owned(), entry);
+            return Err(internal(e));
+        }
+        if let Some(poller) = entry.poller {
+            tokio::spawn(poller.stop());
+        }
+        Ok(entry.mapping.view("Deleting"))
+    }
+
+    /// What each mapping has done.
+    pub fn status(&self) -> Vec<MappingStatus> {
+        let mappings = self.mappings();
+        let now = self.inner.queues.clock().now_ms();
+        mappings
+            .values()
+            .map(|e| {
+                let stats = e
+                    .poller
+                    .as_ref()
+                    .map(|p| p.stats.clone())
+                    .unwrap_or_default();
+                let batches = stats.batches.load(Ordering::Relaxed);
+                let per_batch = |nanos: u64| {
+                    if batches == 0 {
+                        0.0
+                    } else {
+                        nanos as f64 / batches as f64 / 1000.0
+                    }
+                };
+                MappingStatus {
+                    uuid: e.mapping.uuid.clone(),
+                    function: e.mapping.function_arn.clone(),
+                    source: e.mapping.event_source_arn.clone(),
+                    state: e.mapping.steady_state(),
+                    received: stats.received.load(Ordering::Relaxed),
+                    deleted: stats.deleted.load(Ordering::Relaxed),
+                    filtered: stats.filtered.load(Ordering::Relaxed),
+                    batches,
+                    function_errors: stats.function_errors.load(Ordering::Relaxed),
+                    throttled: stats.throttled.load(Ordering::Relaxed),
+                    workers: stats.workers.load(Ordering::Relaxed),
+                    invoke_micros_per_batch: per_batch(stats.invoke_nanos.load(Ordering::Relaxed)),
+                    batch_micros_per_batch: per_batch(stats.batch_nanos.load(Ordering::Relaxed)),
+                    lag: self
+                        .inner
+                        .queues
+                        .queue_by_arn(&e.mapping.event_source_arn)
+                        .ok()
+                        .map(|q| {
+                            let c = q.counts(now);
+                            (c.visible + c.delayed) as u64
+                        }),
+                }
+            })
+            .collect()
+    }
+
+    /// Stops every poller (each finishes the batch it is delivering).
+    pub async fn shutdown(&self) {
+        let pollers: Vec<poller::Poller> = self
+            .mappings()
+            .values_mut()
+            .filter_map(|e| e.poller.take())
+            .collect();
+        for p in pollers {
+            p.stop().await;
+        }
+    }
+}

@@ -41,6 +41,7 @@
 
 mod context;
 mod error;
+pub mod events;
 
 pub use context::{Config, Context};
 pub use error::Error;

@@ -13,6 +13,7 @@ pub mod eventstream;
 pub mod functions;
 pub mod guard;
 pub mod invoke;
+pub mod mappings;
 pub mod query;
 pub mod sqs;
 pub mod versions;
@@ -39,6 +40,8 @@ pub struct State {
     pub scheduler: Scheduler,
     /// The embedded SQS queues.
     pub queues: hearth_queue::Engine,
+    /// Event source mappings and their pollers.
+    pub event_sources: hearth_event_sources::EventSources,
     /// When set, every request but `/health` and `/metrics` must carry a valid SigV4
     /// signature by one of these keys.
     pub credentials: Option<crate::auth::Credentials>,
@@ -55,11 +58,13 @@ impl State {
     pub fn new(
         scheduler: Scheduler,
         queues: hearth_queue::Engine,
+        event_sources: hearth_event_sources::EventSources,
         credentials: Option<crate::auth::Credentials>,
     ) -> Self {
         Self {
             scheduler,
             queues,
+            event_sources,
             credentials,
             guard: guard::RequestGuard::default(),
             body_budget: body::BodyBudget::new(1 << 30),
@@ -357,6 +362,22 @@ async fn route(
         }
         (&Method::GET, ["hearth", "v1", "logs", name]) => {
             functions::read_log(state, &req, &function_name(name)?, request_id).await
+        }
+        (&Method::POST, ["2015-03-31", "event-source-mappings"]) => {
+            mappings::create(state, req, request_id).await
+        }
+        (&Method::GET, ["2015-03-31", "event-source-mappings"]) => {
+            mappings::list(state, &req, request_id)
+        }
+        (&Method::GET, ["2015-03-31", "event-source-mappings", uuid]) => {
+            mappings::get(state, &percent_decode(uuid)?, request_id)
+        }
+        (&Method::PUT, ["2015-03-31", "event-source-mappings", uuid]) => {
+            let uuid = percent_decode(uuid)?;
+            mappings::update(state, req, &uuid, request_id).await
+        }
+        (&Method::DELETE, ["2015-03-31", "event-source-mappings", uuid]) => {
+            mappings::delete(state, &percent_decode(uuid)?, request_id).await
         }
         (&Method::GET, ["2016-08-19", "account-settings"]) => {
             functions::account_settings(state, request_id)

@@ -19,6 +19,10 @@
 //!   is a port, connects to it and waits for one byte before going on (so a test proves the
 //!   first chunk reached the caller before the function ended); with `fail`, ends with the
 //!   error trailers instead of succeeding.
+//!
+//! An SQS event (`{"Records": …}`) with `WITNESS` set to a file path: appends each record's
+//! body to that file as a line and syncs it before answering `null`, a record of delivery
+//! that survives the host's `kill -9`.
 
 use hearth_native_examples::{Reply, call as raw_call};
 use std::io::Write;
@@ -58,6 +62,11 @@ fn main() {
         let id = header(&next, "lambda-runtime-aws-request-id").to_owned();
         let event: serde_json::Value = serde_json::from_slice(&next.body).unwrap_or_default();
         let number = |k: &str| event.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        if let (Some(records), Ok(path)) = (event.get("Records"), std::env::var("WITNESS")) {
+            witness(&path, records);
+            respond(&id, b"null");
+            continue;
+        }
         match event.get("mode").and_then(|m| m.as_str()).unwrap_or("echo") {
             "env" => {
                 std::thread::sleep(std::time::Duration::from_millis(number("ms")));
@@ -190,4 +199,29 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Appends each record's body to `path`, durably.
+fn witness(path: &str, records: &serde_json::Value) {
+    let mut lines = String::new();
+    for record in records.as_array().into_iter().flatten() {
+        lines.push_str(
+            record
+                .get("body")
+                .and_then(|b| b.as_str())
+                .unwrap_or_default(),
+        );
+        lines.push('\n');
+    }
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| {
+            f.write_all(lines.as_bytes())?;
+            f.sync_data()
+        });
+    if let Err(e) = written {
+        println!("witness {path}: {e}");
+    }
 }
