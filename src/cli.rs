@@ -106,6 +106,70 @@ pub async fn functions(client: &HearthClient, out: &mut impl Write) -> anyhow::R
     }
 }
 
+async fn get_json(client: &HearthClient, path: &str) -> anyhow::Result<serde_json::Value> {
+    let reply = client.send(Method::GET, path, &[], Vec::new()).await?;
+    if reply.status != StatusCode::OK {
+        bail!("GET {path} failed: {}", reply.error_text());
+    }
+    serde_json::from_slice(&reply.body)
+        .with_context(|| format!("GET {path} answered with bad JSON"))
+}
+
+/// `hearth queues`: every SQS queue with its messages by state and its dead-letter queue.
+pub async fn queues(client: &HearthClient, out: &mut impl Write) -> anyhow::Result<()> {
+    let queues = get_json(client, "/hearth/v1/queues").await?;
+    writeln!(
+        out,
+        "{:<40} {:>9} {:>9} {:>9} {:>10}  DLQ",
+        "QUEUE", "VISIBLE", "IN FLIGHT", "DELAYED", "OLDEST"
+    )?;
+    for q in queues.as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "{:<40} {:>9} {:>9} {:>9} {:>9.0}s  {}",
+            q["name"].as_str().unwrap_or("?"),
+            q["visible"],
+            q["in_flight"],
+            q["delayed"],
+            q["oldest_age_seconds"].as_f64().unwrap_or(0.0),
+            q["dead_letter_queue"].as_str().unwrap_or("-"),
+        )?;
+    }
+    Ok(())
+}
+
+/// `hearth mappings`: every event source mapping: function, source, state, what its poller
+/// did, and the messages waiting (lag).
+pub async fn mappings(client: &HearthClient, out: &mut impl Write) -> anyhow::Result<()> {
+    let mappings = get_json(client, "/hearth/v1/mappings").await?;
+    writeln!(
+        out,
+        "{:<36} {:<24} {:<24} {:<8} {:>9} {:>8} {:>7} {:>7}",
+        "UUID", "FUNCTION", "SOURCE", "STATE", "DELIVERED", "ERRORS", "WORKERS", "LAG"
+    )?;
+    let last = |v: &serde_json::Value| {
+        v.as_str()
+            .and_then(|s| s.rsplit(':').next())
+            .unwrap_or("?")
+            .to_owned()
+    };
+    for m in mappings.as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "{:<36} {:<24} {:<24} {:<8} {:>9} {:>8} {:>7} {:>7}",
+            m["uuid"].as_str().unwrap_or("?"),
+            last(&m["function"]),
+            last(&m["source"]),
+            m["state"].as_str().unwrap_or("?"),
+            m["deleted"],
+            m["function_errors"],
+            m["workers"],
+            m["lag"],
+        )?;
+    }
+    Ok(())
+}
+
 /// `hearth logs NAME [--follow]`: the function's log; with `follow`, keeps printing what
 /// is appended (polling every 200 ms) until interrupted.
 pub async fn logs(

@@ -125,6 +125,16 @@ enum Command {
         #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
         endpoint: String,
     },
+    /// List SQS queues: messages visible, in flight and delayed, the oldest's age, the DLQ.
+    Queues {
+        #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+        endpoint: String,
+    },
+    /// List event source mappings: function, source, state, messages delivered, errors, lag.
+    Mappings {
+        #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+        endpoint: String,
+    },
     /// Print a function's log (START / output / END / REPORT of every invocation).
     Logs {
         name: String,
@@ -304,6 +314,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Functions { endpoint } => {
             hearth::cli::functions(&client(&endpoint), &mut std::io::stdout()).await
+        }
+        Command::Queues { endpoint } => {
+            hearth::cli::queues(&client(&endpoint), &mut std::io::stdout()).await
+        }
+        Command::Mappings { endpoint } => {
+            hearth::cli::mappings(&client(&endpoint), &mut std::io::stdout()).await
         }
         Command::Logs {
             name,

@@ -163,6 +163,19 @@ impl Queue {
     }
 }
 
+/// One queue's counts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueSummary {
+    pub name: String,
+    pub fifo: bool,
+    pub visible: usize,
+    pub in_flight: usize,
+    pub delayed: usize,
+    pub bytes: u64,
+    pub oldest_age_seconds: f64,
+    pub dead_letter_queue: Option<String>,
+}
+
 /// How a receive asks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReceiveOptions {
@@ -1162,6 +1175,38 @@ impl Engine {
                 "Task does not exist or is not running.",
             )
         })
+    }
+
+    /// Every queue's counts, by name: for `/metrics` and `hearth queues`.
+    pub fn summaries(&self) -> Vec<QueueSummary> {
+        let now = self.inner.clock.now_ms();
+        let queues: Vec<Arc<Queue>> = self.queues().values().cloned().collect();
+        let mut out: Vec<QueueSummary> = queues
+            .iter()
+            .map(|q| {
+                let state = q.state();
+                let counts = state.counts(now);
+                QueueSummary {
+                    name: q.name.clone(),
+                    fifo: state.config.fifo,
+                    visible: counts.visible,
+                    in_flight: counts.in_flight,
+                    delayed: counts.delayed,
+                    bytes: state.bytes,
+                    oldest_age_seconds: counts
+                        .oldest_sent_ms
+                        .map_or(0.0, |t| now.saturating_sub(t) as f64 / 1000.0),
+                    dead_letter_queue: state
+                        .config
+                        .redrive
+                        .as_ref()
+                        .and_then(|r| config::arn_queue_name(&r.dead_letter_target_arn))
+                        .map(str::to_owned),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 
     /// Resolves once everything written so far (receive counts too) is on disk.

@@ -273,10 +273,24 @@ async fn route(
                 "isolation": state.scheduler.isolation().layers(),
             }),
         )),
-        (&Method::GET, ["metrics"]) => Ok(Response::builder()
-            .header("Content-Type", "text/plain; version=0.0.4")
-            .body(full(state.scheduler.metrics_text()))
-            .unwrap_or_else(|_| Response::new(full("")))),
+        (&Method::GET, ["metrics"]) => {
+            let mut text = state.scheduler.metrics_text();
+            text.push_str(&sqs::metrics_text(&state.queues, &state.event_sources));
+            Ok(Response::builder()
+                .header("Content-Type", "text/plain; version=0.0.4")
+                .body(full(text))
+                .unwrap_or_else(|_| Response::new(full(""))))
+        }
+        (&Method::GET, ["hearth", "v1", "queues"]) => Ok(json_response(
+            StatusCode::OK,
+            request_id,
+            &state.queues.summaries(),
+        )),
+        (&Method::GET, ["hearth", "v1", "mappings"]) => Ok(json_response(
+            StatusCode::OK,
+            request_id,
+            &state.event_sources.status(),
+        )),
         (&Method::POST, ["2015-03-31", "functions", name, "invocations"]) => {
             let name = percent_decode(name)?;
             invoke::invoke(state, req, name, request_id).await

@@ -275,3 +275,36 @@ def test_the_cli_manages_mappings(aws, lambda_client, sqs):
     aws.ok("lambda", "update-event-source-mapping", "--uuid", created["UUID"], "--no-enabled")
     assert aws.ok("lambda", "get-event-source-mapping", "--uuid", created["UUID"])["State"] == "Disabled"
     assert aws.ok("lambda", "delete-event-source-mapping", "--uuid", created["UUID"])["State"] == "Deleting"
+
+
+def test_hearth_queues_mappings_and_metrics(lambda_client, sqs, hearth):
+    import subprocess
+    import urllib.request
+
+    from helpers import HEARTH_BIN
+
+    function = unique("esm-cli-h")
+    create_function(lambda_client, function, "sqs-batch", Timeout=5)
+    dlq_url, dlq_arn = queue(sqs, unique("esm-h-dlq"))
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
+    name = unique("esm-h")
+    url, arn = queue(sqs, name, RedrivePolicy=policy)
+    send_all(sqs, url, [f"h{i}" for i in range(20)])
+    uuid = lambda_client.create_event_source_mapping(EventSourceArn=arn, FunctionName=function)["UUID"]
+    wait_for(lambda: drained(sqs, url), 60, "the queue to drain", interval=0.3)
+
+    def run(*args) -> str:
+        proc = subprocess.run(
+            [str(HEARTH_BIN), *args, "--endpoint", hearth.endpoint], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    line = next(l for l in run("queues").splitlines() if l.startswith(name + " "))
+    assert line.split()[1:4] == ["0", "0", "0"] and line.split()[-1] == dlq_arn.rsplit(":", 1)[1], line
+    mapping = next(l for l in run("mappings").splitlines() if l.startswith(uuid))
+    assert function in mapping and "Enabled" in mapping and " 20 " in f" {mapping} ", mapping
+    with urllib.request.urlopen(f"{hearth.endpoint}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    assert f'hearth_queue_messages{{queue="{name}",state="visible"}} 0' in text
+    assert re.search(rf'hearth_mapping_messages_deleted_total\{{uuid="{uuid}",[^}}]*\}} 20', text), text[-2000:]

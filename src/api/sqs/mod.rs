@@ -858,6 +858,111 @@ async fn receive(call: &Call<'_>, input: &Value) -> Result<Value, SqsError> {
     Ok(json!({ "Messages": messages }))
 }
 
+/// Prometheus text for the queues and the mappings' pollers.
+pub fn metrics_text(engine: &Engine, sources: &hearth_event_sources::EventSources) -> String {
+    use std::fmt::Write as _;
+    fn label(value: &str) -> String {
+        value
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    }
+    let mut out = String::new();
+    let queues = engine.summaries();
+    let _ = writeln!(
+        out,
+        "# HELP hearth_queue_messages Messages in an SQS queue, by state."
+    );
+    let _ = writeln!(out, "# TYPE hearth_queue_messages gauge");
+    for q in &queues {
+        let name = label(&q.name);
+        for (state, n) in [
+            ("visible", q.visible),
+            ("in_flight", q.in_flight),
+            ("delayed", q.delayed),
+        ] {
+            let _ = writeln!(
+                out,
+                "hearth_queue_messages{{queue=\"{name}\",state=\"{state}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hearth_queue_oldest_message_age_seconds Age of the oldest message in an SQS queue."
+    );
+    let _ = writeln!(out, "# TYPE hearth_queue_oldest_message_age_seconds gauge");
+    for q in &queues {
+        let _ = writeln!(
+            out,
+            "hearth_queue_oldest_message_age_seconds{{queue=\"{}\"}} {}",
+            label(&q.name),
+            q.oldest_age_seconds
+        );
+    }
+    let mappings = sources.status();
+    let counters: [(&str, &str, fn(&hearth_event_sources::MappingStatus) -> u64); 6] = [
+        (
+            "hearth_mapping_messages_received_total",
+            "Messages a mapping's poller received.",
+            |m| m.received,
+        ),
+        (
+            "hearth_mapping_messages_deleted_total",
+            "Messages a mapping deleted after delivery or filtering.",
+            |m| m.deleted,
+        ),
+        (
+            "hearth_mapping_messages_filtered_total",
+            "Messages no filter of a mapping matched.",
+            |m| m.filtered,
+        ),
+        (
+            "hearth_mapping_batches_total",
+            "Batches a mapping invoked its function with.",
+            |m| m.batches,
+        ),
+        (
+            "hearth_mapping_function_errors_total",
+            "Batches that failed in the function.",
+            |m| m.function_errors,
+        ),
+        (
+            "hearth_mapping_throttled_total",
+            "Invokes of a batch that were throttled (and retried).",
+            |m| m.throttled,
+        ),
+    ];
+    for (metric, help, value) in counters {
+        let _ = writeln!(out, "# HELP {metric} {help}");
+        let _ = writeln!(out, "# TYPE {metric} counter");
+        for m in &mappings {
+            let _ = writeln!(
+                out,
+                "{metric}{{uuid=\"{}\",function=\"{}\"}} {}",
+                m.uuid,
+                label(&m.function),
+                value(m)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hearth_mapping_workers Pollers a mapping runs now."
+    );
+    let _ = writeln!(out, "# TYPE hearth_mapping_workers gauge");
+    for m in &mappings {
+        let _ = writeln!(
+            out,
+            "hearth_mapping_workers{{uuid=\"{}\",function=\"{}\"}} {}",
+            m.uuid,
+            label(&m.function),
+            m.workers
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
