@@ -901,7 +901,8 @@ pub fn metrics_text(engine: &Engine, sources: &hearth_event_sources::EventSource
         );
     }
     let mappings = sources.status();
-    let counters: [(&str, &str, fn(&hearth_event_sources::MappingStatus) -> u64); 6] = [
+    type Count = fn(&hearth_event_sources::MappingStatus) -> u64;
+    let counters: [(&str, &str, Count); 6] = [
         (
             "hearth_mapping_messages_received_total",
             "Messages a mapping's poller received.",
