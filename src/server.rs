@@ -88,21 +88,6 @@ impl Activity {
     }
 }
 
-/// Opens the embedded SQS queues under the state dir (`queues/`), off the async workers.
-async fn open_queues(scheduler: &Scheduler) -> std::io::Result<hearth_queue::Engine> {
-    let config = scheduler.config();
-    let dir = config.state_dir.join("queues");
-    let engine = hearth_queue::EngineConfig {
-        region: config.region.clone(),
-        account: config.account_id.clone(),
-        ..Default::default()
-    };
-    tokio::task::spawn_blocking(move || hearth_queue::Engine::open(&dir, engine))
-        .await
-        .map_err(std::io::Error::other)?
-        .map_err(|e| std::io::Error::other(format!("cannot open the queues: {e}")))
-}
-
 /// Serves Lambda's APIs on `listener` until `shutdown` resolves; then stops accepting, lets
 /// in-flight requests finish (bounded by the grace period), and shuts the scheduler down
 /// (bounded as well), stopping every sandbox.
@@ -115,7 +100,7 @@ pub async fn serve(
     let listen_ip = listener
         .local_addr()
         .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
-    let queues = open_queues(&scheduler).await?;
+    let queues = scheduler.queues().clone();
     let expiry = tokio::spawn({
         let queues = queues.clone();
         async move {

@@ -174,8 +174,9 @@ impl Scheduler {
         self.inner.events.finish(&event);
     }
 
-    /// Sends the destination record of a finished `Event` invocation to a function
-    /// destination, as an `Event` invocation of its own (durable like any other).
+    /// Sends the destination record of a finished `Event` invocation: to a function, as an
+    /// `Event` invocation of its own; to an SQS queue, as a message (both durable once
+    /// sent, like any other).
     ///
     /// A record over the async payload limit (a large request and response together) cannot
     /// be queued: it is counted in `hearth_destination_records_dropped_total` and logged
@@ -215,6 +216,23 @@ impl Scheduler {
             record["responsePayload"] = as_json(&response.payload);
         }
         let payload = serde_json::to_vec(&record).unwrap_or_default();
+        if let Some(queue) = hearth_queue::config::arn_queue_name(destination) {
+            let message = hearth_queue::NewMessage {
+                body: String::from_utf8_lossy(&payload).into_owned(),
+                sender_id: self.inner.config.account_id.clone(),
+                ..Default::default()
+            };
+            let sent = self.inner.queues.send(queue, vec![message]).await;
+            let refused = match sent {
+                Ok(mut results) => results.pop().and_then(Result::err),
+                Err(e) => Some(e),
+            };
+            if let Some(e) = refused {
+                self.inner.metrics.destination_drops().inc();
+                tracing::warn!(request_id = %event.request_id, destination, error = %e, "destination record dropped");
+            }
+            return;
+        }
         let request = InvokeRequest {
             function: destination.to_owned(),
             payload,

@@ -66,9 +66,10 @@ fn validate(request: &EventInvokeConfigRequest) -> Result<(), DeployError> {
                 && parts[0] == "arn"
                 && parts[2] == "lambda"
                 && parts[5] == "function";
-            if !is_function {
+            let is_queue = hearth_queue::config::arn_queue_name(target).is_some();
+            if !is_function && !is_queue {
                 return Err(DeployError::InvalidParameter(format!(
-                    "The destination ARN {target} is not supported: hearth delivers to Lambda function destinations"
+                    "The destination ARN {target} is not supported: hearth delivers to Lambda functions and SQS queues"
                 )));
             }
         }

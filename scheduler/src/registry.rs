@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) shutting_down: AtomicBool,
     /// Accepted `Event` invocations, durable until they end.
     pub(crate) events: EventQueue,
+    /// The SQS queues: async destinations deliver into them.
+    pub(crate) queues: hearth_queue::Engine,
     pub(crate) async_tx: mpsc::UnboundedSender<QueuedEvent>,
 }
 
@@ -83,8 +85,18 @@ impl Scheduler {
             },
         )
         .map_err(|e| internal(&e))?;
+        let queues = hearth_queue::Engine::open(
+            &config.state_dir.join("queues"),
+            hearth_queue::EngineConfig {
+                region: config.region.clone(),
+                account: config.account_id.clone(),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| internal(&e))?;
         let (async_tx, async_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
+            queues,
             pool: WarmPool::new(config.pool.clone()),
             reservoir: Default::default(),
             admission: Admission::new(config.account_concurrency),
@@ -221,6 +233,11 @@ impl Scheduler {
     }
 
     /// The scheduler's settings.
+    /// The node's SQS queues (opened under the state dir with the registry).
+    pub fn queues(&self) -> &hearth_queue::Engine {
+        &self.inner.queues
+    }
+
     pub fn config(&self) -> &SchedulerConfig {
         &self.inner.config
     }

@@ -308,3 +308,28 @@ def test_hearth_queues_mappings_and_metrics(lambda_client, sqs, hearth):
         text = r.read().decode()
     assert f'hearth_queue_messages{{queue="{name}",state="visible"}} 0' in text
     assert re.search(rf'hearth_mapping_messages_deleted_total\{{uuid="{uuid}",[^}}]*\}} 20', text), text[-2000:]
+
+
+def test_async_destinations_deliver_records_to_queues(lambda_client, sqs):
+    ok_fn, bad_fn = unique("dest-ok"), unique("dest-bad")
+    create_function(lambda_client, ok_fn, "echo")
+    create_function(lambda_client, bad_fn, "error")
+    url, arn = queue(sqs, unique("dest"))
+    for name in (ok_fn, bad_fn):
+        lambda_client.put_function_event_invoke_config(
+            FunctionName=name, MaximumRetryAttempts=0,
+            DestinationConfig={"OnSuccess": {"Destination": arn}, "OnFailure": {"Destination": arn}},
+        )
+        lambda_client.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"from": name}))
+    records = []
+    for _ in range(30):
+        if len(records) >= 2:
+            break
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+        records += [json.loads(m["Body"]) for m in got]
+    by_payload = {r["requestPayload"]["from"]: r for r in records}
+    assert by_payload[ok_fn]["requestContext"]["condition"] == "Success"
+    assert by_payload[ok_fn]["responsePayload"] == {"from": ok_fn}
+    assert by_payload[bad_fn]["requestContext"]["condition"] == "RetriesExhausted"
+    assert by_payload[bad_fn]["responseContext"]["functionError"] == "Unhandled"
+    assert by_payload[bad_fn]["requestContext"]["functionArn"].endswith(f"function:{bad_fn}:$LATEST")

@@ -1,0 +1,125 @@
+//! The queue engine's own rates, beside the disk's floor, in one run.
+//!
+//! Run: `cargo bench --bench queue` (add `-- --quick` for a short run).
+//!
+//! - floor `fdatasync`: one 200-byte append and `fdatasync` on the state disk, repeated.
+//! - `send`: 32 tasks sending batches of 10 messages of 100 bytes into one queue; each
+//!   batch is answered once the journal's group commit has synced it.
+//! - `receive + delete`: 8 tasks receiving 10 and deleting them (the delete answered once
+//!   synced) until the queue is empty.
+
+use hearth_queue::{Engine, EngineConfig, NewMessage, ReceiveOptions};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p) as usize]
+}
+
+fn fsync_floor(dir: &std::path::Path) -> Duration {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("floor"))
+        .expect("floor file");
+    let mut times: Vec<Duration> = (0..2000)
+        .map(|_| {
+            let t = Instant::now();
+            file.write_all(&[b'x'; 200]).expect("write");
+            file.sync_data().expect("fdatasync");
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    percentile(&times, 0.5)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let total: usize = if quick { 20_000 } else { 320_000 };
+    let dir = tempfile::tempdir().expect("tmp");
+    let floor = fsync_floor(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let engine = Engine::open(&dir.path().join("queues"), EngineConfig::default()).expect("engine");
+        engine.create_queue("bench", BTreeMap::new(), BTreeMap::new()).await.expect("queue");
+        let senders = 32;
+        let batches = total / 10 / senders;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..senders {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(batches);
+                for _ in 0..batches {
+                    let batch: Vec<NewMessage> = (0..10)
+                        .map(|_| NewMessage {
+                            body: "x".repeat(100),
+                            sender_id: "bench".into(),
+                            ..Default::default()
+                        })
+                        .collect();
+                    let t = Instant::now();
+                    let sent = engine.send("bench", batch).await.expect("send");
+                    assert!(sent.iter().all(Result::is_ok));
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut latencies = Vec::new();
+        for t in tasks {
+            latencies.extend(t.await.expect("join"));
+        }
+        let send_time = started.elapsed();
+        latencies.sort();
+        let sent = batches * senders * 10;
+
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let engine = engine.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = 0usize;
+                loop {
+                    let options = ReceiveOptions { max: 10, wait_seconds: Some(0), visibility_timeout: Some(60) };
+                    let messages = engine.receive("bench", options).await.expect("receive");
+                    if messages.is_empty() {
+                        return got;
+                    }
+                    let handles: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+                    engine.delete("bench", &handles).await.expect("delete");
+                    got += messages.len();
+                }
+            }));
+        }
+        let mut received = 0;
+        for t in tasks {
+            received += t.await.expect("join");
+        }
+        let drain_time = started.elapsed();
+        assert_eq!(received, sent, "every message received once");
+
+        println!("| case | rate | p50 | p99 |");
+        println!("|---|---:|---:|---:|");
+        println!(
+            "| floor: fdatasync of a 200-byte append | {:.0} syncs/s | {:.1} µs | — |",
+            1.0 / floor.as_secs_f64(),
+            floor.as_secs_f64() * 1e6
+        );
+        println!(
+            "| send, batches of 10, 32 tasks ({sent} messages) | {:.0} msg/s | {:.1} µs/batch | {:.1} µs/batch |",
+            sent as f64 / send_time.as_secs_f64(),
+            percentile(&latencies, 0.5).as_secs_f64() * 1e6,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e6,
+        );
+        println!(
+            "| receive 10 + delete, 8 tasks | {:.0} msg/s | — | — |",
+            received as f64 / drain_time.as_secs_f64()
+        );
+    });
+}
