@@ -146,6 +146,46 @@ pub fn runtime_api(data: &[u8]) {
     }
 }
 
+/// An SQS request, JSON protocol (first field `AmazonSQS.<Op>` as the target) or query
+/// protocol (first field empty: the body is a form), through parsing, the operation against a
+/// real queue engine, and the answer in the protocol's shape. Long polls are cut to nothing
+/// (`WaitTimeSeconds` removed) so an input cannot stall the fuzzer.
+pub fn sqs_request(data: &[u8]) {
+    use std::sync::OnceLock;
+    static ENGINE: OnceLock<Option<(tokio::runtime::Runtime, hearth_queue::Engine, tempfile::TempDir)>> =
+        OnceLock::new();
+    let [target, body] = fields(data, 2)[..] else {
+        return;
+    };
+    let Some((runtime, engine, _dir)) = ENGINE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().ok()?;
+            let engine = hearth_queue::Engine::open(dir.path(), Default::default()).ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            Some((runtime, engine, dir))
+        })
+        .as_ref()
+    else {
+        return;
+    };
+    let body = String::from_utf8_lossy(body)
+        .replace("WaitTimeSeconds", "Ignored")
+        .into_bytes();
+    let mut request = http::Request::builder().method(Method::POST).uri("/");
+    let protocol = if target.is_empty() {
+        request = request.header("content-type", "application/x-www-form-urlencoded");
+        crate::api::sqs::Protocol::Query
+    } else {
+        request = request.header("x-amz-target", target);
+        crate::api::sqs::Protocol::Json
+    };
+    let Ok(request) = request.body(http_body_util::Full::new(bytes::Bytes::from(body))) else {
+        return;
+    };
+    let response = runtime.block_on(crate::api::sqs::handle(engine, request, protocol, "fuzz"));
+    assert!(response.status().as_u16() < 600);
+}
+
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);
 
@@ -156,4 +196,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("query_and_path", query_and_path),
     ("invoke_request", invoke_request),
     ("runtime_api", runtime_api),
+    ("sqs_request", sqs_request),
 ];

@@ -49,6 +49,8 @@ pub struct EngineConfig {
     pub max_bytes: u64,
     /// Most queues.
     pub max_queues: usize,
+    /// Most messages in flight per queue; a receive past it is `OverLimit` (SQS: 120,000).
+    pub max_in_flight: usize,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +60,7 @@ impl Default for EngineConfig {
             account: "000000000000".into(),
             max_bytes: 4 << 30,
             max_queues: 10_000,
+            max_in_flight: MAX_IN_FLIGHT,
         }
     }
 }
@@ -774,11 +777,12 @@ impl Engine {
             .redrive
             .and_then(|r| self.queue_by_arn(&r.dead_letter_target_arn).ok());
         let mut state = queue.state();
-        if state.len() > MAX_IN_FLIGHT && state.counts(now).in_flight >= MAX_IN_FLIGHT {
+        let limit = self.inner.config.max_in_flight;
+        if state.len() > limit && state.in_flight_estimate(now) >= limit {
             return Err(SqsError::new(
                 ErrorKind::OverLimit,
                 format!(
-                    "The queue {} has its maximum of {MAX_IN_FLIGHT} messages in flight.",
+                    "The queue {} has its maximum of {limit} messages in flight.",
                     queue.name
                 ),
             ));

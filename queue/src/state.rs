@@ -147,6 +147,9 @@ pub struct QueueState {
     pub bytes: u64,
     pub next_sequence: u64,
     pub last_purge_ms: Option<u64>,
+    /// In-flight count as of a recent scan (time, count), plus receives since: the limit
+    /// check costs a scan of the queue at most once a second.
+    in_flight_seen: (u64, usize),
     nonce: u64,
 }
 
@@ -165,6 +168,7 @@ impl QueueState {
             bytes: 0,
             next_sequence: 1,
             last_purge_ms: None,
+            in_flight_seen: (0, 0),
             // Receipts of an earlier run must not match this run's receives.
             nonce: uuid::Uuid::new_v4().as_u64_pair().0 >> 1,
         }
@@ -269,6 +273,7 @@ impl QueueState {
         let msg = self.messages.get_mut(&id)?;
         msg.visible_ms = now + visibility_ms;
         msg.receive_count += 1;
+        self.in_flight_seen.1 += 1;
         msg.nonce = nonce;
         let first = *msg.first_receive_ms.get_or_insert(now);
         let mut system = BTreeMap::new();
@@ -497,6 +502,15 @@ impl QueueState {
             );
         }
         counts
+    }
+
+    /// About how many messages are in flight: exact as of a scan at most a second old, plus
+    /// the receives since (deletes since are not subtracted, so it errs high).
+    pub fn in_flight_estimate(&mut self, now: u64) -> usize {
+        if now >= self.in_flight_seen.0 + 1000 {
+            self.in_flight_seen = (now, self.counts(now).in_flight);
+        }
+        self.in_flight_seen.1
     }
 
     /// The id to give the next FIFO message.
