@@ -7,6 +7,13 @@
 //!   batch is answered once the journal's group commit has synced it.
 //! - `receive + delete`: 8 tasks receiving 10 and deleting them (the delete answered once
 //!   synced) until the queue is empty.
+//!
+//! With `--features compare-stores`, the same sends (32 tasks, batches of 10 messages, each
+//! batch durable before it is answered) into the embedded stores the journal was chosen
+//! over, each used as its documentation says for durable commits, from blocking threads:
+//! SQLite (WAL, `synchronous=FULL`, one transaction per batch) and redb (one write
+//! transaction per batch, default `Durability::Immediate`). Neither groups the commits of
+//! concurrent writers; the journal does.
 
 use hearth_queue::{Engine, EngineConfig, NewMessage, ReceiveOptions};
 use std::collections::BTreeMap;
@@ -44,6 +51,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    #[cfg(feature = "compare-stores")]
+    let compared = runtime.block_on(compare::all(dir.path(), total / 4));
     runtime.block_on(async move {
         let engine = Engine::open(&dir.path().join("queues"), EngineConfig::default()).expect("engine");
         engine.create_queue("bench", BTreeMap::new(), BTreeMap::new()).await.expect("queue");
@@ -121,5 +130,91 @@ fn main() {
             "| receive 10 + delete, 8 tasks | {:.0} msg/s | — | — |",
             received as f64 / drain_time.as_secs_f64()
         );
+        #[cfg(feature = "compare-stores")]
+        for (name, rate, p50, p99) in compared {
+            println!(
+                "| {name}: send, batches of 10, 32 tasks | {rate:.0} msg/s | {:.1} µs/batch | {:.1} µs/batch |",
+                p50.as_secs_f64() * 1e6,
+                p99.as_secs_f64() * 1e6
+            );
+        }
     });
+}
+
+#[cfg(feature = "compare-stores")]
+mod compare {
+    use super::percentile;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    type Commit = Arc<dyn Fn(&[Vec<u8>]) + Send + Sync>;
+
+    /// 32 tasks committing batches of 10 through `commit` on blocking threads.
+    async fn run(commit: Commit, total: usize) -> (f64, Duration, Duration) {
+        let senders = 32;
+        let batches = total / 10 / senders;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..senders {
+            let commit = commit.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(batches);
+                for _ in 0..batches {
+                    let batch: Vec<Vec<u8>> = (0..10).map(|_| vec![b'x'; 100]).collect();
+                    let commit = commit.clone();
+                    let t = Instant::now();
+                    tokio::task::spawn_blocking(move || commit(&batch)).await.expect("commit");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut latencies = Vec::new();
+        for t in tasks {
+            latencies.extend(t.await.expect("join"));
+        }
+        let rate = (batches * senders * 10) as f64 / started.elapsed().as_secs_f64();
+        latencies.sort();
+        (rate, percentile(&latencies, 0.5), percentile(&latencies, 0.99))
+    }
+
+    pub async fn all(dir: &std::path::Path, total: usize) -> Vec<(&'static str, f64, Duration, Duration)> {
+        let sqlite = rusqlite::Connection::open(dir.join("compare.sqlite")).expect("sqlite");
+        sqlite
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+                 CREATE TABLE m (id INTEGER PRIMARY KEY, body BLOB NOT NULL);",
+            )
+            .expect("schema");
+        let sqlite = Arc::new(Mutex::new(sqlite));
+        let commit: Commit = Arc::new(move |batch: &[Vec<u8>]| {
+            let mut conn = sqlite.lock().expect("lock");
+            let tx = conn.transaction().expect("begin");
+            for body in batch {
+                tx.execute("INSERT INTO m (body) VALUES (?1)", [body]).expect("insert");
+            }
+            tx.commit().expect("commit");
+        });
+        let (sqlite_rate, sqlite_p50, sqlite_p99) = run(commit, total).await;
+
+        const TABLE: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("m");
+        let db = Arc::new(redb::Database::create(dir.join("compare.redb")).expect("redb"));
+        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let commit: Commit = Arc::new(move |batch: &[Vec<u8>]| {
+            let txn = db.begin_write().expect("begin");
+            {
+                let mut table = txn.open_table(TABLE).expect("table");
+                for body in batch {
+                    let id = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    table.insert(id, body.as_slice()).expect("insert");
+                }
+            }
+            txn.commit().expect("commit");
+        });
+        let (redb_rate, redb_p50, redb_p99) = run(commit, total).await;
+        vec![
+            ("SQLite WAL synchronous=FULL", sqlite_rate, sqlite_p50, sqlite_p99),
+            ("redb, Durability::Immediate", redb_rate, redb_p50, redb_p99),
+        ]
+    }
 }
