@@ -163,7 +163,9 @@ mod compare {
                     let batch: Vec<Vec<u8>> = (0..10).map(|_| vec![b'x'; 100]).collect();
                     let commit = commit.clone();
                     let t = Instant::now();
-                    tokio::task::spawn_blocking(move || commit(&batch)).await.expect("commit");
+                    tokio::task::spawn_blocking(move || commit(&batch))
+                        .await
+                        .expect("commit");
                     latencies.push(t.elapsed());
                 }
                 latencies
@@ -175,10 +177,17 @@ mod compare {
         }
         let rate = (batches * senders * 10) as f64 / started.elapsed().as_secs_f64();
         latencies.sort();
-        (rate, percentile(&latencies, 0.5), percentile(&latencies, 0.99))
+        (
+            rate,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+        )
     }
 
-    pub async fn all(dir: &std::path::Path, total: usize) -> Vec<(&'static str, f64, Duration, Duration)> {
+    pub async fn all(
+        dir: &std::path::Path,
+        total: usize,
+    ) -> Vec<(&'static str, f64, Duration, Duration)> {
         let sqlite = rusqlite::Connection::open(dir.join("compare.sqlite")).expect("sqlite");
         sqlite
             .execute_batch(
@@ -191,7 +200,8 @@ mod compare {
             let mut conn = sqlite.lock().expect("lock");
             let tx = conn.transaction().expect("begin");
             for body in batch {
-                tx.execute("INSERT INTO m (body) VALUES (?1)", [body]).expect("insert");
+                tx.execute("INSERT INTO m (body) VALUES (?1)", [body])
+                    .expect("insert");
             }
             tx.commit().expect("commit");
         });
@@ -213,7 +223,12 @@ mod compare {
         });
         let (redb_rate, redb_p50, redb_p99) = run(commit, total).await;
         vec![
-            ("SQLite WAL synchronous=FULL", sqlite_rate, sqlite_p50, sqlite_p99),
+            (
+                "SQLite WAL synchronous=FULL",
+                sqlite_rate,
+                sqlite_p50,
+                sqlite_p99,
+            ),
             ("redb, Durability::Immediate", redb_rate, redb_p50, redb_p99),
         ]
     }

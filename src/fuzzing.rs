@@ -152,8 +152,13 @@ pub fn runtime_api(data: &[u8]) {
 /// (`WaitTimeSeconds` removed) so an input cannot stall the fuzzer.
 pub fn sqs_request(data: &[u8]) {
     use std::sync::OnceLock;
-    static ENGINE: OnceLock<Option<(tokio::runtime::Runtime, hearth_queue::Engine, tempfile::TempDir)>> =
-        OnceLock::new();
+    static ENGINE: OnceLock<
+        Option<(
+            tokio::runtime::Runtime,
+            hearth_queue::Engine,
+            tempfile::TempDir,
+        )>,
+    > = OnceLock::new();
     let [target, body] = fields(data, 2)[..] else {
         return;
     };
@@ -161,7 +166,10 @@ pub fn sqs_request(data: &[u8]) {
         .get_or_init(|| {
             let dir = tempfile::tempdir().ok()?;
             let engine = hearth_queue::Engine::open(dir.path(), Default::default()).ok()?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             Some((runtime, engine, dir))
         })
         .as_ref()

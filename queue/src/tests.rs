@@ -419,10 +419,20 @@ async fn receives_stop_at_the_in_flight_limit() {
         ..Default::default()
     };
     let engine = Engine::open(dir.path(), config).expect("open");
-    engine.create_queue("q", BTreeMap::new(), BTreeMap::new()).await.expect("create");
+    engine
+        .create_queue("q", BTreeMap::new(), BTreeMap::new())
+        .await
+        .expect("create");
     let batch: Vec<NewMessage> = (0..10).map(|i| body(&format!("m{i}"))).collect();
     engine.send("q", batch).await.expect("send");
-    assert_eq!(engine.receive("q", receive(5)).await.expect("first five").len(), 5);
+    assert_eq!(
+        engine
+            .receive("q", receive(5))
+            .await
+            .expect("first five")
+            .len(),
+        5
+    );
     let refused = engine.receive("q", receive(1)).await.unwrap_err();
     assert_eq!(refused.kind, ErrorKind::OverLimit);
 }

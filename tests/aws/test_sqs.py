@@ -9,6 +9,7 @@ import json
 import struct
 import threading
 import time
+import urllib.parse
 
 import pytest
 from botocore.exceptions import ClientError
@@ -283,3 +284,41 @@ def test_the_cli_speaks_sqs(aws, hearth):
     assert code == CLI_SERVICE_ERROR and ("QueueAlreadyExists" in err or "QueueNameExists" in err), err
     aws.ok("sqs", "purge-queue", "--queue-url", url)
     aws.ok("sqs", "delete-queue", "--queue-url", url)
+
+
+def _raw(hearth, body: bytes, headers: dict) -> tuple[int, dict, str]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{hearth.endpoint}/", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def test_malformed_and_unknown_requests_in_both_protocols(sqs, hearth):
+    url = sqs.create_queue(QueueName=unique("raw"))["QueueUrl"]
+    json_headers = {"Content-Type": "application/x-amz-json-1.0"}
+    status, headers, body = _raw(hearth, b"{not json", {**json_headers, "X-Amz-Target": "AmazonSQS.SendMessage"})
+    assert status == 400 and "SerializationException" in body, body
+    status, headers, body = _raw(hearth, b"{}", {**json_headers, "X-Amz-Target": "AmazonSQS.Frobnicate"})
+    assert status == 400 and json.loads(body)["__type"].endswith("#InvalidAction"), body
+    status, headers, body = _raw(hearth, b"{}", {**json_headers, "X-Amz-Target": "AmazonSQS.SendMessage"})
+    assert status == 400 and headers.get("x-amzn-query-error") == "MissingParameter;Sender", (headers, body)
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _, body = _raw(hearth, b"Action=Frobnicate&Version=2012-11-05", form)
+    assert status == 400 and "<Code>InvalidAction</Code>" in body and "<Type>Sender</Type>" in body, body
+    big = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": url, "MessageBody": "x" * 262_145})
+    status, _, body = _raw(hearth, big.encode(), form)
+    assert status == 400 and "<Code>InvalidParameterValue</Code>" in body, body
+    status, _, body = _raw(hearth, b"Action=SendMessage&QueueUrl=%FF&MessageBody=x", form)
+    assert status == 400 and "MalformedQueryString" in body, body
+    missing = urllib.parse.urlencode({"Action": "GetQueueUrl", "QueueName": "nope-" + unique("x")})
+    status, _, body = _raw(hearth, missing.encode(), form)
+    assert status == 400 and "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in body, body
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
+        "ApproximateNumberOfMessages": "0"
+    }, "nothing was sent"
