@@ -20,7 +20,7 @@
 use crate::filter;
 use crate::mapping::Mapping;
 use crate::sqs_event;
-use hearth_queue::{Engine, ReceiveOptions, Received};
+use hearth_queue::{QueueService, ReceiveOptions, Received};
 use hearth_scheduler::{InvokeError, InvokeRequest, Scheduler};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -74,7 +74,7 @@ impl Drop for Poller {
     }
 }
 
-struct Context {
+struct Context<Q> {
     mapping: Mapping,
     queue: String,
     fifo: bool,
@@ -83,7 +83,7 @@ struct Context {
     visibility: Option<u32>,
     /// The queue's visibility timeout in force.
     visibility_seconds: u32,
-    engine: Engine,
+    source: Q,
     scheduler: Scheduler,
     stats: Arc<Stats>,
     /// How many workers should run.
@@ -96,14 +96,13 @@ struct Context {
     failed: AtomicBool,
 }
 
-/// Starts the poller of an enabled mapping on an SQS queue of `engine`.
-pub fn start(
+/// Starts the poller of an enabled mapping on a queue of `source`.
+pub fn start<Q: QueueService>(
     mapping: Mapping,
-    engine: Engine,
+    source: Q,
     scheduler: Scheduler,
 ) -> Result<Poller, hearth_queue::SqsError> {
-    let queue = engine.queue_by_arn(&mapping.event_source_arn)?;
-    let config = queue.config();
+    let (queue, fifo, queue_visibility) = source.describe(&mapping.event_source_arn)?;
     let timeout = scheduler
         .get_function(&mapping.function_name, mapping.qualifier.as_deref())
         .map(|c| c.timeout)
@@ -111,20 +110,19 @@ pub fn start(
     // When the batching window and the function's timeout outlast the queue's visibility
     // timeout, Lambda receives with window + timeout + 30 s.
     let window = mapping.maximum_batching_window_in_seconds;
-    let visibility =
-        (window + timeout > config.visibility_timeout).then_some(window + timeout + 30);
+    let visibility = (window + timeout > queue_visibility).then_some(window + timeout + 30);
     let stats = Arc::new(Stats::default());
     let max = mapping
         .maximum_concurrency()
         .map_or(MAX_WORKERS, |n| n as usize);
     let context = Arc::new(Context {
         patterns: mapping.patterns(),
-        queue: queue.name.clone(),
-        fifo: config.fifo,
+        queue,
+        fifo,
         visibility,
-        visibility_seconds: visibility.unwrap_or(config.visibility_timeout),
+        visibility_seconds: visibility.unwrap_or(queue_visibility),
         mapping,
-        engine,
+        source,
         scheduler,
         stats: stats.clone(),
         target: AtomicUsize::new(START_WORKERS.min(max)),
@@ -143,7 +141,11 @@ pub fn start(
 }
 
 /// Keeps the number of workers at the target, and moves the target once a second.
-async fn control(context: Arc<Context>, mut stop: watch::Receiver<bool>, max: usize) {
+async fn control<Q: QueueService>(
+    context: Arc<Context<Q>>,
+    mut stop: watch::Receiver<bool>,
+    max: usize,
+) {
     let mut workers = tokio::task::JoinSet::new();
     let mut running = 0usize;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -181,7 +183,11 @@ async fn control(context: Arc<Context>, mut stop: watch::Receiver<bool>, max: us
     context.stats.workers.store(0, Ordering::Relaxed);
 }
 
-async fn worker(context: Arc<Context>, index: usize, mut stop: watch::Receiver<bool>) {
+async fn worker<Q: QueueService>(
+    context: Arc<Context<Q>>,
+    index: usize,
+    mut stop: watch::Receiver<bool>,
+) {
     while !*stop.borrow() && index < context.target.load(Ordering::Relaxed) {
         let batch = tokio::select! {
             batch = gather(&context) => batch,
@@ -206,7 +212,9 @@ async fn worker(context: Arc<Context>, index: usize, mut stop: watch::Receiver<b
 }
 
 /// Receives one batch: until `BatchSize`, the batching window, or 6 MB of event.
-async fn gather(context: &Context) -> Result<Vec<(Received, Vec<u8>)>, hearth_queue::SqsError> {
+async fn gather<Q: QueueService>(
+    context: &Context<Q>,
+) -> Result<Vec<(Received, Vec<u8>)>, hearth_queue::SqsError> {
     let mapping = &context.mapping;
     let size = mapping.batch_size as usize;
     let window = Duration::from_secs(u64::from(mapping.maximum_batching_window_in_seconds));
@@ -229,7 +237,10 @@ async fn gather(context: &Context) -> Result<Vec<(Received, Vec<u8>)>, hearth_qu
             wait_seconds: Some(wait),
             visibility_timeout: context.visibility,
         };
-        let received = context.engine.receive(&context.queue, options).await?;
+        let received = context
+            .source
+            .receive_messages(&context.queue, options)
+            .await?;
         context
             .stats
             .received
@@ -250,7 +261,10 @@ async fn gather(context: &Context) -> Result<Vec<(Received, Vec<u8>)>, hearth_qu
         }
         if !overflow.is_empty() {
             // What did not fit goes back at once, for the next batch.
-            let _ = context.engine.change_visibility(&context.queue, &overflow);
+            let _ = context
+                .source
+                .change_visibilities(&context.queue, &overflow)
+                .await;
             break;
         }
         if batch.len() >= size || window.is_zero() {
@@ -261,8 +275,8 @@ async fn gather(context: &Context) -> Result<Vec<(Received, Vec<u8>)>, hearth_qu
 }
 
 /// Filters, invokes and deletes one batch.
-async fn deliver(
-    context: &Context,
+async fn deliver<Q: QueueService>(
+    context: &Context<Q>,
     batch: Vec<(Received, Vec<u8>)>,
     stop: &mut watch::Receiver<bool>,
 ) {
@@ -320,7 +334,10 @@ async fn deliver(
                         .iter()
                         .map(|m| (m.receipt_handle.clone(), context.visibility_seconds))
                         .collect();
-                    let _ = context.engine.change_visibility(&context.queue, &entries);
+                    let _ = context
+                        .source
+                        .change_visibilities(&context.queue, &entries)
+                        .await;
                     extended = Instant::now();
                 }
             }
@@ -374,11 +391,15 @@ async fn deliver(
         .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
 }
 
-async fn delete(context: &Context, handles: &[String]) {
+async fn delete<Q: QueueService>(context: &Context<Q>, handles: &[String]) {
     if handles.is_empty() {
         return;
     }
-    match context.engine.delete(&context.queue, handles).await {
+    match context
+        .source
+        .delete_messages(&context.queue, handles)
+        .await
+    {
         Ok(results) => {
             let deleted = results.iter().filter(|r| r.is_ok()).count();
             context

@@ -166,6 +166,68 @@ impl Queue {
     }
 }
 
+/// What an event source's poller needs of a queue service. The embedded [`Engine`]
+/// implements it; a client of real SQS (or another broker) is a second implementation, so
+/// the pollers run unchanged against shared queues when hearth runs on several nodes.
+pub trait QueueService: Clone + Send + Sync + 'static {
+    /// The queue an ARN names: the name later calls take, whether it is FIFO, and its
+    /// visibility timeout in seconds.
+    fn describe(&self, arn: &str) -> Result<(String, bool, u32), SqsError>;
+
+    /// `ReceiveMessage`.
+    fn receive_messages(
+        &self,
+        queue: &str,
+        options: ReceiveOptions,
+    ) -> impl std::future::Future<Output = Result<Vec<Received>, SqsError>> + Send;
+
+    /// `DeleteMessageBatch`: one result per handle.
+    fn delete_messages(
+        &self,
+        queue: &str,
+        handles: &[String],
+    ) -> impl std::future::Future<Output = Result<Vec<Result<(), SqsError>>, SqsError>> + Send;
+
+    /// `ChangeMessageVisibilityBatch`: (handle, seconds) each.
+    fn change_visibilities(
+        &self,
+        queue: &str,
+        entries: &[(String, u32)],
+    ) -> impl std::future::Future<Output = Result<Vec<Result<(), SqsError>>, SqsError>> + Send;
+}
+
+impl QueueService for Engine {
+    fn describe(&self, arn: &str) -> Result<(String, bool, u32), SqsError> {
+        let queue = self.queue_by_arn(arn)?;
+        let config = queue.config();
+        Ok((queue.name.clone(), config.fifo, config.visibility_timeout))
+    }
+
+    async fn receive_messages(
+        &self,
+        queue: &str,
+        options: ReceiveOptions,
+    ) -> Result<Vec<Received>, SqsError> {
+        self.receive(queue, options).await
+    }
+
+    async fn delete_messages(
+        &self,
+        queue: &str,
+        handles: &[String],
+    ) -> Result<Vec<Result<(), SqsError>>, SqsError> {
+        self.delete(queue, handles).await
+    }
+
+    async fn change_visibilities(
+        &self,
+        queue: &str,
+        entries: &[(String, u32)],
+    ) -> Result<Vec<Result<(), SqsError>>, SqsError> {
+        self.change_visibility(queue, entries)
+    }
+}
+
 /// One queue's counts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueSummary {
