@@ -166,10 +166,20 @@ impl Scheduler {
             Outcome::Failed(..) => policy.on_failure.clone(),
             Outcome::Dropped => None,
         };
-        if let Some(destination) = destination {
-            self.deliver(&destination, &event, &outcome).await;
-        } else if let Outcome::Failed(condition, _) = &outcome {
-            tracing::warn!(request_id = %event.request_id, condition, "async event failed with no OnFailure destination");
+        let dead_letter = self
+            .get_function(&event.function, event.qualifier.as_deref())
+            .ok()
+            .and_then(|c| c.dead_letter_config)
+            .and_then(|d| d.target_arn);
+        match (&destination, &outcome, dead_letter) {
+            (Some(destination), _, _) => self.deliver(destination, &event, &outcome).await,
+            (None, Outcome::Failed(_, response), Some(queue)) => {
+                self.dead_letter(&queue, &event, response.as_ref()).await;
+            }
+            (None, Outcome::Failed(condition, _), None) => {
+                tracing::warn!(request_id = %event.request_id, condition, "async event failed with no OnFailure destination");
+            }
+            _ => {}
         }
         self.inner.events.finish(&event);
     }
@@ -241,6 +251,63 @@ impl Scheduler {
         if let Err(e) = self.invoke_event(request).await {
             self.inner.metrics.destination_drops().inc();
             tracing::warn!(request_id = %event.request_id, destination, error = %e, "destination record dropped");
+        }
+    }
+}
+
+impl Scheduler {
+    /// Sends a failed `Event` invocation to the function's `DeadLetterConfig` queue as
+    /// Lambda does: the event itself as the body, with `RequestID`, `ErrorCode` and
+    /// `ErrorMessage` attributes.
+    async fn dead_letter(
+        &self,
+        queue_arn: &str,
+        event: &AsyncEvent,
+        response: Option<&InvokeResponse>,
+    ) {
+        let string = |v: String| hearth_queue::AttributeValue {
+            data_type: "String".into(),
+            string_value: Some(v),
+            binary_value: None,
+        };
+        let message = response
+            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.payload).ok())
+            .and_then(|v| {
+                v.get("errorMessage")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "The event could not be processed".to_owned());
+        let mut attributes = std::collections::BTreeMap::new();
+        attributes.insert("RequestID".to_owned(), string(event.request_id.clone()));
+        attributes.insert(
+            "ErrorCode".to_owned(),
+            hearth_queue::AttributeValue {
+                data_type: "Number".into(),
+                string_value: Some("200".into()),
+                binary_value: None,
+            },
+        );
+        attributes.insert("ErrorMessage".to_owned(), string(message));
+        let body = String::from_utf8_lossy(&event.payload).into_owned();
+        let refused = match hearth_queue::config::arn_queue_name(queue_arn) {
+            Some(name) => {
+                let message = hearth_queue::NewMessage {
+                    body: if body.is_empty() { "{}".into() } else { body },
+                    attributes,
+                    sender_id: self.inner.config.account_id.clone(),
+                    ..Default::default()
+                };
+                match self.inner.queues.send(name, vec![message]).await {
+                    Ok(mut results) => results.pop().and_then(Result::err).map(|e| e.to_string()),
+                    Err(e) => Some(e.to_string()),
+                }
+            }
+            None => Some(format!("{queue_arn} is not an SQS queue")),
+        };
+        if let Some(e) = refused {
+            self.inner.metrics.destination_drops().inc();
+            tracing::warn!(request_id = %event.request_id, queue = queue_arn, error = %e, "dead letter dropped");
         }
     }
 }

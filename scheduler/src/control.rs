@@ -6,8 +6,8 @@ use crate::config::MIN_UNRESERVED_CONCURRENCY;
 use crate::entry::{FunctionEntry, FunctionState};
 use crate::error::{DeployError, NotFound};
 use crate::function::{
-    CreateFunction, EphemeralStorage, FunctionConfiguration, UpdateCode, UpdateConfiguration,
-    ValidSettings, last_modified_now,
+    CreateFunction, DeadLetterConfig, EphemeralStorage, FunctionConfiguration, UpdateCode,
+    UpdateConfiguration, ValidSettings, last_modified_now,
 };
 use crate::record::{FunctionRecord, VersionRecord};
 use crate::registry::Scheduler;
@@ -108,6 +108,9 @@ impl Scheduler {
             ephemeral_storage: EphemeralStorage {
                 size: settings.ephemeral_mb,
             },
+            dead_letter_config: settings.dead_letter_target.map(|arn| DeadLetterConfig {
+                target_arn: Some(arn),
+            }),
         }
     }
 
@@ -259,6 +262,9 @@ impl Scheduler {
         config.ephemeral_storage = EphemeralStorage {
             size: settings.ephemeral_mb,
         };
+        config.dead_letter_config = settings.dead_letter_target.map(|arn| DeadLetterConfig {
+            target_arn: Some(arn),
+        });
         config.last_modified = last_modified_now();
         config.revision_id = uuid::Uuid::new_v4().to_string();
         let wasm_sha = record.latest.code_hash.clone();

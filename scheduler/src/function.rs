@@ -125,6 +125,17 @@ pub struct CreateFunction {
     pub publish: bool,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub dead_letter_config: Option<DeadLetterConfig>,
+}
+
+/// `DeadLetterConfig`: where an `Event` invocation goes when every attempt failed and no
+/// OnFailure destination is set (an SQS queue's ARN; an empty or absent `TargetArn` clears it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeadLetterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_arn: Option<String>,
 }
 
 /// The UpdateFunctionConfiguration request body: only the members present change.
@@ -140,6 +151,7 @@ pub struct UpdateConfiguration {
     pub runtime: Option<String>,
     pub ephemeral_storage: Option<EphemeralStorage>,
     pub revision_id: Option<String>,
+    pub dead_letter_config: Option<DeadLetterConfig>,
 }
 
 impl UpdateConfiguration {
@@ -176,6 +188,10 @@ impl UpdateConfiguration {
             package_type: None,
             publish: false,
             tags: BTreeMap::new(),
+            dead_letter_config: self
+                .dead_letter_config
+                .clone()
+                .or_else(|| current.dead_letter_config.clone()),
         }
     }
 }
@@ -219,6 +235,8 @@ pub struct FunctionConfiguration {
     pub package_type: String,
     pub architectures: Vec<String>,
     pub ephemeral_storage: EphemeralStorage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_config: Option<DeadLetterConfig>,
 }
 
 /// One constraint failure, in the words AWS's request validation uses
@@ -259,6 +277,8 @@ pub struct ValidSettings {
     pub role: String,
     pub description: String,
     pub architectures: Vec<String>,
+    /// `DeadLetterConfig.TargetArn`, an SQS queue's ARN.
+    pub dead_letter_target: Option<String>,
 }
 
 impl CreateFunction {
@@ -380,6 +400,18 @@ impl CreateFunction {
             ));
         }
         validate_tags(&self.tags, 0)?;
+        let dead_letter_target = self
+            .dead_letter_config
+            .as_ref()
+            .and_then(|d| d.target_arn.clone())
+            .filter(|arn| !arn.is_empty());
+        if let Some(arn) = &dead_letter_target
+            && hearth_queue::config::arn_queue_name(arn).is_none()
+        {
+            return Err(DeployError::InvalidParameter(format!(
+                "The DeadLetterConfig target {arn} is not supported: hearth delivers dead letters to SQS queues (arn:aws:sqs:REGION:ACCOUNT:NAME)"
+            )));
+        }
         Ok(ValidSettings {
             runtime,
             handler,
@@ -390,6 +422,7 @@ impl CreateFunction {
             role: self.role.clone().unwrap_or_default(),
             description,
             architectures,
+            dead_letter_target,
         })
     }
 }

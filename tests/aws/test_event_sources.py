@@ -333,3 +333,31 @@ def test_async_destinations_deliver_records_to_queues(lambda_client, sqs):
     assert by_payload[bad_fn]["requestContext"]["condition"] == "RetriesExhausted"
     assert by_payload[bad_fn]["responseContext"]["functionError"] == "Unhandled"
     assert by_payload[bad_fn]["requestContext"]["functionArn"].endswith(f"function:{bad_fn}:$LATEST")
+
+
+def test_dead_letter_config_receives_failed_events(lambda_client, sqs):
+    function = unique("dlc")
+    url, arn = queue(sqs, unique("dlc"))
+    config = create_function(lambda_client, function, "error", DeadLetterConfig={"TargetArn": arn})
+    assert config["DeadLetterConfig"] == {"TargetArn": arn}
+    assert lambda_client.get_function_configuration(FunctionName=function)["DeadLetterConfig"] == {"TargetArn": arn}
+    with pytest.raises(ClientError) as sns:
+        lambda_client.update_function_configuration(
+            FunctionName=function, DeadLetterConfig={"TargetArn": "arn:aws:sns:us-east-1:000000000000:t"}
+        )
+    assert error_code(sns.value) == "InvalidParameterValueException"
+    lambda_client.put_function_event_invoke_config(FunctionName=function, MaximumRetryAttempts=0)
+    reply = lambda_client.invoke(FunctionName=function, InvocationType="Event", Payload=b'{"n": 1}')
+    got = []
+    for _ in range(30):
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, MessageAttributeNames=["All"]).get("Messages", [])
+        if got:
+            break
+    [message] = got
+    assert json.loads(message["Body"]) == {"n": 1}
+    attributes = message["MessageAttributes"]
+    assert attributes["ErrorCode"] == {"StringValue": "200", "DataType": "Number"}
+    assert attributes["RequestID"]["StringValue"] == reply["ResponseMetadata"]["RequestId"]
+    assert "bad input" in attributes["ErrorMessage"]["StringValue"]
+    cleared = lambda_client.update_function_configuration(FunctionName=function, DeadLetterConfig={})
+    assert "DeadLetterConfig" not in cleared
