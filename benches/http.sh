@@ -5,34 +5,16 @@
 #
 #   benches/http.sh [seconds] [connections]
 #
-# HEARTH_BIN=target/debug/hearth runs that binary instead of building the release one (CI's
-# smoke run: it proves the benchmark still runs without building wasmtime a second time; its
-# figures mean nothing).
+# HEARTH_BIN=target/debug/hearth runs that binary instead of building the release one (see
+# benches/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-32}
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk…" >&2
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
-bin=${HEARTH_BIN:-}
-if [ -z "$bin" ]; then
-  echo "building hearth (release)…" >&2
-  cargo build --release -q -p hearth
-  bin=target/release/hearth
-fi
-echo "building the echo guest…" >&2
-cargo build -q --profile guest --target wasm32-wasip2 -p hearth-examples --target-dir target/guests
-
-state=$(mktemp -d)
-port=$((20000 + RANDOM % 20000))
-endpoint="http://127.0.0.1:$port"
-RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --state-dir "$state" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$state"' EXIT
-for _ in $(seq 100); do curl -sf "$endpoint/health" >/dev/null && break; sleep 0.1; done
+source benches/common.sh
+ensure_wrk
+start_hearth
 "$bin" deploy echo target/guests/wasm32-wasip2/guest/echo.wasm --endpoint "$endpoint" >/dev/null
 
 cat > "$state/invoke.lua" <<'LUA'
@@ -58,20 +40,7 @@ wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$state/event.lua" \
   "$endpoint/2015-03-31/functions/echo/invocations" | tee "$state/event.txt"
 
 echo "== floor: fdatasync of a 200-byte append on the state disk"
-fsync_floor=$(python3 - "$state" <<'PY'
-import os, sys, time
-path = os.path.join(sys.argv[1], "fsync-floor")
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-times = []
-for _ in range(2000):
-    t = time.perf_counter()
-    os.write(fd, b"x" * 200)
-    os.fdatasync(fd)
-    times.append(time.perf_counter() - t)
-times.sort()
-print(f"{1 / times[len(times) // 2]:.0f} {times[len(times) // 2] * 1e6:.0f}")
-PY
-)
+fsync_floor=$(fsync_floor)
 echo "$fsync_floor"
 
 floor=$(awk '/Requests\/sec/ {print $2}' "$state/floor.txt")

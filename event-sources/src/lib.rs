@@ -163,12 +163,23 @@ impl EventSources {
             .map_err(internal)
     }
 
+    /// A `FunctionName` (name, partial or full ARN, any qualifier) as its name, qualifier and
+    /// the ARN mappings report.
+    fn qualified_arn<'a>(&self, reference: &'a str) -> (&'a str, Option<&'a str>, String) {
+        let (name, qualifier) = hearth_scheduler::invoke::parse_function_ref(reference);
+        let mut arn = self.inner.scheduler.function_arn(name);
+        if let Some(q) = qualifier {
+            arn = format!("{arn}:{q}");
+        }
+        (name, qualifier, arn)
+    }
+
     /// The function a `FunctionName` names, as (name, qualifier, ARN); and its timeout.
     fn function(
         &self,
         reference: &str,
     ) -> Result<(String, Option<String>, String, u32), DeployError> {
-        let (name, qualifier) = hearth_scheduler::invoke::parse_function_ref(reference);
+        let (name, qualifier, arn) = self.qualified_arn(reference);
         let scheduler = &self.inner.scheduler;
         let config = scheduler.get_function(name, qualifier).map_err(|_| {
             DeployError::ResourceNotFound(format!(
@@ -176,10 +187,6 @@ impl EventSources {
                 scheduler.function_arn(name)
             ))
         })?;
-        let mut arn = scheduler.function_arn(name);
-        if let Some(q) = qualifier {
-            arn = format!("{arn}:{q}");
-        }
         Ok((
             name.to_owned(),
             qualifier.map(str::to_owned),
@@ -284,17 +291,7 @@ impl EventSources {
         marker: Option<&str>,
         max: usize,
     ) -> Result<Value, DeployError> {
-        let function_arn = match function {
-            Some(f) => {
-                let (name, qualifier) = hearth_scheduler::invoke::parse_function_ref(f);
-                let mut arn = self.inner.scheduler.function_arn(name);
-                if let Some(q) = qualifier {
-                    arn = format!("{arn}:{q}");
-                }
-                Some(arn)
-            }
-            None => None,
-        };
+        let function_arn = function.map(|f| self.qualified_arn(f).2);
         let mappings = self.mappings();
         let matching: Vec<&Entry> = mappings
             .values()
@@ -335,10 +332,7 @@ impl EventSources {
             mapping.qualifier = qualifier;
             mapping.function_arn = arn;
         }
-        let (_, _, _, timeout) = self.function(&match &mapping.qualifier {
-            Some(q) => format!("{}:{q}", mapping.function_name),
-            None => mapping.function_name.clone(),
-        })?;
+        let (_, _, _, timeout) = self.function(&mapping.function_arn)?;
         Self::check_timeouts(visibility, timeout)?;
         mapping.apply(&request, fifo)?;
         mapping.last_modified = now_seconds();

@@ -518,11 +518,8 @@ impl Engine {
             let mut state = queue.state();
             for id in state.ids() {
                 if let Some(msg) = state.remove(id) {
-                    self.inner
-                        .bytes
-                        .fetch_sub(msg.size as u64, Ordering::Relaxed);
+                    self.forget(&msg);
                 }
-                self.inner.journal.remove(id);
             }
         }
         queue.arrived.notify_waiters();
@@ -807,8 +804,8 @@ impl Engine {
                 "Value {vt} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if provided."
             )));
         }
-        let config = queue.config();
-        let wait_ms = u64::from(options.wait_seconds.unwrap_or(config.receive_wait_seconds)) * 1000;
+        let queue_wait = queue.state().config.receive_wait_seconds;
+        let wait_ms = u64::from(options.wait_seconds.unwrap_or(queue_wait)) * 1000;
         let deadline = self.inner.clock.now_ms() + wait_ms;
         loop {
             let arrived = queue.arrived.notified();
@@ -834,10 +831,9 @@ impl Engine {
         now: u64,
         options: ReceiveOptions,
     ) -> Result<(Vec<Received>, Option<u64>), SqsError> {
-        let redrive_target = queue
-            .config()
-            .redrive
-            .and_then(|r| self.queue_by_arn(&r.dead_letter_target_arn).ok());
+        let redrive = queue.state().config.redrive.clone();
+        let redrive_target =
+            redrive.and_then(|r| self.queue_by_arn(&r.dead_letter_target_arn).ok());
         let mut state = queue.state();
         let limit = self.inner.config.max_in_flight;
         if state.len() > limit && state.in_flight_estimate(now) >= limit {
@@ -870,8 +866,8 @@ impl Engine {
         }
         let next = state.next_visible(now);
         drop(state);
-        for id in taken.expired {
-            self.inner.journal.remove(id);
+        for msg in &taken.expired {
+            self.forget(msg);
         }
         if let Some(target) = redrive_target
             && !taken.dead.is_empty()
@@ -928,6 +924,15 @@ impl Engine {
         }
     }
 
+    /// Forgets a message that has left its queue (deleted, purged, expired, or its queue
+    /// deleted): its bytes and its journal record.
+    fn forget(&self, msg: &Msg) {
+        self.inner
+            .bytes
+            .fetch_sub(msg.size as u64, Ordering::Relaxed);
+        self.inner.journal.remove(msg.id);
+    }
+
     fn receipt(&self, queue: &Queue, handle: &str) -> Result<Receipt, SqsError> {
         Receipt::decode(handle)
             .filter(|r| r.queue == queue.id)
@@ -955,10 +960,7 @@ impl Engine {
                 match self.receipt(&queue, handle) {
                     Ok(receipt) => {
                         if let Some(msg) = state.remove(receipt.message) {
-                            self.inner
-                                .bytes
-                                .fetch_sub(msg.size as u64, Ordering::Relaxed);
-                            self.inner.journal.remove(receipt.message);
+                            self.forget(&msg);
                             any = true;
                         }
                         results.push(Ok(()));
@@ -1029,11 +1031,8 @@ impl Engine {
             state.last_purge_ms = Some(now);
             for id in state.ids() {
                 if let Some(msg) = state.remove(id) {
-                    self.inner
-                        .bytes
-                        .fetch_sub(msg.size as u64, Ordering::Relaxed);
+                    self.forget(&msg);
                 }
-                self.inner.journal.remove(id);
             }
         }
         self.inner.journal.sync().await?;
@@ -1067,11 +1066,8 @@ impl Engine {
             let mut state = queue.state();
             for id in state.expired_ids(now) {
                 if let Some(msg) = state.remove(id) {
-                    self.inner
-                        .bytes
-                        .fetch_sub(msg.size as u64, Ordering::Relaxed);
+                    self.forget(&msg);
                 }
-                self.inner.journal.remove(id);
             }
         }
     }

@@ -189,6 +189,17 @@ fn check_attribute(name: &str, value: &AttributeValue) -> Result<(), SqsError> {
 }
 
 impl NewMessage {
+    /// Bytes it counts toward SQS's size limits: the body and every attribute's name, type
+    /// and value.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(n, v)| v.size(n))
+                .sum::<usize>()
+    }
+
     /// Checks the message against SQS's rules and a queue's `MaximumMessageSize`; returns
     /// its size (body plus attributes).
     pub fn validate(&self, maximum_size: usize, fifo: bool) -> Result<usize, SqsError> {
@@ -219,12 +230,7 @@ impl NewMessage {
                 )));
             }
         }
-        let size = self.body.len()
-            + self
-                .attributes
-                .iter()
-                .map(|(n, v)| v.size(n))
-                .sum::<usize>();
+        let size = self.size();
         if size > maximum_size {
             return Err(SqsError::invalid(format!(
                 "One or more parameters are invalid. Reason: Message must be shorter than {maximum_size} bytes."

@@ -73,7 +73,7 @@ pub struct Taken {
     /// Messages past `maxReceiveCount`: out of this queue, bound for the dead-letter queue.
     pub dead: Vec<Msg>,
     /// Messages past the retention period, dropped.
-    pub expired: Vec<u64>,
+    pub expired: Vec<Msg>,
 }
 
 /// A receipt handle: which queue, which message, which receive.
@@ -356,8 +356,7 @@ impl QueueState {
             }
             let expired = self.messages.get(&id).is_some_and(|m| self.expired(m, now));
             if expired {
-                self.remove(id);
-                taken.expired.push(id);
+                taken.expired.extend(self.remove(id));
             } else if self.dead(id, redrive) {
                 taken.dead.extend(self.remove(id));
             } else {
@@ -417,8 +416,7 @@ impl QueueState {
                     break;
                 }
                 if self.expired(msg, now) {
-                    self.remove(id);
-                    taken.expired.push(id);
+                    taken.expired.extend(self.remove(id));
                     continue;
                 }
                 if self.dead(id, redrive) {
@@ -618,7 +616,8 @@ mod tests {
         let retention_ms = u64::from(q.config.retention_seconds) * 1000;
         q.insert(msg(2, None, 10));
         let late = q.take(1, 10 + retention_ms, 10, 1_000, true);
-        assert_eq!(late.expired, [2, 1], "in the order they became visible");
+        let expired: Vec<u64> = late.expired.iter().map(|m| m.id).collect();
+        assert_eq!(expired, [2, 1], "in the order they became visible");
         assert!(q.is_empty());
 
         q.config.redrive = Some(Redrive {

@@ -166,11 +166,8 @@ fn parse(req: Request<ReqBody>, protocol: Protocol) -> Result<(String, Value), S
             let mut input = form::to_json(&params);
             // A request sent to the queue's URL names the queue by its path.
             let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-            if let [_, name] = segments.as_slice()
-                && input.get("QueueUrl").is_none()
-            {
+            if segments.len() == 2 && input.get("QueueUrl").is_none() {
                 input["QueueUrl"] = json!(format!("/{}", segments.join("/")));
-                let _ = name;
             }
             Ok((op, input))
         }
@@ -579,16 +576,7 @@ async fn dispatch(call: &Call<'_>, op: &str, input: &Value) -> Result<Value, Sqs
             for (id, entry) in &entries {
                 match new_message(call, entry) {
                     Ok(m) => {
-                        total += m.body.len()
-                            + m.attributes
-                                .iter()
-                                .map(|(k, v)| {
-                                    k.len()
-                                        + v.data_type.len()
-                                        + v.string_value.as_ref().map_or(0, String::len)
-                                        + v.binary_value.as_ref().map_or(0, Vec::len)
-                                })
-                                .sum::<usize>();
+                        total += m.size();
                         messages.push(m);
                         ids.push(*id);
                     }
@@ -637,14 +625,7 @@ async fn dispatch(call: &Call<'_>, op: &str, input: &Value) -> Result<Value, Sqs
                 handles.push(required(entry, "ReceiptHandle")?.to_owned());
             }
             let results = engine.delete(&queue, &handles).await?;
-            let (mut successes, mut failures) = (Vec::new(), Vec::new());
-            for ((id, _), result) in entries.iter().zip(results) {
-                match result {
-                    Ok(()) => successes.push(json!({ "Id": id })),
-                    Err(e) => failures.push(failed(call, id, &e)),
-                }
-            }
-            Ok(batch_result(successes, failures))
+            Ok(entry_results(call, &entries, results))
         }
         "ChangeMessageVisibility" => {
             let handle = required(input, "ReceiptHandle")?.to_owned();
@@ -664,14 +645,7 @@ async fn dispatch(call: &Call<'_>, op: &str, input: &Value) -> Result<Value, Sqs
                 changes.push((handle, timeout));
             }
             let results = engine.change_visibility(&queue, &changes)?;
-            let (mut successes, mut failures) = (Vec::new(), Vec::new());
-            for ((id, _), result) in entries.iter().zip(results) {
-                match result {
-                    Ok(()) => successes.push(json!({ "Id": id })),
-                    Err(e) => failures.push(failed(call, id, &e)),
-                }
-            }
-            Ok(batch_result(successes, failures))
+            Ok(entry_results(call, &entries, results))
         }
         "PurgeQueue" => {
             engine.purge(&queue_of(input)?).await?;
@@ -782,6 +756,23 @@ fn sent_fields(out: &mut Value, sent: &hearth_queue::Sent) {
     if let Some(seq) = &sent.sequence_number {
         out["SequenceNumber"] = json!(seq);
     }
+}
+
+/// A batch's `Successful` (`{"Id"}`) and `Failed` entries, for operations that return
+/// nothing else per entry.
+fn entry_results(
+    call: &Call<'_>,
+    entries: &[(&str, &Value)],
+    results: Vec<Result<(), SqsError>>,
+) -> Value {
+    let (mut successes, mut failures) = (Vec::new(), Vec::new());
+    for ((id, _), result) in entries.iter().zip(results) {
+        match result {
+            Ok(()) => successes.push(json!({ "Id": id })),
+            Err(e) => failures.push(failed(call, id, &e)),
+        }
+    }
+    batch_result(successes, failures)
 }
 
 fn batch_result(successes: Vec<Value>, failures: Vec<Value>) -> Value {
