@@ -474,6 +474,58 @@ impl Engine {
         }
         let config = QueueConfig::from(attributes);
         self.check_redrive_target(&config, fifo)?;
+        self.insert_queue(name, config, tags).await
+    }
+
+    /// A queue of hearth's own (the `Event` invocation queue), from a configuration built
+    /// in code rather than a client's attributes, so none of SQS's attribute ranges apply
+    /// (a message may be larger than 256 KiB, retention longer than 14 days). The existing
+    /// queue when there is one, with `config` as its configuration. Its record is written
+    /// without waiting: the journal writes in order, so a message sent to it is never
+    /// durable before the queue is.
+    pub fn own_queue(&self, name: &str, config: QueueConfig) -> Arc<Queue> {
+        if let Ok(existing) = self.queue(name) {
+            existing.state().config = config;
+            drop(
+                self.inner
+                    .journal
+                    .replace(existing.id, encode(&existing.record())),
+            );
+            return existing;
+        }
+        let now = self.inner.clock.now_ms();
+        let state = QueueState::new(config, now);
+        let record = Stored::Queue {
+            name: name.to_owned(),
+            created_ms: now,
+            modified_ms: now,
+            attributes: state.config.clone(),
+            tags: BTreeMap::new(),
+        };
+        let id = self.inner.journal.append(encode(&record)).id;
+        let queue = Arc::new(Queue {
+            name: name.to_owned(),
+            id,
+            state: Mutex::new(state),
+            arrived: Notify::new(),
+            deleted: AtomicBool::new(false),
+        });
+        self.inner
+            .queues
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), queue.clone());
+        queue
+    }
+
+    /// Writes a new queue's record durably, then makes the queue visible. The caller holds
+    /// the control lock.
+    async fn insert_queue(
+        &self,
+        name: &str,
+        config: QueueConfig,
+        tags: BTreeMap<String, String>,
+    ) -> Result<Arc<Queue>, SqsError> {
         let now = self.inner.clock.now_ms();
         let mut state = QueueState::new(config, now);
         state.tags = tags;
@@ -1014,6 +1066,45 @@ impl Engine {
         // A long poll sleeping until the old visibility time must look again.
         queue.arrived.notify_waiters();
         Ok(results)
+    }
+
+    /// Replaces the body of a message in flight under `handle` (hearth's own queues keep a
+    /// retry count there). Written without waiting: a crash may lose the change, never the
+    /// message.
+    pub fn rewrite(&self, name: &str, handle: &str, body: String) -> Result<(), SqsError> {
+        let queue = self.queue(name)?;
+        let receipt = self.receipt(&queue, handle)?;
+        let mut state = queue.state();
+        let Some(msg) = state
+            .get_mut(receipt.message)
+            .filter(|m| m.nonce == receipt.nonce)
+        else {
+            return Err(SqsError::new(
+                ErrorKind::MessageNotInflight,
+                "Message does not exist or is not available for a change.",
+            ));
+        };
+        let old = msg.size;
+        msg.md5_of_body = message::md5_hex(body.as_bytes());
+        msg.size = msg.size - msg.body.len() + body.len();
+        msg.body = body;
+        let size = msg.size;
+        let stored = Stored::Message {
+            queue: queue.id,
+            msg: Box::new(msg.clone()),
+        };
+        state.resize(old, size);
+        drop(self.inner.journal.replace(receipt.message, encode(&stored)));
+        if size >= old {
+            self.inner
+                .bytes
+                .fetch_add((size - old) as u64, Ordering::Relaxed);
+        } else {
+            self.inner
+                .bytes
+                .fetch_sub((old - size) as u64, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// `PurgeQueue`: at most once a minute per queue, as on SQS.

@@ -186,6 +186,15 @@ impl QueueState {
         self.messages.get(&id)
     }
 
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut Msg> {
+        self.messages.get_mut(&id)
+    }
+
+    /// A message's size changed from `old` to `new` bytes.
+    pub fn resize(&mut self, old: usize, new: usize) {
+        self.bytes = (self.bytes + new as u64).saturating_sub(old as u64);
+    }
+
     /// The ids of every message, for a purge or a queue's deletion.
     pub fn ids(&self) -> Vec<u64> {
         self.messages.keys().copied().collect()

@@ -4,10 +4,11 @@
 //! An accepted event is on disk ([`crate::event_queue`], synced by group commit) before the
 //! 202 goes out, and leaves it only when it has ended (succeeded, failed for good, or been
 //! dropped because its function was deleted). A crash or shutdown in between runs it again
-//! after the next start: delivery is at least once, as on Lambda.
+//! after the next start: delivery is at least once, as on Lambda. One consumer receives the
+//! queue's events and runs each in its own task.
 
 use crate::error::InvokeError;
-use crate::event_queue::QueueError;
+use crate::event_queue::{Delivery, QueueError};
 use crate::invoke::{InvokeRequest, InvokeResponse, parse_function_ref};
 use crate::record::{QueuedEvent, now_unix_ms};
 use crate::registry::Scheduler;
@@ -16,15 +17,11 @@ use hearth_runtime_api::new_request_id;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Lambda retries a throttled `Event` invocation with exponential backoff from 1 s up to
 /// 5 min, until the event reaches its maximum age.
 const THROTTLE_BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const THROTTLE_BACKOFF_MAX: Duration = Duration::from_secs(300);
-
-/// An `Event` invocation waiting in the async queue (as persisted).
-pub(crate) type AsyncEvent = QueuedEvent;
 
 impl Scheduler {
     /// `Event`: queues the invocation durably and returns its request id. Once this
@@ -42,55 +39,60 @@ impl Scheduler {
         let (name, in_ref) = parse_function_ref(&request.function);
         let qualifier = in_ref.or(request.qualifier.as_deref()).map(str::to_owned);
         let (entry, _) = self.resolve(&request.function, request.qualifier.as_deref())?;
-        let mut event = QueuedEvent {
+        let event = QueuedEvent {
             request_id: new_request_id(),
             function: entry.config.function_name.clone(),
             qualifier: qualifier.filter(|q| q != "$LATEST"),
             payload: request.payload,
             accepted_unix_ms: now_unix_ms(),
             attempts: 0,
-            journal_id: 0,
         };
         debug_assert_eq!(name, event.function);
         drop(entry);
         self.inner
             .events
-            .accept(&mut event)
+            .accept(&event)
             .await
             .map_err(|e| match e {
                 QueueError::Full { .. } => InvokeError::QueueFull(e.to_string()),
-                QueueError::Journal(_) => InvokeError::Internal(e.to_string()),
+                QueueError::Storage(_) => InvokeError::Internal(e.to_string()),
             })?;
-        let request_id = event.request_id.clone();
-        self.inner
-            .async_tx
-            .send(event)
-            .map_err(|_| InvokeError::ShuttingDown)?;
-        Ok(request_id)
+        Ok(event.request_id)
     }
 
-    /// The async queue's consumer: each event runs in its own task with its function's
-    /// asynchronous-invocation policy. Holds only a weak reference to the scheduler.
-    pub(crate) fn spawn_async_worker(&self, mut rx: mpsc::UnboundedReceiver<AsyncEvent>) {
+    /// The async queue's consumer: receives events and runs each in its own task with its
+    /// function's asynchronous-invocation policy. Holds the scheduler only while it hands
+    /// events out, and ends when the scheduler is dropped or shuts down.
+    pub(crate) fn spawn_async_worker(&self, mut closed: tokio::sync::watch::Receiver<()>) {
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
+            loop {
                 let Some(inner) = weak.upgrade() else { break };
-                let scheduler = Scheduler { inner };
-                tokio::spawn(async move { scheduler.run_event(event).await });
+                if inner.shutting_down.load(Ordering::SeqCst) {
+                    break;
+                }
+                let events = inner.events.clone();
+                drop(inner);
+                let received = tokio::select! {
+                    r = events.next() => r,
+                    _ = closed.changed() => break,
+                };
+                match received {
+                    Ok(deliveries) => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        let scheduler = Scheduler { inner };
+                        for delivery in deliveries {
+                            let scheduler = scheduler.clone();
+                            tokio::spawn(async move { scheduler.run_event(delivery).await });
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot receive queued Event invocations");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
             }
         });
-    }
-
-    /// Puts the `Event` invocations a previous run accepted but did not finish back in the
-    /// queue.
-    pub(crate) fn resume_events(&self, events: Vec<AsyncEvent>) {
-        if !events.is_empty() {
-            tracing::info!(count = events.len(), "resuming queued Event invocations");
-        }
-        for event in events {
-            let _ = self.inner.async_tx.send(event);
-        }
     }
 
     /// Runs one `Event` invocation to its end: function errors are retried after the
@@ -98,23 +100,30 @@ impl Scheduler {
     /// until the event is older than `MaximumEventAgeInSeconds`; the outcome goes to the
     /// OnSuccess / OnFailure destination when one is configured. The event stays on disk
     /// until it has ended, so a crash or shutdown in between runs it again after restart.
-    async fn run_event(&self, mut event: AsyncEvent) {
-        let policy = self.async_policy(&event.function, event.qualifier.as_deref());
+    async fn run_event(&self, mut delivery: Delivery) {
+        let policy = self.async_policy(
+            &delivery.event.function,
+            delivery.event.qualifier.as_deref(),
+        );
         let delays = self.inner.config.async_retry_delays.clone();
         let clock = self.inner.config.clock.clone();
         let mut throttle_backoff = THROTTLE_BACKOFF_FIRST;
         // The event's age: the wall clock once (it may have been accepted before a restart),
         // then the policy's clock, which every wait below sleeps on.
-        let age_here = Duration::from_millis(now_unix_ms().saturating_sub(event.accepted_unix_ms));
+        let age_here =
+            Duration::from_millis(now_unix_ms().saturating_sub(delivery.event.accepted_unix_ms));
         let here = clock.now();
         let outcome = loop {
             let age = age_here + clock.now().saturating_sub(here);
             if age > policy.max_event_age {
                 break Outcome::Failed("EventAgeExceeded", None);
             }
-            let resolved = self.resolve_entry(&event.function, event.qualifier.as_deref());
+            let resolved = self.resolve_entry(
+                &delivery.event.function,
+                delivery.event.qualifier.as_deref(),
+            );
             let Ok((entry, arn)) = resolved else {
-                tracing::warn!(request_id = %event.request_id, function = %event.function, "async event dropped: function or qualifier deleted");
+                tracing::warn!(request_id = %delivery.event.request_id, function = %delivery.event.function, "async event dropped: function or qualifier deleted");
                 break Outcome::Dropped;
             };
             let result = self
@@ -122,8 +131,8 @@ impl Scheduler {
                     entry,
                     crate::invoke::Call {
                         invoked_arn: arn,
-                        request_id: event.request_id.clone(),
-                        payload: event.payload.clone(),
+                        request_id: delivery.event.request_id.clone(),
+                        payload: delivery.event.payload.clone(),
                         client_context: None,
                         log_tail: false,
                         stream: None,
@@ -135,13 +144,13 @@ impl Scheduler {
                     break Outcome::Succeeded(response);
                 }
                 Ok(response) => {
-                    event.attempts += 1;
-                    if event.attempts > policy.max_retry_attempts {
+                    delivery.event.attempts += 1;
+                    if delivery.event.attempts > policy.max_retry_attempts {
                         break Outcome::Failed("RetriesExhausted", Some(response));
                     }
-                    self.inner.events.record_attempt(&event);
+                    self.inner.events.record_attempt(&delivery);
                     let delay = delays
-                        .get(event.attempts as usize - 1)
+                        .get(delivery.event.attempts as usize - 1)
                         .or(delays.last())
                         .copied()
                         .unwrap_or_default();
@@ -156,7 +165,7 @@ impl Scheduler {
                 // Left on disk: it runs after the next start.
                 Err(InvokeError::ShuttingDown) => return,
                 Err(e) => {
-                    tracing::warn!(request_id = %event.request_id, error = %e, "async event dropped");
+                    tracing::warn!(request_id = %delivery.event.request_id, error = %e, "async event dropped");
                     break Outcome::Dropped;
                 }
             }
@@ -167,21 +176,25 @@ impl Scheduler {
             Outcome::Dropped => None,
         };
         let dead_letter = self
-            .get_function(&event.function, event.qualifier.as_deref())
+            .get_function(
+                &delivery.event.function,
+                delivery.event.qualifier.as_deref(),
+            )
             .ok()
             .and_then(|c| c.dead_letter_config)
             .and_then(|d| d.target_arn);
         match (&destination, &outcome, dead_letter) {
-            (Some(destination), _, _) => self.deliver(destination, &event, &outcome).await,
+            (Some(destination), _, _) => self.deliver(destination, &delivery.event, &outcome).await,
             (None, Outcome::Failed(_, response), Some(queue)) => {
-                self.dead_letter(&queue, &event, response.as_ref()).await;
+                self.dead_letter(&queue, &delivery.event, response.as_ref())
+                    .await;
             }
             (None, Outcome::Failed(condition, _), None) => {
-                tracing::warn!(request_id = %event.request_id, condition, "async event failed with no OnFailure destination");
+                tracing::warn!(request_id = %delivery.event.request_id, condition, "async event failed with no OnFailure destination");
             }
             _ => {}
         }
-        self.inner.events.finish(&event);
+        self.inner.events.finish(&delivery).await;
     }
 
     /// Sends the destination record of a finished `Event` invocation: to a function, as an
@@ -191,7 +204,7 @@ impl Scheduler {
     /// A record over the async payload limit (a large request and response together) cannot
     /// be queued: it is counted in `hearth_destination_records_dropped_total` and logged
     /// with its request id, never dropped silently.
-    async fn deliver(&self, destination: &str, event: &AsyncEvent, outcome: &Outcome) {
+    async fn deliver(&self, destination: &str, event: &QueuedEvent, outcome: &Outcome) {
         let qualifier = event.qualifier.as_deref().unwrap_or("$LATEST");
         let (condition, response, invocations) = match outcome {
             Outcome::Succeeded(r) => ("Success", Some(r), event.attempts + 1),
@@ -262,7 +275,7 @@ impl Scheduler {
     async fn dead_letter(
         &self,
         queue_arn: &str,
-        event: &AsyncEvent,
+        event: &QueuedEvent,
         response: Option<&InvokeResponse>,
     ) {
         let string = |v: String| hearth_queue::AttributeValue {

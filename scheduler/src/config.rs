@@ -51,7 +51,7 @@ pub struct SchedulerConfig {
     pub shutdown_grace: Duration,
     /// Most `Event` invocations queued at once; beyond it `Event` invokes get a 429.
     pub max_queued_events: usize,
-    /// Most payload bytes queued at once over all `Event` invocations.
+    /// Most bytes of stored events (payloads in base64 with their metadata) queued at once.
     pub max_queued_event_bytes: u64,
     /// Share of the memory budget kept free for busy sandboxes to grow into: new cold starts
     /// are refused (429) once sandboxes really hold more than the rest (idle sandboxes are

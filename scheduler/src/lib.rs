@@ -29,7 +29,7 @@
 //! - [`admission`]: account and reserved concurrency.
 //! - [`invoke`]: synchronous and dry-run invocation.
 //! - [`async_invoke`]: `Event` invocation: retries, destinations; [`event_queue`]: the
-//!   durable queue it runs from (on `hearth-journal`, with group commit).
+//!   durable queue it runs from (a queue of hearth's own in a `hearth-queue` engine).
 //! - [`logs`], [`metrics`], [`error`].
 
 pub mod admission;

@@ -111,9 +111,6 @@ pub struct QueuedEvent {
     pub accepted_unix_ms: u64,
     /// Invocations that already ran (and failed).
     pub attempts: u32,
-    /// The event's record in the queue's journal (not part of the record itself).
-    #[serde(skip)]
-    pub journal_id: u64,
 }
 
 mod base64_bytes {

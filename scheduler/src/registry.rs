@@ -14,7 +14,7 @@ use crate::event_queue::{EventQueue, QueueLimits};
 use crate::function::FunctionConfiguration;
 use crate::logs::LogStore;
 use crate::metrics::Metrics;
-use crate::record::{FunctionRecord, QueuedEvent};
+use crate::record::FunctionRecord;
 use crate::store::StateStore;
 use hearth_pool::{PoolStats, WarmPool};
 use hearth_sandbox::Isolation;
@@ -22,7 +22,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 pub(crate) struct Inner {
     pub(crate) config: SchedulerConfig,
@@ -43,10 +42,11 @@ pub(crate) struct Inner {
     pub(crate) metrics: Metrics,
     pub(crate) shutting_down: AtomicBool,
     /// Accepted `Event` invocations, durable until they end.
-    pub(crate) events: EventQueue,
+    pub(crate) events: Arc<EventQueue>,
     /// The SQS queues: async destinations deliver into them.
     pub(crate) queues: hearth_queue::Engine,
-    pub(crate) async_tx: mpsc::UnboundedSender<QueuedEvent>,
+    /// Dropped with the scheduler: ends the async queue's consumer.
+    pub(crate) _closed: tokio::sync::watch::Sender<()>,
 }
 
 /// The scheduler: registry, admission, pool and invoke path. Cheap to clone.
@@ -77,7 +77,7 @@ impl Scheduler {
         let backends = crate::backends::Backends::new(&config)?;
         let logs = LogStore::open_bounded(config.state_dir.join("logs"), config.max_log_bytes)
             .map_err(|e| internal(&e))?;
-        let (events, queued) = EventQueue::open(
+        let (events, legacy) = EventQueue::open(
             &config.state_dir,
             QueueLimits {
                 max_events: config.max_queued_events,
@@ -94,7 +94,7 @@ impl Scheduler {
             },
         )
         .map_err(|e| internal(&e))?;
-        let (async_tx, async_rx) = mpsc::unbounded_channel();
+        let (closed, closed_rx) = tokio::sync::watch::channel(());
         let inner = Arc::new(Inner {
             queues,
             pool: WarmPool::new(config.pool.clone()),
@@ -109,8 +109,8 @@ impl Scheduler {
             logs,
             metrics: Metrics::new(),
             shutting_down: AtomicBool::new(false),
-            events,
-            async_tx,
+            events: Arc::new(events),
+            _closed: closed,
         });
         let scheduler = Self { inner };
         scheduler.load()?;
@@ -122,9 +122,16 @@ impl Scheduler {
             collector.collect_code().await;
         });
         scheduler.spawn_reaper();
-        scheduler.spawn_async_worker(async_rx);
+        scheduler.spawn_async_worker(closed_rx);
         scheduler.spawn_provisioner();
-        scheduler.resume_events(queued);
+        if !legacy.is_empty() {
+            let adopter = scheduler.clone();
+            tokio::spawn(async move {
+                if let Err(e) = adopter.inner.events.adopt(legacy).await {
+                    tracing::error!(error = %e, "events of an earlier version not moved; they stay where they are");
+                }
+            });
+        }
         Ok(scheduler)
     }
 

@@ -5,7 +5,8 @@
 //!   `$LATEST` and every published version, aliases, concurrency, event-invoke configs,
 //!   provisioned concurrency, tags.
 //! - `code/<sha256 hex>.wasm`: components, content-addressed (written once, never changed).
-//! - `events/`: accepted `Event` invocations not yet finished ([`crate::event_queue`]).
+//! - `async-events/`: accepted `Event` invocations not yet finished ([`crate::event_queue`]);
+//!   `queues/`: the SQS queues. Both are [`hearth_queue::Engine`]s, with journals of their own.
 //!
 //! Every write is a temp file, `fsync`, `rename` over the old one, `fsync` of the directory:
 //! after a crash at any point a reader sees the old file or the new one, never a mix, and

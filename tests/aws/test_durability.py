@@ -93,7 +93,7 @@ def test_restart_keeps_everything(hearth, aws, lambda_client):
     assert accepted["StatusCode"] == 202
     request_id = accepted["ResponseMetadata"]["RequestId"]
     assert request_id
-    journal = b"".join(p.read_bytes() for p in (hearth.state_dir / "events").glob("seg-*.log"))
+    journal = b"".join(p.read_bytes() for p in (hearth.state_dir / "async-events").glob("seg-*.log"))
     assert request_id.encode() in journal, "the 202 came before the event was in the journal"
     assert request_id not in hearth.function_log("sleep")
 

@@ -245,7 +245,7 @@ async fn everything_acknowledged_survives_kill_9() {
 /// Whether any journal segment under the state dir holds `needle` (an event's request id is
 /// in its JSON record).
 fn journal_mentions(state: &std::path::Path, needle: &str) -> bool {
-    std::fs::read_dir(state.join("events"))
+    std::fs::read_dir(state.join("async-events"))
         .into_iter()
         .flatten()
         .flatten()
