@@ -217,5 +217,41 @@ impl Journal {
     }
 }
 
+/// The epoch-millisecond clock of the engines over the journal (queues, streams): wall time
+/// at start plus tokio's monotonic time since, so tests on paused tokio time move it.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    base_ms: u64,
+    start: tokio::time::Instant,
+}
+
+impl Clock {
+    pub fn new() -> Self {
+        let base_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        Self {
+            base_ms,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.base_ms + self.start.elapsed().as_millis() as u64
+    }
+
+    /// The tokio instant at which the clock reads `ms`.
+    pub fn instant_at(&self, ms: u64) -> tokio::time::Instant {
+        self.start + std::time::Duration::from_millis(ms.saturating_sub(self.base_ms))
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,7 @@ pub use config::QueueConfig;
 pub use error::{ErrorKind, SqsError};
 pub use message::{AttributeValue, NewMessage, Received, Sent};
 
+pub use hearth_journal::Clock;
 use hearth_journal::{Journal, Options};
 use serde::{Deserialize, Serialize};
 use state::{Msg, QueueState, Receipt, VisibilityRefusal};
@@ -67,41 +68,6 @@ impl Default for EngineConfig {
 
 /// SQS's limit of in-flight messages per queue (standard and FIFO alike).
 pub const MAX_IN_FLIGHT: usize = 120_000;
-
-/// The epoch-millisecond clock of the engine: wall time at start plus tokio's monotonic time
-/// since, so tests on paused tokio time move it.
-#[derive(Debug, Clone)]
-pub struct Clock {
-    base_ms: u64,
-    start: tokio::time::Instant,
-}
-
-impl Clock {
-    pub fn new() -> Self {
-        let base_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        Self {
-            base_ms,
-            start: tokio::time::Instant::now(),
-        }
-    }
-
-    pub fn now_ms(&self) -> u64 {
-        self.base_ms + self.start.elapsed().as_millis() as u64
-    }
-
-    fn instant_at(&self, ms: u64) -> tokio::time::Instant {
-        self.start + Duration::from_millis(ms.saturating_sub(self.base_ms))
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// A journal record.
 #[derive(Debug, Serialize, Deserialize)]
