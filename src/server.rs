@@ -101,13 +101,24 @@ pub async fn serve(
         .local_addr()
         .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
     let queues = scheduler.queues().clone();
+    let streams = hearth_streams::Streams::open(
+        &scheduler.config().state_dir.join("streams"),
+        hearth_streams::StreamsConfig {
+            region: scheduler.config().region.clone(),
+            account: scheduler.config().account_id.clone(),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| std::io::Error::other(format!("cannot open the streams: {e}")))?;
     let expiry = tokio::spawn({
         let queues = queues.clone();
+        let streams = streams.clone();
         async move {
             let mut every = tokio::time::interval(Duration::from_secs(10));
             loop {
                 every.tick().await;
                 queues.expire();
+                streams.expire();
             }
         }
     });
@@ -122,6 +133,7 @@ pub async fn serve(
         scheduler.clone(),
         queues,
         event_sources.clone(),
+        streams,
         config.credentials.clone(),
     );
     state.guard =

@@ -13,6 +13,7 @@ pub mod eventstream;
 pub mod functions;
 pub mod guard;
 pub mod invoke;
+pub mod kinesis;
 pub mod mappings;
 pub mod query;
 pub mod sqs;
@@ -42,6 +43,8 @@ pub struct State {
     pub queues: hearth_queue::Engine,
     /// Event source mappings and their pollers.
     pub event_sources: hearth_event_sources::EventSources,
+    /// The embedded Kinesis streams.
+    pub streams: hearth_streams::Streams,
     /// When set, every request but `/health` and `/metrics` must carry a valid SigV4
     /// signature by one of these keys.
     pub credentials: Option<crate::auth::Credentials>,
@@ -59,12 +62,14 @@ impl State {
         scheduler: Scheduler,
         queues: hearth_queue::Engine,
         event_sources: hearth_event_sources::EventSources,
+        streams: hearth_streams::Streams,
         credentials: Option<crate::auth::Credentials>,
     ) -> Self {
         Self {
             scheduler,
             queues,
             event_sources,
+            streams,
             credentials,
             guard: guard::RequestGuard::default(),
             body_budget: body::BodyBudget::new(1 << 30),
@@ -232,7 +237,16 @@ async fn admit(
         ),
         None => None,
     };
-    let limit = body::route_limit(&parts.method, parts.uri.path());
+    let limit = if parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("Kinesis_"))
+    {
+        kinesis::MAX_REQUEST_BYTES
+    } else {
+        body::route_limit(&parts.method, parts.uri.path())
+    };
     let (bytes, reservation) = body::read(
         &parts.headers,
         incoming,
@@ -260,6 +274,9 @@ async fn route(
 ) -> Result<Response<Body>, ApiError> {
     if let Some(protocol) = sqs::protocol_of(&req) {
         return Ok(sqs::handle(&state.queues, req, protocol, request_id).await);
+    }
+    if kinesis::is_kinesis(&req) {
+        return Ok(kinesis::handle(&state.streams, req, request_id).await);
     }
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

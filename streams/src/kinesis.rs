@@ -601,7 +601,7 @@ impl Streams {
     ) -> Result<(), StreamError> {
         check_stream_name(name)?;
         let count = match (shard_count, on_demand) {
-            (Some(n), _) if n == 0 => {
+            (Some(0), _) => {
                 return Err(StreamError::validation(
                     "1 validation error detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1",
                 ));

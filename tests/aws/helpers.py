@@ -238,9 +238,11 @@ def make_client(
     access_key: str = ACCESS_KEY,
     secret_key: str = SECRET_KEY,
     validate: bool = True,
+    service: str = "lambda",
 ):
+    """A boto3 client of `service` on hearth's port: one attempt, so an error surfaces."""
     return boto3.client(
-        "lambda",
+        service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=access_key,
@@ -256,19 +258,12 @@ def make_client(
 
 def make_sqs_client(endpoint: str, validate: bool = True):
     """boto3 SQS on hearth's port (botocore sends SQS's JSON protocol)."""
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        config=Config(
-            retries={"max_attempts": 1},
-            parameter_validation=validate,
-            connect_timeout=5,
-            read_timeout=30,
-        ),
-    )
+    return make_client(endpoint, validate=validate, service="sqs")
+
+
+def make_kinesis_client(endpoint: str, validate: bool = True):
+    """boto3 Kinesis on hearth's port (JSON 1.1)."""
+    return make_client(endpoint, validate=validate, service="kinesis")
 
 
 def _cli_version() -> str:
