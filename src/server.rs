@@ -126,6 +126,7 @@ pub async fn serve(
         scheduler.config().state_dir.join("mappings"),
         scheduler.clone(),
         queues.clone(),
+        streams.clone(),
     )
     .await
     .map_err(|e| std::io::Error::other(format!("cannot open the event source mappings: {e}")))?;

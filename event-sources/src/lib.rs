@@ -1,22 +1,26 @@
 //! Event source mappings and their pollers. Functions are invoked only through the
 //! scheduler, so reserved concurrency and throttling apply to every batch.
 //!
-//! Today the sources are the embedded SQS queues of [`hearth_queue`]; the streams follow.
-//! A mapping is one file `mappings/<uuid>.json` under the state dir, written atomically
+//! The sources are the embedded SQS queues of [`hearth_queue`] and the Kinesis streams of
+//! [`hearth_streams`]. A mapping is one file `mappings/<uuid>.json` under the state dir, written atomically
 //! before the API answers, so mappings survive `kill -9` and their pollers resume at start.
 //!
 //! Layout: [`mapping`] (fields, validation, the API's view), [`filter`] (`FilterCriteria`),
 //! [`sqs_event`] (the event Lambda builds, partial batch responses), [`poller`] (workers,
-//! batching, deletion, scaling).
+//! batching, deletion, scaling); [`kinesis_event`] and [`stream_poller`] (per-shard order,
+//! parallelization, retries, bisection, checkpoints) for streams.
 
 pub mod filter;
+pub mod kinesis_event;
 pub mod mapping;
 pub mod poller;
 pub mod sqs_event;
+pub mod stream_poller;
 
 use hearth_queue::Engine;
 use hearth_scheduler::{DeployError, Scheduler};
-use mapping::{Mapping, MappingRequest};
+use hearth_streams::Streams;
+use mapping::{Mapping, MappingRequest, Source};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -45,14 +49,21 @@ pub struct MappingStatus {
     /// Mean time of a batch's invoke and of the whole batch, in microseconds.
     pub invoke_micros_per_batch: f64,
     pub batch_micros_per_batch: f64,
-    /// Messages waiting in the source queue.
+    /// Messages waiting in the source queue; for a stream, records not yet processed.
     pub lag: Option<u64>,
+    /// Streams: batches retried, bisected, and sent to the OnFailure destination.
+    pub retries: u64,
+    pub bisections: u64,
+    pub on_failure: u64,
+    /// Streams: each shard's iterator age (ms): how old the record it is at is.
+    pub iterator_age_ms: BTreeMap<String, u64>,
 }
 
 struct Inner {
     dir: PathBuf,
     scheduler: Scheduler,
     queues: Engine,
+    streams: Streams,
     mappings: Mutex<BTreeMap<String, Entry>>,
     /// Serialises changes, so a mapping's file and poller follow the order of requests.
     control: tokio::sync::Mutex<()>,
@@ -91,6 +102,7 @@ impl EventSources {
         dir: PathBuf,
         scheduler: Scheduler,
         queues: Engine,
+        streams: Streams,
     ) -> Result<Self, DeployError> {
         let read_dir = dir.clone();
         let stored = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Mapping>> {
@@ -117,6 +129,7 @@ impl EventSources {
                 dir,
                 scheduler,
                 queues,
+                streams,
                 mappings: Mutex::new(BTreeMap::new()),
                 control: tokio::sync::Mutex::new(()),
             }),
@@ -141,11 +154,23 @@ impl EventSources {
         if !mapping.enabled {
             return None;
         }
-        match poller::start(
-            mapping.clone(),
-            self.inner.queues.clone(),
-            self.inner.scheduler.clone(),
-        ) {
+        let started = if mapping.is_stream() {
+            stream_poller::start(
+                mapping.clone(),
+                self.inner.streams.clone(),
+                self.inner.queues.clone(),
+                self.inner.scheduler.clone(),
+            )
+            .map_err(|e| e.to_string())
+        } else {
+            poller::start(
+                mapping.clone(),
+                self.inner.queues.clone(),
+                self.inner.scheduler.clone(),
+            )
+            .map_err(|e| e.to_string())
+        };
+        match started {
             Ok(p) => Some(p),
             Err(e) => {
                 tracing::warn!(mapping = %mapping.uuid, error = %e, "event source mapping not polling");
@@ -206,6 +231,48 @@ impl EventSources {
         Ok((config.fifo, config.visibility_timeout))
     }
 
+    /// What a mapping's source is, checked: the queue or stream must exist, and a queue's
+    /// visibility timeout must cover the function's timeout.
+    fn source(&self, arn: &str, timeout: u32) -> Result<Source, DeployError> {
+        match mapping::source_kind(arn) {
+            Some("sqs") => {
+                let (fifo, visibility) = self.queue(arn)?;
+                Self::check_timeouts(visibility, timeout)?;
+                Ok(Source::Queue { fifo })
+            }
+            Some("kinesis") => {
+                let exists = Streams::arn_stream_name(arn)
+                    .is_some_and(|name| self.inner.streams.describe(name).is_ok());
+                if !exists {
+                    return Err(DeployError::InvalidParameter(format!(
+                        "Stream not found: {arn}"
+                    )));
+                }
+                Ok(Source::Stream)
+            }
+            _ => Err(DeployError::InvalidParameter(format!(
+                "Unsupported event source {arn}: hearth's mappings read SQS queues and Kinesis streams."
+            ))),
+        }
+    }
+
+    /// The view of a mapping with what its poller has seen.
+    fn view(entry: &Entry, state: &str) -> Value {
+        let mut view = entry.mapping.view(state);
+        if entry.mapping.is_stream() {
+            let result = entry
+                .poller
+                .as_ref()
+                .map_or(0, |p| p.stats.last_result.load(Ordering::Relaxed));
+            view["LastProcessingResult"] = json!(match result {
+                stream_poller::RESULT_OK => "OK",
+                stream_poller::RESULT_PROBLEM => "PROBLEM: Function call failed",
+                _ => "No records processed",
+            });
+        }
+        view
+    }
+
     fn check_timeouts(visibility: u32, timeout: u32) -> Result<(), DeployError> {
         if visibility < timeout {
             return Err(DeployError::InvalidParameter(format!(
@@ -221,18 +288,12 @@ impl EventSources {
             .event_source_arn
             .clone()
             .ok_or_else(|| DeployError::InvalidParameter("EventSourceArn is required.".into()))?;
-        if !arn.starts_with("arn:aws:sqs:") {
-            return Err(DeployError::InvalidParameter(format!(
-                "Unsupported event source {arn}: hearth's mappings read SQS queues (streams are not served yet)."
-            )));
-        }
         let reference = request
             .function_name
             .clone()
             .ok_or_else(|| DeployError::InvalidParameter("FunctionName is required.".into()))?;
         let (name, qualifier, function_arn, timeout) = self.function(&reference)?;
-        let (fifo, visibility) = self.queue(&arn)?;
-        Self::check_timeouts(visibility, timeout)?;
+        let source = self.source(&arn, timeout)?;
         let config = self.inner.scheduler.config();
         let mut mapping = Mapping {
             uuid: uuid::Uuid::new_v4().to_string(),
@@ -241,7 +302,7 @@ impl EventSources {
             qualifier,
             function_arn: function_arn.clone(),
             enabled: true,
-            batch_size: 10,
+            batch_size: if source == Source::Stream { 100 } else { 10 },
             maximum_batching_window_in_seconds: 0,
             filter_criteria: None,
             function_response_types: Vec::new(),
@@ -249,24 +310,38 @@ impl EventSources {
             last_modified: now_seconds(),
             region: config.region.clone(),
             account: config.account_id.clone(),
+            starting_position: None,
+            starting_position_timestamp: None,
+            parallelization_factor: 1,
+            bisect_batch_on_function_error: false,
+            maximum_retry_attempts: -1,
+            maximum_record_age_in_seconds: -1,
+            tumbling_window_in_seconds: 0,
+            on_failure: None,
         };
-        mapping.apply(&request, fifo)?;
+        mapping.apply(&request, source, true)?;
         let _control = self.inner.control.lock().await;
         if let Some(existing) = self
             .mappings()
             .values()
             .find(|e| e.mapping.event_source_arn == arn && e.mapping.function_arn == function_arn)
         {
-            return Err(DeployError::Conflict(format!(
-                "An event source mapping with SQS arn (\" {arn} \") and function (\" {name} \") already exists. Please update or delete the existing mapping with UUID {}",
-                existing.mapping.uuid
-            )));
+            let uuid = &existing.mapping.uuid;
+            return Err(DeployError::Conflict(if source == Source::Stream {
+                format!(
+                    "The event source arn (\" {arn} \") and function (\" {name} \") provided mapping already exists. Please update or delete the existing mapping with UUID {uuid}"
+                )
+            } else {
+                format!(
+                    "An event source mapping with SQS arn (\" {arn} \") and function (\" {name} \") already exists. Please update or delete the existing mapping with UUID {uuid}"
+                )
+            }));
         }
         self.persist(&mapping).await?;
         let poller = self.start(&mapping);
-        let view = mapping.view("Creating");
-        self.mappings()
-            .insert(mapping.uuid.clone(), Entry { mapping, poller });
+        let entry = Entry { mapping, poller };
+        let view = Self::view(&entry, "Creating");
+        self.mappings().insert(entry.mapping.uuid.clone(), entry);
         Ok(view)
     }
 
@@ -280,7 +355,7 @@ impl EventSources {
     pub fn get(&self, uuid: &str) -> Result<Value, DeployError> {
         let mappings = self.mappings();
         let entry = mappings.get(uuid).ok_or_else(|| Self::not_found(uuid))?;
-        Ok(entry.mapping.view(entry.mapping.steady_state()))
+        Ok(Self::view(entry, entry.mapping.steady_state()))
     }
 
     /// `ListEventSourceMappings`, filtered by function and source, from `marker`.
@@ -306,7 +381,7 @@ impl EventSources {
         let page: Vec<Value> = matching
             .iter()
             .take(max)
-            .map(|e| e.mapping.view(e.mapping.steady_state()))
+            .map(|e| Self::view(e, e.mapping.steady_state()))
             .collect();
         let mut out = json!({ "EventSourceMappings": page });
         if matching.len() > max
@@ -325,7 +400,6 @@ impl EventSources {
             .get(uuid)
             .map(|e| e.mapping.clone())
             .ok_or_else(|| Self::not_found(uuid))?;
-        let (fifo, visibility) = self.queue(&mapping.event_source_arn)?;
         if let Some(reference) = &request.function_name {
             let (name, qualifier, arn, _) = self.function(reference)?;
             mapping.function_name = name;
@@ -333,8 +407,8 @@ impl EventSources {
             mapping.function_arn = arn;
         }
         let (_, _, _, timeout) = self.function(&mapping.function_arn)?;
-        Self::check_timeouts(visibility, timeout)?;
-        mapping.apply(&request, fifo)?;
+        let source = self.source(&mapping.event_source_arn, timeout)?;
+        mapping.apply(&request, source, false)?;
         mapping.last_modified = now_seconds();
         self.persist(&mapping).await?;
         let old = self.mappings().get_mut(uuid).and_then(|e| e.poller.take());
@@ -342,9 +416,9 @@ impl EventSources {
             old.stop().await;
         }
         let poller = self.start(&mapping);
-        let view = mapping.view("Updating");
-        self.mappings()
-            .insert(uuid.to_owned(), Entry { mapping, poller });
+        let entry = Entry { mapping, poller };
+        let view = Self::view(&entry, "Updating");
+        self.mappings().insert(uuid.to_owned(), entry);
         Ok(view)
     }
 
@@ -367,10 +441,21 @@ impl EventSources {
             self.mappings().insert(uuid.to_owned(), entry);
             return Err(internal(e));
         }
+        let view = Self::view(&entry, "Deleting");
+        let streams = self.inner.streams.clone();
+        let stream = entry.mapping.is_stream();
+        let prefix = format!("{uuid}/");
         if let Some(poller) = entry.poller {
-            tokio::spawn(poller.stop());
+            tokio::spawn(async move {
+                poller.stop().await;
+                if stream {
+                    streams.clear_checkpoints(&prefix);
+                }
+            });
+        } else if stream {
+            streams.clear_checkpoints(&prefix);
         }
-        Ok(entry.mapping.view("Deleting"))
+        Ok(view)
     }
 
     /// What each mapping has done.
@@ -407,18 +492,44 @@ impl EventSources {
                     workers: stats.workers.load(Ordering::Relaxed),
                     invoke_micros_per_batch: per_batch(stats.invoke_nanos.load(Ordering::Relaxed)),
                     batch_micros_per_batch: per_batch(stats.batch_nanos.load(Ordering::Relaxed)),
-                    lag: self
-                        .inner
-                        .queues
-                        .queue_by_arn(&e.mapping.event_source_arn)
-                        .ok()
-                        .map(|q| {
-                            let c = q.counts(now);
-                            (c.visible + c.delayed) as u64
-                        }),
+                    lag: self.lag(&e.mapping, &stats, now),
+                    retries: stats.retries.load(Ordering::Relaxed),
+                    bisections: stats.bisections.load(Ordering::Relaxed),
+                    on_failure: stats.on_failure.load(Ordering::Relaxed),
+                    iterator_age_ms: stats
+                        .positions()
+                        .into_iter()
+                        .map(|(shard, (_, age))| (shard, age))
+                        .collect(),
                 }
             })
             .collect()
+    }
+
+    /// What a mapping has yet to read: messages waiting in its queue, or the records of its
+    /// stream past each shard's position.
+    fn lag(&self, mapping: &Mapping, stats: &poller::Stats, now: u64) -> Option<u64> {
+        if mapping.is_stream() {
+            let name = Streams::arn_stream_name(&mapping.event_source_arn)?;
+            let positions = stats.positions();
+            let shards = self.inner.streams.describe(name).ok()?.shards;
+            let behind = shards
+                .iter()
+                .map(|s| {
+                    let from = positions.get(&s.id).map_or(0, |(next, _)| *next);
+                    self.inner.streams.backlog(name, &s.id, from).unwrap_or(0) as u64
+                })
+                .sum();
+            return Some(behind);
+        }
+        self.inner
+            .queues
+            .queue_by_arn(&mapping.event_source_arn)
+            .ok()
+            .map(|q| {
+                let c = q.counts(now);
+                (c.visible + c.delayed) as u64
+            })
     }
 
     /// Stops every poller (each finishes the batch it is delivering).

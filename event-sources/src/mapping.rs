@@ -70,6 +70,53 @@ pub struct Mapping {
     pub last_modified: f64,
     pub region: String,
     pub account: String,
+    /// Stream sources only, from here on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starting_position: Option<String>,
+    /// Epoch seconds, with `AT_TIMESTAMP`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starting_position_timestamp: Option<f64>,
+    #[serde(default = "one")]
+    pub parallelization_factor: u32,
+    #[serde(default)]
+    pub bisect_batch_on_function_error: bool,
+    /// -1: until the record expires.
+    #[serde(default = "minus_one")]
+    pub maximum_retry_attempts: i64,
+    /// -1: the stream's retention.
+    #[serde(default = "minus_one")]
+    pub maximum_record_age_in_seconds: i64,
+    #[serde(default)]
+    pub tumbling_window_in_seconds: u32,
+    /// `DestinationConfig.OnFailure.Destination` (an SQS queue's ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn minus_one() -> i64 {
+    -1
+}
+
+/// What a mapping reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Queue { fifo: bool },
+    Stream,
+}
+
+/// What the source of `arn` is, by its service.
+pub fn source_kind(arn: &str) -> Option<&'static str> {
+    if arn.starts_with("arn:aws:sqs:") {
+        Some("sqs")
+    } else if arn.starts_with("arn:aws:kinesis:") {
+        Some("kinesis")
+    } else {
+        None
+    }
 }
 
 fn invalid(message: impl Into<String>) -> DeployError {
@@ -98,41 +145,138 @@ impl Mapping {
             .and_then(|s| s.maximum_concurrency)
     }
 
-    /// Applies a request's fields; `creating` takes the SQS defaults for what is absent.
-    pub fn apply(&mut self, request: &MappingRequest, fifo: bool) -> Result<(), DeployError> {
-        let stream_only = [
-            ("StartingPosition", request.starting_position.is_some()),
-            (
-                "StartingPositionTimestamp",
-                request.starting_position_timestamp.is_some(),
-            ),
-            (
-                "ParallelizationFactor",
-                request.parallelization_factor.is_some(),
-            ),
-            (
-                "BisectBatchOnFunctionError",
-                request.bisect_batch_on_function_error.is_some(),
-            ),
-            (
-                "MaximumRetryAttempts",
-                request.maximum_retry_attempts.is_some(),
-            ),
-            (
-                "MaximumRecordAgeInSeconds",
-                request.maximum_record_age_in_seconds.is_some(),
-            ),
-            (
-                "TumblingWindowInSeconds",
-                request.tumbling_window_in_seconds.is_some(),
-            ),
-            ("DestinationConfig", request.destination_config.is_some()),
-        ];
-        if let Some((name, _)) = stream_only.iter().find(|(_, given)| *given) {
-            return Err(invalid(format!(
-                "Unsupported {name} parameter for given event source."
-            )));
+    pub fn is_stream(&self) -> bool {
+        source_kind(&self.event_source_arn) == Some("kinesis")
+    }
+
+    /// Applies a request's fields to a mapping of `source`; `creating` says whether this is
+    /// the mapping's creation (only then may a stream's starting position be set).
+    pub fn apply(
+        &mut self,
+        request: &MappingRequest,
+        source: Source,
+        creating: bool,
+    ) -> Result<(), DeployError> {
+        match source {
+            Source::Queue { fifo } => self.apply_queue(request, fifo),
+            Source::Stream => self.apply_stream(request, creating),
         }
+    }
+
+    fn apply_stream(
+        &mut self,
+        request: &MappingRequest,
+        creating: bool,
+    ) -> Result<(), DeployError> {
+        if request.scaling_config.is_some() {
+            return Err(invalid(
+                "Unsupported ScalingConfig parameter for given event source.",
+            ));
+        }
+        self.apply_common(request)?;
+        if request.starting_position.is_some() || request.starting_position_timestamp.is_some() {
+            if !creating {
+                return Err(invalid(
+                    "StartingPosition cannot be changed: create a new event source mapping.",
+                ));
+            }
+            let position = request.starting_position.as_deref().unwrap_or_default();
+            if !matches!(position, "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP") {
+                return Err(DeployError::Validation(format!(
+                    "1 validation error detected: Value '{position}' at 'startingPosition' failed to satisfy constraint: Member must satisfy enum value set: [TRIM_HORIZON, LATEST, AT_TIMESTAMP]"
+                )));
+            }
+            let timestamp = match &request.starting_position_timestamp {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_f64().ok_or_else(|| {
+                    invalid(
+                        "StartingPositionTimestamp must be a number of seconds since the epoch.",
+                    )
+                })?),
+            };
+            match (position, timestamp) {
+                ("AT_TIMESTAMP", None) => {
+                    return Err(invalid(
+                        "StartingPositionTimestamp must be provided with StartingPosition AT_TIMESTAMP.",
+                    ));
+                }
+                ("AT_TIMESTAMP", Some(t)) if t > self.last_modified + 1.0 => {
+                    return Err(invalid(
+                        "StartingPositionTimestamp cannot be in the future.",
+                    ));
+                }
+                ("AT_TIMESTAMP", _) => {}
+                (_, Some(_)) => {
+                    return Err(invalid(
+                        "StartingPositionTimestamp is only valid with StartingPosition AT_TIMESTAMP.",
+                    ));
+                }
+                _ => {}
+            }
+            self.starting_position = Some(position.to_owned());
+            self.starting_position_timestamp = timestamp;
+        }
+        if self.starting_position.is_none() {
+            return Err(invalid(
+                "StartingPosition is required for a stream event source.",
+            ));
+        }
+        let range = |name: &str, value: i64, low: i64, high: i64| {
+            if (low..=high).contains(&value) {
+                Ok(value)
+            } else {
+                Err(DeployError::Validation(format!(
+                    "1 validation error detected: Value '{value}' at '{name}' failed to satisfy constraint: Member must have value between {low} and {high}"
+                )))
+            }
+        };
+        if let Some(n) = request.parallelization_factor {
+            self.parallelization_factor = range("parallelizationFactor", n, 1, 10)? as u32;
+        }
+        if let Some(b) = request.bisect_batch_on_function_error {
+            self.bisect_batch_on_function_error = b;
+        }
+        if let Some(n) = request.maximum_retry_attempts {
+            self.maximum_retry_attempts = range("maximumRetryAttempts", n, -1, 10_000)?;
+        }
+        if let Some(n) = request.maximum_record_age_in_seconds {
+            if n != -1 {
+                range("maximumRecordAgeInSeconds", n, 60, 604_800)?;
+            }
+            self.maximum_record_age_in_seconds = n;
+        }
+        if let Some(n) = request.tumbling_window_in_seconds {
+            range("tumblingWindowInSeconds", n, 0, 900)?;
+            if n > 0 {
+                return Err(invalid(
+                    "TumblingWindowInSeconds is not supported by hearth yet: leave it 0.",
+                ));
+            }
+            self.tumbling_window_in_seconds = 0;
+        }
+        if let Some(config) = &request.destination_config {
+            let destination = config
+                .get("OnFailure")
+                .and_then(|f| f.get("Destination"))
+                .and_then(Value::as_str)
+                .filter(|d| !d.is_empty());
+            match destination {
+                Some(arn) if arn.starts_with("arn:aws:sqs:") => {
+                    self.on_failure = Some(arn.to_owned());
+                }
+                Some(arn) => {
+                    return Err(invalid(format!(
+                        "Unsupported OnFailure destination {arn}: hearth's stream mappings send failure records to SQS queues."
+                    )));
+                }
+                None => self.on_failure = None,
+            }
+        }
+        Ok(())
+    }
+
+    /// The fields SQS and stream sources share.
+    fn apply_common(&mut self, request: &MappingRequest) -> Result<(), DeployError> {
         if let Some(enabled) = request.enabled {
             self.enabled = enabled;
         }
@@ -171,6 +315,44 @@ impl Mapping {
             }
             self.function_response_types = types.clone();
         }
+        Ok(())
+    }
+
+    fn apply_queue(&mut self, request: &MappingRequest, fifo: bool) -> Result<(), DeployError> {
+        let stream_only = [
+            ("StartingPosition", request.starting_position.is_some()),
+            (
+                "StartingPositionTimestamp",
+                request.starting_position_timestamp.is_some(),
+            ),
+            (
+                "ParallelizationFactor",
+                request.parallelization_factor.is_some(),
+            ),
+            (
+                "BisectBatchOnFunctionError",
+                request.bisect_batch_on_function_error.is_some(),
+            ),
+            (
+                "MaximumRetryAttempts",
+                request.maximum_retry_attempts.is_some(),
+            ),
+            (
+                "MaximumRecordAgeInSeconds",
+                request.maximum_record_age_in_seconds.is_some(),
+            ),
+            (
+                "TumblingWindowInSeconds",
+                request.tumbling_window_in_seconds.is_some(),
+            ),
+            ("DestinationConfig", request.destination_config.is_some()),
+        ];
+        if let Some((name, _)) = stream_only.iter().find(|(_, given)| *given) {
+            return Err(invalid(format!(
+                "Unsupported {name} parameter for given event source."
+            )));
+        }
+        self.apply_common(request)?;
         if let Some(scaling) = &request.scaling_config {
             if let Some(n) = scaling.maximum_concurrency
                 && !(2..=1000).contains(&n)
@@ -228,6 +410,23 @@ impl Mapping {
         if let Some(scaling) = &self.scaling_config {
             out["ScalingConfig"] = json!(scaling);
         }
+        if self.is_stream() {
+            out["StateTransitionReason"] = json!("User action");
+            out["StartingPosition"] = json!(self.starting_position);
+            if let Some(t) = self.starting_position_timestamp {
+                out["StartingPositionTimestamp"] = json!(t);
+            }
+            out["ParallelizationFactor"] = json!(self.parallelization_factor);
+            out["BisectBatchOnFunctionError"] = json!(self.bisect_batch_on_function_error);
+            out["MaximumRetryAttempts"] = json!(self.maximum_retry_attempts);
+            out["MaximumRecordAgeInSeconds"] = json!(self.maximum_record_age_in_seconds);
+            out["TumblingWindowInSeconds"] = json!(self.tumbling_window_in_seconds);
+            out["DestinationConfig"] = match &self.on_failure {
+                Some(arn) => json!({"OnFailure": {"Destination": arn}}),
+                None => json!({"OnFailure": {}}),
+            };
+            out["LastProcessingResult"] = json!("No records processed");
+        }
         out
     }
 
@@ -257,12 +456,102 @@ mod tests {
             last_modified: 0.0,
             region: "us-east-1".into(),
             account: "1".into(),
+            starting_position: None,
+            starting_position_timestamp: None,
+            parallelization_factor: 1,
+            bisect_batch_on_function_error: false,
+            maximum_retry_attempts: -1,
+            maximum_record_age_in_seconds: -1,
+            tumbling_window_in_seconds: 0,
+            on_failure: None,
         }
     }
 
     fn apply(request: MappingRequest, fifo: bool) -> Result<Mapping, DeployError> {
         let mut m = base();
-        m.apply(&request, fifo).map(|()| m)
+        m.apply(&request, Source::Queue { fifo }, true).map(|()| m)
+    }
+
+    fn stream(request: MappingRequest) -> Result<Mapping, DeployError> {
+        let mut m = base();
+        m.event_source_arn = "arn:aws:kinesis:us-east-1:1:stream/s".into();
+        m.batch_size = 100;
+        m.apply(&request, Source::Stream, true).map(|()| m)
+    }
+
+    #[test]
+    fn lambdas_rules_for_stream_sources() {
+        let latest = || MappingRequest {
+            starting_position: Some("LATEST".into()),
+            ..Default::default()
+        };
+        let m = stream(latest()).expect("LATEST");
+        let view = m.view("Creating");
+        assert_eq!(view["StateTransitionReason"], "User action");
+        assert_eq!(view["MaximumRetryAttempts"], -1);
+        assert_eq!(view["MaximumRecordAgeInSeconds"], -1);
+        assert_eq!(view["LastProcessingResult"], "No records processed");
+        assert!(
+            stream(MappingRequest::default()).is_err(),
+            "StartingPosition is required"
+        );
+        assert!(
+            stream(MappingRequest {
+                starting_position: Some("AT_TIMESTAMP".into()),
+                ..Default::default()
+            })
+            .is_err(),
+            "AT_TIMESTAMP needs its timestamp"
+        );
+        assert!(
+            stream(MappingRequest {
+                starting_position: Some("AT_TIMESTAMP".into()),
+                starting_position_timestamp: Some(json!(4_000_000_000.0)),
+                ..Default::default()
+            })
+            .is_err(),
+            "not in the future"
+        );
+        let with = |f: fn(&mut MappingRequest)| {
+            let mut r = latest();
+            f(&mut r);
+            stream(r)
+        };
+        assert!(with(|r| r.parallelization_factor = Some(11)).is_err());
+        assert_eq!(
+            with(|r| r.parallelization_factor = Some(10))
+                .expect("10")
+                .parallelization_factor,
+            10
+        );
+        assert!(with(|r| r.maximum_record_age_in_seconds = Some(59)).is_err());
+        assert!(with(|r| r.maximum_retry_attempts = Some(10_001)).is_err());
+        assert!(
+            with(|r| r.batch_size = Some(1000)).is_ok(),
+            "no window needed"
+        );
+        assert!(
+            with(|r| r.scaling_config = Some(ScalingConfig {
+                maximum_concurrency: Some(2)
+            }))
+            .is_err()
+        );
+        assert!(
+            with(|r| r.destination_config =
+                Some(json!({"OnFailure": {"Destination": "arn:aws:sns:us-east-1:1:t"}})))
+            .is_err()
+        );
+        let m = with(|r| {
+            r.destination_config =
+                Some(json!({"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:1:dlq"}}))
+        })
+        .expect("sqs destination");
+        assert_eq!(m.on_failure.as_deref(), Some("arn:aws:sqs:us-east-1:1:dlq"));
+        let mut m = stream(latest()).expect("created");
+        assert!(
+            m.apply(&latest(), Source::Stream, false).is_err(),
+            "fixed once created"
+        );
     }
 
     #[test]

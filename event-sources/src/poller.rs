@@ -22,9 +22,11 @@ use crate::mapping::Mapping;
 use crate::sqs_event;
 use hearth_queue::{QueueService, ReceiveOptions, Received};
 use hearth_scheduler::{InvokeError, InvokeRequest, Scheduler};
+use std::collections::BTreeMap;
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -48,6 +50,32 @@ pub struct Stats {
     /// Nanoseconds spent in the function's invokes, and in the whole of each batch.
     pub invoke_nanos: AtomicU64,
     pub batch_nanos: AtomicU64,
+    /// Streams: batches retried, split, and given up to the OnFailure destination.
+    pub retries: AtomicU64,
+    pub bisections: AtomicU64,
+    pub on_failure: AtomicU64,
+    /// `LastProcessingResult` ([`crate::stream_poller::RESULT_OK`]…).
+    pub last_result: AtomicU8,
+    /// Streams: each shard's next sequence number and iterator age (ms).
+    pub positions: Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+impl Stats {
+    /// Records where a shard's reading is, and how old the record there is.
+    pub fn set_position(&self, shard: &str, next: u64, age_ms: u64) {
+        self.positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(shard.to_owned(), (next, age_ms));
+    }
+
+    /// Each shard's (next sequence number, iterator age in ms).
+    pub fn positions(&self) -> BTreeMap<String, (u64, u64)> {
+        self.positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// A running poller; stops when dropped or told to.
@@ -59,6 +87,18 @@ pub struct Poller {
 }
 
 impl Poller {
+    pub(crate) fn new(
+        stop: watch::Sender<bool>,
+        stats: Arc<Stats>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            stop,
+            stats,
+            task: Some(task),
+        }
+    }
+
     /// Stops the workers (each finishes the batch it is delivering) and waits for them.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);

@@ -59,3 +59,63 @@ pub mod sqs {
         pub item_identifier: String,
     }
 }
+
+/// Kinesis: the event of a stream's event source mapping, and the partial batch response.
+pub mod kinesis {
+    use base64::Engine as _;
+    use serde::{Deserialize, Serialize};
+
+    /// `{"Records": [...]}`: records of one shard, in order.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    pub struct KinesisEvent {
+        pub records: Vec<KinesisEventRecord>,
+    }
+
+    /// One record with where it came from.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct KinesisEventRecord {
+        pub kinesis: KinesisRecord,
+        #[serde(rename = "eventID")]
+        pub event_id: String,
+        pub event_name: String,
+        pub event_source: String,
+        #[serde(rename = "eventSourceARN")]
+        pub event_source_arn: String,
+        pub aws_region: String,
+    }
+
+    /// The record itself (`data` is base64).
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct KinesisRecord {
+        pub partition_key: String,
+        pub sequence_number: String,
+        pub data: String,
+        /// Seconds since the epoch.
+        pub approximate_arrival_timestamp: f64,
+    }
+
+    impl KinesisRecord {
+        /// The record's data, decoded (empty if it is not valid base64).
+        pub fn bytes(&self) -> Vec<u8> {
+            base64::engine::general_purpose::STANDARD
+                .decode(&self.data)
+                .unwrap_or_default()
+        }
+    }
+
+    /// `ReportBatchItemFailures`' answer: the records that failed, by sequence number.
+    #[derive(Debug, Clone, Default, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct KinesisEventResponse {
+        pub batch_item_failures: Vec<BatchItemFailure>,
+    }
+
+    #[derive(Debug, Clone, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct BatchItemFailure {
+        pub item_identifier: String,
+    }
+}

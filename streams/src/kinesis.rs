@@ -309,6 +309,15 @@ struct Inner {
     /// Serialises control-plane changes (create, delete, reshard, retention, tags).
     control: tokio::sync::Mutex<()>,
     bytes: AtomicU64,
+    /// Consumers' checkpoints by key: their journal record and value.
+    checkpoints: Mutex<HashMap<String, (u64, serde_json::Value)>>,
+}
+
+/// A consumer's checkpoint as journaled (after a leading byte 2).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredCheckpoint {
+    key: String,
+    value: serde_json::Value,
 }
 
 /// Every stream of one node. Cheap to clone.
@@ -445,8 +454,18 @@ impl Streams {
         let (journal, records) = Journal::open_dir(dir, Options::default())?;
         let mut streams: HashMap<u64, Arc<Stream>> = HashMap::new();
         let mut pending = Vec::new();
+        let mut checkpoints = HashMap::new();
         for record in records {
-            if record.payload.first() == Some(&b'{') {
+            if record.payload.first() == Some(&2) {
+                match serde_json::from_slice::<StoredCheckpoint>(&record.payload[1..]) {
+                    Ok(c) => {
+                        checkpoints.insert(c.key, (record.id, c.value));
+                    }
+                    Err(e) => {
+                        tracing::error!(id = record.id, error = %e, "checkpoint hearth cannot read; left in the journal")
+                    }
+                }
+            } else if record.payload.first() == Some(&b'{') {
                 match serde_json::from_slice::<StreamRecord>(&record.payload) {
                     Ok(r) => {
                         let state = StreamState {
@@ -528,8 +547,67 @@ impl Streams {
                 streams: RwLock::new(by_name),
                 control: tokio::sync::Mutex::new(()),
                 bytes: AtomicU64::new(bytes),
+                checkpoints: Mutex::new(checkpoints),
             }),
         })
+    }
+
+    fn checkpoints(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, serde_json::Value)>> {
+        self.inner
+            .checkpoints
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A consumer's checkpoint (an event source mapping's place in a shard).
+    pub fn checkpoint(&self, key: &str) -> Option<serde_json::Value> {
+        self.checkpoints().get(key).map(|(_, v)| v.clone())
+    }
+
+    /// Records a checkpoint, in the same journal as the records: it is never durable before
+    /// the records it has passed. Not waited for: a crash at most repeats a batch.
+    pub fn set_checkpoint(&self, key: &str, value: serde_json::Value) {
+        let stored = StoredCheckpoint {
+            key: key.to_owned(),
+            value: value.clone(),
+        };
+        let mut payload = vec![2];
+        payload.extend(serde_json::to_vec(&stored).unwrap_or_default());
+        let mut checkpoints = self.checkpoints();
+        match checkpoints.get_mut(key) {
+            Some((id, old)) => {
+                drop(self.inner.journal.replace(*id, payload));
+                *old = value;
+            }
+            None => {
+                let id = self.inner.journal.append(payload).id;
+                checkpoints.insert(key.to_owned(), (id, value));
+            }
+        }
+    }
+
+    /// Forgets the checkpoints whose keys start with `prefix` (a deleted mapping's).
+    pub fn clear_checkpoints(&self, prefix: &str) {
+        self.checkpoints().retain(|key, (id, _)| {
+            let keep = !key.starts_with(prefix);
+            if !keep {
+                self.inner.journal.remove(*id);
+            }
+            keep
+        });
+    }
+
+    /// Durable records of shard `shard_id` at or after sequence number `from`.
+    pub fn backlog(&self, name: &str, shard_id: &str, from: u64) -> Result<usize, StreamError> {
+        let stream = self.stream(name)?;
+        let state = stream.state();
+        let shard = &state.shards[state.shard(shard_id)?];
+        let start = shard.position(from);
+        Ok(shard
+            .records
+            .range(start..)
+            .take_while(|r| r.durable.load(Ordering::Acquire))
+            .count())
     }
 
     pub fn clock(&self) -> &Clock {

@@ -1,0 +1,216 @@
+//! The event Lambda builds from Kinesis records, the view filters see, and the record a
+//! batch that failed for good sends to its OnFailure destination.
+//!
+//! Field for field as AWS sends them: `approximateArrivalTimestamp` is a JSON number of
+//! seconds, there is no `encryptionType`, `eventID` is `shardId:sequenceNumber`.
+
+use base64::Engine as _;
+use hearth_streams::kinesis::Record;
+use serde_json::{Value, json};
+
+/// Where a batch's records come from.
+#[derive(Debug, Clone)]
+pub struct Origin<'a> {
+    pub stream_arn: &'a str,
+    pub shard_id: &'a str,
+    pub region: &'a str,
+    /// The function's execution role (`invokeIdentityArn`).
+    pub identity_arn: &'a str,
+}
+
+fn seconds(ms: u64) -> Value {
+    json!(ms as f64 / 1000.0)
+}
+
+/// One record of the event.
+pub fn record(rec: &Record, origin: &Origin<'_>) -> Value {
+    json!({
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": &*rec.partition_key,
+            "sequenceNumber": rec.sequence_number,
+            "data": base64::engine::general_purpose::STANDARD.encode(&rec.data),
+            "approximateArrivalTimestamp": seconds(rec.arrival_ms),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": format!("{}:{}", origin.shard_id, rec.sequence_number),
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": origin.identity_arn,
+        "awsRegion": origin.region,
+        "eventSourceARN": origin.stream_arn,
+    })
+}
+
+/// The event of a batch: `{"Records": [...]}`.
+pub fn event(records: &[&Record], origin: &Origin<'_>) -> Vec<u8> {
+    let records: Vec<Value> = records.iter().map(|r| record(r, origin)).collect();
+    serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
+}
+
+/// What a filter pattern matches a Kinesis record against: its metadata, and `data` decoded
+/// when it is JSON (a record whose data is not JSON has no `data` for a pattern to match).
+pub fn filter_view(rec: &Record) -> Value {
+    let mut view = json!({
+        "kinesisSchemaVersion": "1.0",
+        "partitionKey": &*rec.partition_key,
+        "sequenceNumber": rec.sequence_number,
+        "approximateArrivalTimestamp": seconds(rec.arrival_ms),
+    });
+    if let Ok(data) = serde_json::from_slice::<Value>(&rec.data)
+        && (data.is_object() || data.is_array())
+    {
+        view["data"] = data;
+    }
+    view
+}
+
+/// `2019-11-14T00:38:04.835Z`.
+pub fn iso_millis(ms: u64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
+}
+
+/// Why a batch was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    RetryAttemptsExhausted,
+    RecordAgeExceeded,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RetryAttemptsExhausted => "RetryAttemptsExhausted",
+            Self::RecordAgeExceeded => "RecordAgeExceeded",
+        }
+    }
+}
+
+/// What the last invoke of a failed batch answered.
+#[derive(Debug, Clone, Default)]
+pub struct LastResponse {
+    pub executed_version: Option<String>,
+    pub function_error: Option<String>,
+}
+
+/// The OnFailure record of a batch given up: AWS's `KinesisBatchInfo`, without the records.
+pub fn failure_record(
+    records: &[Record],
+    origin: &Origin<'_>,
+    function_arn: &str,
+    condition: Condition,
+    invokes: u32,
+    response: &LastResponse,
+    now_ms: u64,
+) -> Value {
+    let first = records.first();
+    let last = records.last();
+    let mut out = json!({
+        "requestContext": {
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "functionArn": function_arn,
+            "condition": condition.as_str(),
+            "approximateInvokeCount": invokes,
+        },
+        "version": "1.0",
+        "timestamp": iso_millis(now_ms),
+        "KinesisBatchInfo": {
+            "shardId": origin.shard_id,
+            "startSequenceNumber": first.map(|r| r.sequence_number.clone()),
+            "endSequenceNumber": last.map(|r| r.sequence_number.clone()),
+            "approximateArrivalOfFirstRecord": first.map(|r| iso_millis(r.arrival_ms)),
+            "approximateArrivalOfLastRecord": last.map(|r| iso_millis(r.arrival_ms)),
+            "batchSize": records.len(),
+            "streamArn": origin.stream_arn,
+        },
+    });
+    if invokes > 0 {
+        let mut context = json!({
+            "statusCode": 200,
+            "executedVersion": response.executed_version.as_deref().unwrap_or("$LATEST"),
+        });
+        if let Some(e) = &response.function_error {
+            context["functionError"] = json!(e);
+        }
+        out["responseContext"] = context;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> Record {
+        Record {
+            sequence_number: hearth_streams::kinesis::sequence_number(7),
+            seq: 7,
+            arrival_ms: 1_545_084_650_987,
+            partition_key: "1".into(),
+            data: br#"{"temperature": 30}"#.to_vec().into(),
+        }
+    }
+
+    const ORIGIN: Origin<'static> = Origin {
+        stream_arn: "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+        shard_id: "shardId-000000000006",
+        region: "us-east-1",
+        identity_arn: "arn:aws:iam::123456789012:role/lambda-role",
+    };
+
+    #[test]
+    fn the_record_has_awss_fields_and_types() {
+        let r = record(&rec(), &ORIGIN);
+        assert_eq!(
+            r["kinesis"]["approximateArrivalTimestamp"],
+            json!(1545084650.987)
+        );
+        assert!(r["kinesis"].get("encryptionType").is_none());
+        assert_eq!(
+            r["eventID"],
+            format!("shardId-000000000006:{}", rec().sequence_number)
+        );
+        assert_eq!(r["kinesis"]["data"], "eyJ0ZW1wZXJhdHVyZSI6IDMwfQ==");
+        assert_eq!(r["eventName"], "aws:kinesis:record");
+        let view = filter_view(&rec());
+        assert_eq!(view["data"]["temperature"], 30);
+        let mut plain = rec();
+        plain.data = b"not json".to_vec().into();
+        assert!(filter_view(&plain).get("data").is_none());
+    }
+
+    #[test]
+    fn the_failure_record_names_the_batch() {
+        let f = failure_record(
+            &[rec(), rec()],
+            &ORIGIN,
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+            Condition::RetryAttemptsExhausted,
+            3,
+            &LastResponse {
+                executed_version: Some("$LATEST".into()),
+                function_error: Some("Unhandled".into()),
+            },
+            1_573_690_429_717,
+        );
+        assert_eq!(f["timestamp"], "2019-11-14T00:13:49.717Z");
+        assert_eq!(f["KinesisBatchInfo"]["batchSize"], 2);
+        assert_eq!(
+            f["KinesisBatchInfo"]["approximateArrivalOfFirstRecord"],
+            "2018-12-17T22:10:50.987Z"
+        );
+        assert_eq!(f["responseContext"]["functionError"], "Unhandled");
+        assert_eq!(f["requestContext"]["approximateInvokeCount"], 3);
+    }
+}

@@ -1,0 +1,565 @@
+//! The stream poller of one mapping: one task per shard, reading in order from the shard's
+//! checkpoint, invoking the function synchronously through the scheduler, and moving the
+//! checkpoint only past what has been dealt with.
+//!
+//! - Shards: a shard starts once its parents have been read to their end (a consumer
+//!   finishes a parent before its children); shards that resharding adds are picked up
+//!   within a second.
+//! - Order: each round reads up to `BatchSize × ParallelizationFactor` records; records are
+//!   dealt to `ParallelizationFactor` lanes by the hash of their partition key, the lanes
+//!   run at once, each in order, and the next round starts when all are done — so records
+//!   with the same key are never reordered.
+//! - Failure: a function error retries the batch (after a short backoff) until
+//!   `MaximumRetryAttempts` (-1: until the records expire); with
+//!   `BisectBatchOnFunctionError` a failed batch of more than one record is split in two
+//!   first, and splits do not count as retries. With `ReportBatchItemFailures` the records
+//!   before the lowest reported sequence number are done and the batch retries from it. A
+//!   batch given up goes to the OnFailure queue as AWS's `KinesisBatchInfo` record, and the
+//!   shard goes on. Records older than `MaximumRecordAgeInSeconds` are given up unread by
+//!   the function (`RecordAgeExceeded`).
+//! - Throttles (reserved concurrency, account limit, capacity) wait and retry; they never
+//!   count as retries.
+//! - Checkpoints are journaled with the records ([`Streams::set_checkpoint`]) after each
+//!   round; after a crash the round in progress runs again (at least once), never skipped.
+
+use crate::kinesis_event::{self, Condition, LastResponse, Origin};
+use crate::mapping::Mapping;
+use crate::poller::{Poller, Stats};
+use crate::{filter, sqs_event};
+use hearth_scheduler::{InvokeError, InvokeRequest, Scheduler};
+use hearth_streams::Streams;
+use hearth_streams::kinesis::{Record, StartAt, hash_key};
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// `LastProcessingResult` values, as [`Stats::last_result`] holds them.
+pub const RESULT_NONE: u8 = 0;
+pub const RESULT_OK: u8 = 1;
+pub const RESULT_PROBLEM: u8 = 2;
+
+/// First and longest wait before a failed batch is retried.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+struct Context {
+    mapping: Mapping,
+    stream: String,
+    patterns: Vec<filter::Pattern>,
+    identity_arn: String,
+    streams: Streams,
+    queues: hearth_queue::Engine,
+    scheduler: Scheduler,
+    stats: Arc<Stats>,
+}
+
+impl Context {
+    fn key(&self, shard: &str) -> String {
+        checkpoint_key(&self.mapping.uuid, shard)
+    }
+
+    fn origin<'a>(&'a self, shard: &'a str) -> Origin<'a> {
+        Origin {
+            stream_arn: &self.mapping.event_source_arn,
+            shard_id: shard,
+            region: &self.mapping.region,
+            identity_arn: &self.identity_arn,
+        }
+    }
+}
+
+/// The checkpoint key of a mapping's shard.
+pub fn checkpoint_key(uuid: &str, shard: &str) -> String {
+    format!("{uuid}/{shard}")
+}
+
+/// Where a shard's checkpoint says to go on: `Some(next sequence number)`, or `None` once
+/// the shard is done.
+fn position(value: &serde_json::Value) -> Option<u64> {
+    if value.get("done").and_then(serde_json::Value::as_bool) == Some(true) {
+        return None;
+    }
+    value.get("next").and_then(serde_json::Value::as_u64)
+}
+
+/// Starts the poller of an enabled mapping on a stream.
+pub fn start(
+    mapping: Mapping,
+    streams: Streams,
+    queues: hearth_queue::Engine,
+    scheduler: Scheduler,
+) -> Result<Poller, hearth_streams::StreamError> {
+    let stream = Streams::arn_stream_name(&mapping.event_source_arn)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            hearth_streams::StreamError::invalid(format!(
+                "{} is not a stream ARN",
+                mapping.event_source_arn
+            ))
+        })?;
+    streams.describe(&stream)?;
+    let identity_arn = scheduler
+        .get_function(&mapping.function_name, mapping.qualifier.as_deref())
+        .map(|c| c.role)
+        .unwrap_or_default();
+    let stats = Arc::new(Stats::default());
+    let context = Arc::new(Context {
+        patterns: mapping.patterns(),
+        stream,
+        identity_arn,
+        mapping,
+        streams,
+        queues,
+        scheduler,
+        stats: stats.clone(),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(control(context, stopped));
+    Ok(Poller::new(stop, stats, task))
+}
+
+/// Starts a task for every shard whose parents are done, and notes the shards that end.
+async fn control(context: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let mut running: HashMap<String, tokio::task::JoinHandle<bool>> = HashMap::new();
+    let mut done: HashSet<String> = HashSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        match context.streams.describe(&context.stream) {
+            Ok(view) => {
+                let ids: HashSet<&str> = view.shards.iter().map(|s| s.id.as_str()).collect();
+                for shard in &view.shards {
+                    if running.contains_key(&shard.id) || done.contains(&shard.id) {
+                        continue;
+                    }
+                    let checkpoint = context.streams.checkpoint(&context.key(&shard.id));
+                    if checkpoint.as_ref().is_some_and(|c| position(c).is_none()) {
+                        done.insert(shard.id.clone());
+                        continue;
+                    }
+                    // A fresh LATEST mapping has nothing to read in a closed shard.
+                    if checkpoint.is_none()
+                        && !shard.is_open()
+                        && context.mapping.starting_position.as_deref() == Some("LATEST")
+                    {
+                        done.insert(shard.id.clone());
+                        continue;
+                    }
+                    let parents_done = shard
+                        .parent
+                        .iter()
+                        .chain(&shard.adjacent_parent)
+                        .all(|p| done.contains(p) || !ids.contains(p.as_str()));
+                    if parents_done {
+                        let task = tokio::spawn(read_shard(
+                            context.clone(),
+                            shard.id.clone(),
+                            stop.clone(),
+                        ));
+                        running.insert(shard.id.clone(), task);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(mapping = %context.mapping.uuid, error = %e, "stream of an event source mapping unreadable");
+            }
+        }
+        let ended: Vec<String> = running
+            .iter()
+            .filter(|(_, t)| t.is_finished())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ended {
+            if let Some(task) = running.remove(&id)
+                && task.await.unwrap_or(false)
+            {
+                done.insert(id);
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+    for (_, task) in running {
+        let _ = task.await;
+    }
+}
+
+/// Reads one shard to its end (true) or until stopped (false).
+async fn read_shard(context: Arc<Context>, shard: String, mut stop: watch::Receiver<bool>) -> bool {
+    let streams = &context.streams;
+    let key = context.key(&shard);
+    let mut next = match streams.checkpoint(&key) {
+        Some(value) => match position(&value) {
+            Some(n) => n,
+            None => return true,
+        },
+        None => {
+            let at = match context.mapping.starting_position.as_deref() {
+                Some("LATEST") => StartAt::Latest,
+                Some("AT_TIMESTAMP") => StartAt::AtTimestamp(
+                    (context.mapping.starting_position_timestamp.unwrap_or(0.0) * 1000.0) as u64,
+                ),
+                _ => StartAt::TrimHorizon,
+            };
+            match streams.start(&context.stream, &shard, &at) {
+                Ok(n) => {
+                    // Fixed now, so a restart does not move a LATEST mapping's start.
+                    streams.set_checkpoint(&key, json!({ "next": n }));
+                    n
+                }
+                Err(e) => {
+                    tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "cannot start reading a shard");
+                    return false;
+                }
+            }
+        }
+    };
+    let batch = context.mapping.batch_size as usize;
+    let lanes = context.mapping.parallelization_factor.max(1) as usize;
+    let limit = (batch * lanes).clamp(1, hearth_streams::kinesis::MAX_GET_RECORDS);
+    let window = Duration::from_secs(u64::from(
+        context.mapping.maximum_batching_window_in_seconds,
+    ));
+    // The position whose batching window has passed (it is not waited for twice).
+    let mut waited_at: Option<u64> = None;
+    loop {
+        if *stop.borrow() {
+            return false;
+        }
+        let read = match streams.read_shard(&context.stream, &shard, next, limit) {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "shard unreadable");
+                return false;
+            }
+        };
+        context.stats.set_position(&shard, next, read.millis_behind);
+        if read.records.is_empty() {
+            if read.next.is_none() {
+                streams.set_checkpoint(&key, json!({ "done": true }));
+                return true;
+            }
+            tokio::select! {
+                _ = stop.changed() => return false,
+                () = streams.wait(&context.stream, Duration::from_millis(100)) => {}
+            }
+            continue;
+        }
+        // A batching window: wait for a full round, at most the window, then read again.
+        if read.records.len() < limit
+            && !window.is_zero()
+            && read.next.is_some()
+            && waited_at != Some(next)
+        {
+            let until = Instant::now() + window;
+            let mut have = read.records.len();
+            while have < limit && Instant::now() < until {
+                let left = until.saturating_duration_since(Instant::now());
+                tokio::select! {
+                    _ = stop.changed() => return false,
+                    () = streams.wait(&context.stream, left.min(Duration::from_millis(100))) => {}
+                }
+                have = streams
+                    .backlog(&context.stream, &shard, next)
+                    .unwrap_or(have);
+            }
+            waited_at = Some(next);
+            continue;
+        }
+        let oldest = read.records.first().map_or(0, |r| r.arrival_ms);
+        let age = streams.clock().now_ms().saturating_sub(oldest);
+        context.stats.set_position(&shard, next, age);
+        let after = read.records.last().map_or(next, |r| r.seq + 1);
+        if !round(&context, &shard, read.records, lanes, batch, &stop).await {
+            return false;
+        }
+        next = after;
+        streams.set_checkpoint(&key, json!({ "next": next }));
+        context.stats.set_position(&shard, next, 0);
+    }
+}
+
+/// One round: the records dealt to lanes by partition key, the lanes run at once.
+async fn round(
+    context: &Arc<Context>,
+    shard: &str,
+    records: Vec<Record>,
+    lanes: usize,
+    batch: usize,
+    stop: &watch::Receiver<bool>,
+) -> bool {
+    if lanes == 1 {
+        for chunk in records.chunks(batch) {
+            if !lane_batch(context, shard, chunk.to_vec(), stop).await {
+                return false;
+            }
+        }
+        return true;
+    }
+    let mut dealt: Vec<Vec<Record>> = vec![Vec::new(); lanes];
+    for record in records {
+        let lane = (hash_key(&record.partition_key) % lanes as u128) as usize;
+        dealt[lane].push(record);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for lane in dealt.into_iter().filter(|l| !l.is_empty()) {
+        let context = context.clone();
+        let shard = shard.to_owned();
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            for chunk in lane.chunks(batch) {
+                if !lane_batch(&context, &shard, chunk.to_vec(), &stop).await {
+                    return false;
+                }
+            }
+            true
+        });
+    }
+    let mut all = true;
+    while let Some(done) = tasks.join_next().await {
+        all &= done.unwrap_or(false);
+    }
+    all
+}
+
+/// How one invoke of a batch went.
+enum Outcome {
+    Success,
+    /// The function reported records failed: those before index `at` are done.
+    Partial(usize),
+    Failed,
+}
+
+/// Delivers one batch to its end: true once it is dealt with (succeeded or given up),
+/// false when stopped first.
+async fn lane_batch(
+    context: &Context,
+    shard: &str,
+    records: Vec<Record>,
+    stop: &watch::Receiver<bool>,
+) -> bool {
+    let stats = &context.stats;
+    let mapping = &context.mapping;
+    let records: Vec<Record> = records
+        .into_iter()
+        .filter(|r| {
+            let pass = filter::passes(&context.patterns, &kinesis_event::filter_view(r));
+            if !pass {
+                stats.filtered.fetch_add(1, Ordering::Relaxed);
+            }
+            pass
+        })
+        .collect();
+    let mut stack = vec![records];
+    while let Some(mut batch) = stack.pop() {
+        let mut attempts: i64 = 0;
+        let mut invokes: u32 = 0;
+        let mut backoff = RETRY_FIRST;
+        let mut last = LastResponse::default();
+        loop {
+            if mapping.maximum_record_age_in_seconds >= 0 {
+                let now = context.streams.clock().now_ms();
+                let max_ms = mapping.maximum_record_age_in_seconds as u64 * 1000;
+                let expired = batch
+                    .iter()
+                    .take_while(|r| now.saturating_sub(r.arrival_ms) > max_ms)
+                    .count();
+                if expired > 0 {
+                    let rest = batch.split_off(expired);
+                    give_up(
+                        context,
+                        shard,
+                        &batch,
+                        Condition::RecordAgeExceeded,
+                        invokes,
+                        &last,
+                    )
+                    .await;
+                    batch = rest;
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let Some((outcome, response)) = invoke(context, shard, &batch, stop).await else {
+                return false;
+            };
+            invokes += 1;
+            last = response;
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            match outcome {
+                Outcome::Success => {
+                    stats
+                        .received
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    stats.last_result.store(RESULT_OK, Ordering::Relaxed);
+                    break;
+                }
+                Outcome::Partial(at) => {
+                    stats.received.fetch_add(at as u64, Ordering::Relaxed);
+                    stats.last_result.store(RESULT_PROBLEM, Ordering::Relaxed);
+                    stats.function_errors.fetch_add(1, Ordering::Relaxed);
+                    batch = batch.split_off(at);
+                }
+                Outcome::Failed => {
+                    stats.last_result.store(RESULT_PROBLEM, Ordering::Relaxed);
+                    stats.function_errors.fetch_add(1, Ordering::Relaxed);
+                    if mapping.bisect_batch_on_function_error && batch.len() > 1 {
+                        stats.bisections.fetch_add(1, Ordering::Relaxed);
+                        let second = batch.split_off(batch.len() / 2);
+                        stack.push(second);
+                        stack.push(batch);
+                        break;
+                    }
+                }
+            }
+            attempts += 1;
+            if mapping.maximum_retry_attempts >= 0 && attempts > mapping.maximum_retry_attempts {
+                give_up(
+                    context,
+                    shard,
+                    &batch,
+                    Condition::RetryAttemptsExhausted,
+                    invokes,
+                    &last,
+                )
+                .await;
+                break;
+            }
+            stats.retries.fetch_add(1, Ordering::Relaxed);
+            let mut stop = stop.clone();
+            tokio::select! {
+                _ = stop.changed() => return false,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(RETRY_MAX);
+        }
+    }
+    true
+}
+
+/// Invokes the function with `batch`, waiting out throttles. `None` when stopped first.
+async fn invoke(
+    context: &Context,
+    shard: &str,
+    batch: &[Record],
+    stop: &watch::Receiver<bool>,
+) -> Option<(Outcome, LastResponse)> {
+    let stats = &context.stats;
+    let refs: Vec<&Record> = batch.iter().collect();
+    let payload = kinesis_event::event(&refs, &context.origin(shard));
+    let mut backoff = Duration::from_millis(20);
+    let started = Instant::now();
+    let response = loop {
+        let request = InvokeRequest {
+            function: context.mapping.function_name.clone(),
+            qualifier: context.mapping.qualifier.clone(),
+            payload: payload.clone(),
+            ..Default::default()
+        };
+        let invoked = Instant::now();
+        let result = context.scheduler.invoke(request).await;
+        stats
+            .invoke_nanos
+            .fetch_add(invoked.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let wait = match result {
+            Ok(response) => break response,
+            Err(InvokeError::Throttled { .. } | InvokeError::Capacity(_)) => {
+                stats.throttled.fetch_add(1, Ordering::Relaxed);
+                backoff
+            }
+            Err(e) => {
+                // The function is gone or hearth is stopping: the batch waits, unread.
+                tracing::warn!(mapping = %context.mapping.uuid, error = %e, "event source invoke failed");
+                Duration::from_secs(1)
+            }
+        };
+        let mut stop = stop.clone();
+        tokio::select! {
+            _ = stop.changed() => return None,
+            () = tokio::time::sleep(wait) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    };
+    stats
+        .batch_nanos
+        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    let last = LastResponse {
+        executed_version: Some(response.executed_version.clone()),
+        function_error: response.function_error.map(str::to_owned),
+    };
+    if response.function_error.is_some() {
+        return Some((Outcome::Failed, last));
+    }
+    if !context.mapping.report_batch_item_failures() {
+        return Some((Outcome::Success, last));
+    }
+    let ids: HashSet<&str> = batch.iter().map(|r| r.sequence_number.as_str()).collect();
+    let outcome = match sqs_event::failures(&response.payload, &ids) {
+        None => Outcome::Failed,
+        Some(failed) if failed.is_empty() => Outcome::Success,
+        Some(failed) => {
+            let at = batch
+                .iter()
+                .position(|r| failed.contains(&r.sequence_number))
+                .unwrap_or(0);
+            Outcome::Partial(at)
+        }
+    };
+    Some((outcome, last))
+}
+
+/// Sends a batch given up to the OnFailure destination (or drops it, said so, without one).
+async fn give_up(
+    context: &Context,
+    shard: &str,
+    batch: &[Record],
+    condition: Condition,
+    invokes: u32,
+    last: &LastResponse,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let record = kinesis_event::failure_record(
+        batch,
+        &context.origin(shard),
+        &context.mapping.function_arn,
+        condition,
+        invokes,
+        last,
+        context.streams.clock().now_ms(),
+    );
+    let Some(queue) = context
+        .mapping
+        .on_failure
+        .as_deref()
+        .and_then(hearth_queue::config::arn_queue_name)
+    else {
+        tracing::warn!(mapping = %context.mapping.uuid, shard, records = batch.len(), condition = condition.as_str(), "stream batch given up with no OnFailure destination");
+        return;
+    };
+    let message = hearth_queue::NewMessage {
+        body: record.to_string(),
+        sender_id: context.mapping.account.clone(),
+        ..Default::default()
+    };
+    let refused = match context.queues.send(queue, vec![message]).await {
+        Ok(mut results) => results.pop().and_then(Result::err).map(|e| e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    match refused {
+        None => {
+            context.stats.on_failure.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(e) => {
+            tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "OnFailure record not sent");
+        }
+    }
+}
