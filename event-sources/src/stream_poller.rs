@@ -452,10 +452,10 @@ async fn invoke(
     stop: &watch::Receiver<bool>,
 ) -> Option<(Outcome, LastResponse)> {
     let stats = &context.stats;
+    let started = Instant::now();
     let refs: Vec<&Record> = batch.iter().collect();
     let payload = kinesis_event::event(&refs, &context.origin(shard));
     let mut backoff = Duration::from_millis(20);
-    let started = Instant::now();
     let response = loop {
         let request = InvokeRequest {
             function: context.mapping.function_name.clone(),
