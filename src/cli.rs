@@ -161,11 +161,63 @@ pub async fn mappings(client: &HearthClient, out: &mut impl Write) -> anyhow::Re
             last(&m["function"]),
             last(&m["source"]),
             m["state"].as_str().unwrap_or("?"),
-            m["deleted"],
+            // A queue's deliveries end in deletes; a stream's are the records it read.
+            if m["source"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("arn:aws:kinesis:")
+            {
+                &m["received"]
+            } else {
+                &m["deleted"]
+            },
             m["function_errors"],
             m["workers"],
             m["lag"],
         )?;
+    }
+    Ok(())
+}
+
+/// `hearth streams`: every Kinesis stream's shards (records held, oldest record, open or
+/// closed) and the mappings that read it, with their lag in records.
+pub async fn streams(client: &HearthClient, out: &mut impl Write) -> anyhow::Result<()> {
+    let streams = get_json(client, "/hearth/v1/streams").await?;
+    writeln!(
+        out,
+        "{:<32} {:<22} {:<6} {:>10} {:>10} {:>9}",
+        "STREAM", "SHARD", "STATE", "RECORDS", "OLDEST", "RETENTION"
+    )?;
+    for s in streams.as_array().into_iter().flatten() {
+        let name = s["name"].as_str().unwrap_or("?");
+        for shard in s["shards"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "{:<32} {:<22} {:<6} {:>10} {:>9.0}s {:>8}h",
+                name,
+                shard["id"].as_str().unwrap_or("?"),
+                if shard["open"] == true {
+                    "open"
+                } else {
+                    "closed"
+                },
+                shard["records"],
+                shard["oldest_age_seconds"].as_f64().unwrap_or(0.0),
+                s["retention_hours"],
+            )?;
+        }
+        for m in s["mappings"].as_array().into_iter().flatten() {
+            writeln!(
+                out,
+                "  mapping {} -> {}: lag {} records",
+                m["uuid"].as_str().unwrap_or("?"),
+                m["function"]
+                    .as_str()
+                    .and_then(|f| f.rsplit(':').next())
+                    .unwrap_or("?"),
+                m["lag"],
+            )?;
+        }
     }
     Ok(())
 }

@@ -130,7 +130,14 @@ enum Command {
         #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
         endpoint: String,
     },
-    /// List event source mappings: function, source, state, messages delivered, errors, lag.
+    /// List Kinesis streams: each shard's records, oldest record and state, and the lag of
+    /// every mapping that reads the stream.
+    Streams {
+        #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+        endpoint: String,
+    },
+    /// List event source mappings (queues and streams): function, source, state, records
+    /// delivered, errors, lag.
     Mappings {
         #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
         endpoint: String,
@@ -317,6 +324,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Queues { endpoint } => {
             hearth::cli::queues(&client(&endpoint), &mut std::io::stdout()).await
+        }
+        Command::Streams { endpoint } => {
+            hearth::cli::streams(&client(&endpoint), &mut std::io::stdout()).await
         }
         Command::Mappings { endpoint } => {
             hearth::cli::mappings(&client(&endpoint), &mut std::io::stdout()).await

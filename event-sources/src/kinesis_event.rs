@@ -51,13 +51,18 @@ pub fn event(records: &[&Record], origin: &Origin<'_>) -> Vec<u8> {
         out.extend_from_slice(r.sequence_number.as_bytes());
         out.extend_from_slice(br#"","data":""#);
         let start = out.len();
-        out.resize(start + base64::encoded_len(r.data.len(), true).unwrap_or(0), 0);
+        out.resize(
+            start + base64::encoded_len(r.data.len(), true).unwrap_or(0),
+            0,
+        );
         let written = base64::engine::general_purpose::STANDARD
             .encode_slice(&r.data, &mut out[start..])
             .unwrap_or(0);
         out.truncate(start + written);
         out.extend_from_slice(br#"","approximateArrivalTimestamp":"#);
-        out.extend_from_slice(format!("{}.{:03}", r.arrival_ms / 1000, r.arrival_ms % 1000).as_bytes());
+        out.extend_from_slice(
+            format!("{}.{:03}", r.arrival_ms / 1000, r.arrival_ms % 1000).as_bytes(),
+        );
         out.extend_from_slice(br#"},"eventID":""#);
         out.extend_from_slice(shard.as_bytes());
         out.push(b':');
@@ -197,7 +202,10 @@ mod tests {
         let bytes = event(&[&rec(), &odd], &ORIGIN);
         let event: Value = serde_json::from_slice(&bytes).expect("valid JSON");
         let r = &event["Records"][0];
-        assert_eq!(event["Records"][1]["kinesis"]["partitionKey"], "quote\"and\\slash");
+        assert_eq!(
+            event["Records"][1]["kinesis"]["partitionKey"],
+            "quote\"and\\slash"
+        );
         assert_eq!(r["invokeIdentityArn"], ORIGIN.identity_arn);
         assert_eq!(r["eventSourceARN"], ORIGIN.stream_arn);
         assert_eq!(

@@ -584,3 +584,57 @@ async fn dispatch(streams: &Streams, op: &str, input: &Value) -> Result<Value, S
         )),
     }
 }
+
+/// The streams' Prometheus metrics: records held per shard.
+pub fn metrics_text(streams: &Streams) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP hearth_stream_records Records a Kinesis stream's shard holds (within retention)."
+    );
+    let _ = writeln!(out, "# TYPE hearth_stream_records gauge");
+    for stream in streams.summaries() {
+        for shard in &stream.shards {
+            let _ = writeln!(
+                out,
+                "hearth_stream_records{{stream=\"{}\",shard=\"{}\"}} {}",
+                stream.name, shard.id, shard.records
+            );
+        }
+    }
+    out
+}
+
+/// What `hearth streams` shows: every stream's shards, and the mappings that read it with
+/// their lag.
+pub fn summaries(streams: &Streams, sources: &hearth_event_sources::EventSources) -> Value {
+    let status = sources.status();
+    let list: Vec<Value> = streams
+        .summaries()
+        .into_iter()
+        .map(|s| {
+            let arn = streams.arn(&s.name);
+            let mappings: Vec<Value> = status
+                .iter()
+                .filter(|m| m.source == arn)
+                .map(|m| {
+                    json!({
+                        "uuid": m.uuid,
+                        "function": m.function,
+                        "lag": m.lag,
+                        "iterator_age_ms": m.iterator_age_ms,
+                    })
+                })
+                .collect();
+            json!({
+                "name": s.name,
+                "retention_hours": s.retention_hours,
+                "on_demand": s.on_demand,
+                "shards": s.shards,
+                "mappings": mappings,
+            })
+        })
+        .collect();
+    json!(list)
+}

@@ -293,6 +293,7 @@ async fn route(
         (&Method::GET, ["metrics"]) => {
             let mut text = state.scheduler.metrics_text();
             text.push_str(&sqs::metrics_text(&state.queues, &state.event_sources));
+            text.push_str(&kinesis::metrics_text(&state.streams));
             Ok(Response::builder()
                 .header("Content-Type", "text/plain; version=0.0.4")
                 .body(full(text))
@@ -302,6 +303,11 @@ async fn route(
             StatusCode::OK,
             request_id,
             &state.queues.summaries(),
+        )),
+        (&Method::GET, ["hearth", "v1", "streams"]) => Ok(json_response(
+            StatusCode::OK,
+            request_id,
+            &kinesis::summaries(&state.streams, &state.event_sources),
         )),
         (&Method::GET, ["hearth", "v1", "mappings"]) => Ok(json_response(
             StatusCode::OK,

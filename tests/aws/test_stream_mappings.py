@@ -260,3 +260,38 @@ def test_bad_mappings_are_refused(lambda_client, kinesis):
             DestinationConfig={"OnFailure": {"Destination": "arn:aws:sns:us-east-1:000000000000:topic"}},
         )
     assert lambda_client.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"] == []
+
+
+def test_hearth_streams_mappings_and_metrics_show_stream_work(lambda_client, kinesis, hearth):
+    import subprocess
+
+    from helpers import HEARTH_BIN
+
+    name, arn = stream(kinesis, 2)
+    function = consumer(lambda_client)
+    put(kinesis, name, [{"key": f"k{i}", "n": 0} for i in range(30)])
+    uuid = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=function, StartingPosition="TRIM_HORIZON"
+    )["UUID"]
+    wait_for(lambda: len(deliveries(hearth, function)) >= 30, 30, "records delivered")
+    wait_for(lambda: status(hearth, uuid)["lag"] == 0, 30, "lag back to 0")
+
+    def run(*args) -> str:
+        proc = subprocess.run(
+            [str(HEARTH_BIN), *args, "--endpoint", hearth.endpoint], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    shards = [l.split() for l in run("streams").splitlines() if l.startswith(name + " ")]
+    assert [s[1] for s in shards] == ["shardId-000000000000", "shardId-000000000001"]
+    assert sum(int(s[3]) for s in shards) == 30 and all(s[2] == "open" for s in shards)
+    assert f"mapping {uuid} -> {function}: lag 0 records" in run("streams")
+    mapping = next(l for l in run("mappings").splitlines() if l.startswith(uuid))
+    assert " 30 " in f" {mapping} " and "Enabled" in mapping, mapping
+    with urllib.request.urlopen(f"{hearth.endpoint}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    assert re.search(rf'hearth_mapping_messages_received_total\{{uuid="{uuid}",[^}}]*\}} 30', text)
+    assert f'hearth_mapping_iterator_age_milliseconds{{uuid="{uuid}",shard="shardId-000000000000"}} 0' in text
+    held = re.findall(rf'hearth_stream_records\{{stream="{name}",shard="[^"]+"\}} (\d+)', text)
+    assert sum(map(int, held)) == 30

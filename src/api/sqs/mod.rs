@@ -893,7 +893,7 @@ pub fn metrics_text(engine: &Engine, sources: &hearth_event_sources::EventSource
     }
     let mappings = sources.status();
     type Count = fn(&hearth_event_sources::MappingStatus) -> u64;
-    let counters: [(&str, &str, Count); 6] = [
+    let counters: [(&str, &str, Count); 9] = [
         (
             "hearth_mapping_messages_received_total",
             "Messages a mapping's poller received.",
@@ -924,6 +924,21 @@ pub fn metrics_text(engine: &Engine, sources: &hearth_event_sources::EventSource
             "Invokes of a batch that were throttled (and retried).",
             |m| m.throttled,
         ),
+        (
+            "hearth_mapping_retries_total",
+            "Stream batches retried after a function error.",
+            |m| m.retries,
+        ),
+        (
+            "hearth_mapping_bisections_total",
+            "Failed stream batches split in two (BisectBatchOnFunctionError).",
+            |m| m.bisections,
+        ),
+        (
+            "hearth_mapping_on_failure_total",
+            "Stream batches given up and sent to the OnFailure destination.",
+            |m| m.on_failure,
+        ),
     ];
     for (metric, help, value) in counters {
         let _ = writeln!(out, "# HELP {metric} {help}");
@@ -951,6 +966,21 @@ pub fn metrics_text(engine: &Engine, sources: &hearth_event_sources::EventSource
             label(&m.function),
             m.workers
         );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hearth_mapping_iterator_age_milliseconds Age of the record a stream mapping is at, per shard (0: caught up)."
+    );
+    let _ = writeln!(out, "# TYPE hearth_mapping_iterator_age_milliseconds gauge");
+    for m in &mappings {
+        for (shard, age) in &m.iterator_age_ms {
+            let _ = writeln!(
+                out,
+                "hearth_mapping_iterator_age_milliseconds{{uuid=\"{}\",shard=\"{}\"}} {age}",
+                m.uuid,
+                label(shard)
+            );
+        }
     }
     out
 }
