@@ -194,6 +194,54 @@ pub fn sqs_request(data: &[u8]) {
     assert!(response.status().as_u16() < 600);
 }
 
+/// Kinesis requests: the first line is the operation (`X-Amz-Target` after
+/// `Kinesis_20131202.`), the rest the JSON body, against a real stream engine that keeps
+/// what earlier inputs created (so puts, iterators and reshards meet real streams).
+pub fn kinesis_request(data: &[u8]) {
+    use std::sync::OnceLock;
+    static STREAMS: OnceLock<
+        Option<(
+            tokio::runtime::Runtime,
+            hearth_streams::Streams,
+            tempfile::TempDir,
+        )>,
+    > = OnceLock::new();
+    let [op, body] = fields(data, 2)[..] else {
+        return;
+    };
+    let Some((runtime, streams, _dir)) = STREAMS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().ok()?;
+            let config = hearth_streams::StreamsConfig {
+                max_bytes: 64 << 20,
+                max_streams: 16,
+                max_shards: 64,
+                ..Default::default()
+            };
+            let streams = hearth_streams::Streams::open(dir.path(), config).ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            Some((runtime, streams, dir))
+        })
+        .as_ref()
+    else {
+        return;
+    };
+    let target = format!("Kinesis_20131202.{}", String::from_utf8_lossy(op));
+    let Ok(request) = http::Request::builder()
+        .method(Method::POST)
+        .uri("/")
+        .header("x-amz-target", target)
+        .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(body)))
+    else {
+        return;
+    };
+    let response = runtime.block_on(crate::api::kinesis::handle(streams, request, "fuzz"));
+    assert!(response.status().as_u16() < 600);
+}
+
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);
 
@@ -205,4 +253,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("invoke_request", invoke_request),
     ("runtime_api", runtime_api),
     ("sqs_request", sqs_request),
+    ("kinesis_request", kinesis_request),
 ];
