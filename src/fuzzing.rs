@@ -234,7 +234,9 @@ pub fn kinesis_request(data: &[u8]) {
         .method(Method::POST)
         .uri("/")
         .header("x-amz-target", target)
-        .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(body)))
+        .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+            body,
+        )))
     else {
         return;
     };

@@ -107,6 +107,14 @@ pub fn iso_millis(ms: u64) -> String {
     )
 }
 
+/// `2020-07-30T17:00:00Z` (a tumbling window's bounds).
+pub fn iso_seconds(ms: u64) -> String {
+    let mut text = iso_millis(ms - ms % 1000);
+    text.truncate(text.len() - 5);
+    text.push('Z');
+    text
+}
+
 /// Why a batch was given up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {

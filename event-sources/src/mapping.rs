@@ -246,13 +246,7 @@ impl Mapping {
             self.maximum_record_age_in_seconds = n;
         }
         if let Some(n) = request.tumbling_window_in_seconds {
-            range("tumblingWindowInSeconds", n, 0, 900)?;
-            if n > 0 {
-                return Err(invalid(
-                    "TumblingWindowInSeconds is not supported by hearth yet: leave it 0.",
-                ));
-            }
-            self.tumbling_window_in_seconds = 0;
+            self.tumbling_window_in_seconds = range("tumblingWindowInSeconds", n, 0, 900)? as u32;
         }
         if let Some(config) = &request.destination_config {
             let destination = config

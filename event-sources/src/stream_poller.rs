@@ -19,6 +19,12 @@
 //!   the function (`RecordAgeExceeded`).
 //! - Throttles (reserved concurrency, account limit, capacity) wait and retry; they never
 //!   count as retries.
+//! - Tumbling windows (`TumblingWindowInSeconds`): records are grouped by the window their
+//!   arrival falls in (windows aligned to the epoch); each invoke carries the window, the
+//!   state the previous invoke of the window returned, and `isFinalInvokeForWindow`; once a
+//!   later record arrives or the window's end passes, a final invoke (no records) gets the
+//!   window's state. A response without `state` counts as a function error; a state over
+//!   1 MB ends the window early (`isWindowTerminatedEarly`). One lane per shard.
 //! - Checkpoints are journaled with the records ([`Streams::set_checkpoint`]) after each
 //!   round; after a crash the round in progress runs again (at least once), never skipped.
 
@@ -44,6 +50,49 @@ pub const RESULT_PROBLEM: u8 = 2;
 /// First and longest wait before a failed batch is retried.
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Most state a tumbling window carries (as JSON).
+const MAX_WINDOW_STATE_BYTES: usize = 1024 * 1024;
+
+/// A shard's open tumbling window and the state its function returned.
+#[derive(Debug, Clone, PartialEq)]
+struct Window {
+    start_ms: u64,
+    end_ms: u64,
+    state: serde_json::Value,
+    /// The function's state grew past 1 MB: the window ends at once.
+    terminated_early: bool,
+}
+
+impl Window {
+    fn of(arrival_ms: u64, seconds: u32) -> Self {
+        let width = u64::from(seconds) * 1000;
+        let start_ms = arrival_ms / width * width;
+        Self {
+            start_ms,
+            end_ms: start_ms + width,
+            state: json!({}),
+            terminated_early: false,
+        }
+    }
+
+    fn holds(&self, arrival_ms: u64) -> bool {
+        (self.start_ms..self.end_ms).contains(&arrival_ms)
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({"start": self.start_ms, "end": self.end_ms, "state": self.state})
+    }
+
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        Some(Self {
+            start_ms: value.get("start")?.as_u64()?,
+            end_ms: value.get("end")?.as_u64()?,
+            state: value.get("state").cloned().unwrap_or_else(|| json!({})),
+            terminated_early: false,
+        })
+    }
+}
 
 struct Context {
     mapping: Mapping,
@@ -220,6 +269,12 @@ async fn read_shard(context: Arc<Context>, shard: String, mut stop: watch::Recei
             }
         }
     };
+    if context.mapping.tumbling_window_in_seconds > 0 {
+        let window = streams
+            .checkpoint(&key)
+            .and_then(|c| c.get("window").and_then(Window::from_json));
+        return windowed_shard(context, shard, next, window, stop).await;
+    }
     let batch = context.mapping.batch_size as usize;
     let lanes = context.mapping.parallelization_factor.max(1) as usize;
     let limit = (batch * lanes).clamp(1, hearth_streams::kinesis::MAX_GET_RECORDS);
@@ -285,6 +340,87 @@ async fn read_shard(context: Arc<Context>, shard: String, mut stop: watch::Recei
     }
 }
 
+/// Reads a shard with tumbling windows: one lane, batches within one window, the window's
+/// state carried from invoke to invoke and checkpointed with the position.
+async fn windowed_shard(
+    context: Arc<Context>,
+    shard: String,
+    mut next: u64,
+    mut window: Option<Window>,
+    mut stop: watch::Receiver<bool>,
+) -> bool {
+    let streams = &context.streams;
+    let key = context.key(&shard);
+    let seconds = context.mapping.tumbling_window_in_seconds;
+    let batch =
+        (context.mapping.batch_size as usize).clamp(1, hearth_streams::kinesis::MAX_GET_RECORDS);
+    let save = |next: u64, window: &Option<Window>| {
+        let mut value = json!({ "next": next });
+        if let Some(w) = window {
+            value["window"] = w.to_json();
+        }
+        streams.set_checkpoint(&key, value);
+    };
+    loop {
+        if *stop.borrow() {
+            return false;
+        }
+        let read = match streams.read_shard(&context.stream, &shard, next, batch) {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "shard unreadable");
+                return false;
+            }
+        };
+        let now = streams.clock().now_ms();
+        context.stats.set_position(&shard, next, read.millis_behind);
+        // The open window ends: its end has passed, a record of a later window is next, the
+        // shard is closed and read, or the state grew too large.
+        let ends = window.as_ref().is_some_and(|w| {
+            w.terminated_early
+                || read
+                    .records
+                    .first()
+                    .map_or(now >= w.end_ms, |r| !w.holds(r.arrival_ms))
+                || (read.records.is_empty() && read.next.is_none())
+        });
+        if ends {
+            let mut open = window.take();
+            if !lane_batch(&context, &shard, Vec::new(), &stop, &mut open, true).await {
+                return false;
+            }
+            save(next, &None);
+            continue;
+        }
+        if read.records.is_empty() {
+            if read.next.is_none() {
+                streams.set_checkpoint(&key, json!({ "done": true }));
+                return true;
+            }
+            tokio::select! {
+                _ = stop.changed() => return false,
+                () = streams.wait(&context.stream, Duration::from_millis(100)) => {}
+            }
+            continue;
+        }
+        let first = read.records[0].arrival_ms;
+        let open = window
+            .get_or_insert_with(|| Window::of(first, seconds))
+            .clone();
+        let records: Vec<Record> = read
+            .records
+            .into_iter()
+            .take_while(|r| open.holds(r.arrival_ms))
+            .collect();
+        let after = records.last().map_or(next, |r| r.seq + 1);
+        if !lane_batch(&context, &shard, records, &stop, &mut window, false).await {
+            return false;
+        }
+        next = after;
+        save(next, &window);
+    }
+}
+
 /// One round: the records dealt to lanes by partition key, the lanes run at once.
 async fn round(
     context: &Arc<Context>,
@@ -296,7 +432,7 @@ async fn round(
 ) -> bool {
     if lanes == 1 {
         for chunk in records.chunks(batch) {
-            if !lane_batch(context, shard, chunk.to_vec(), stop).await {
+            if !lane_batch(context, shard, chunk.to_vec(), stop, &mut None, false).await {
                 return false;
             }
         }
@@ -314,7 +450,7 @@ async fn round(
         let stop = stop.clone();
         tasks.spawn(async move {
             for chunk in lane.chunks(batch) {
-                if !lane_batch(&context, &shard, chunk.to_vec(), &stop).await {
+                if !lane_batch(&context, &shard, chunk.to_vec(), &stop, &mut None, false).await {
                     return false;
                 }
             }
@@ -338,12 +474,20 @@ enum Outcome {
 
 /// Delivers one batch to its end: true once it is dealt with (succeeded or given up),
 /// false when stopped first.
+///
+/// With a tumbling `window`, each invoke carries it and its state, and a successful invoke's
+/// `state` replaces it; `final_invoke` is the window's last invoke (no records).
 async fn lane_batch(
     context: &Context,
     shard: &str,
     records: Vec<Record>,
     stop: &watch::Receiver<bool>,
+    window: &mut Option<Window>,
+    final_invoke: bool,
 ) -> bool {
+    if final_invoke && window.is_none() {
+        return true;
+    }
     let stats = &context.stats;
     let mapping = &context.mapping;
     let records: Vec<Record> = records
@@ -384,10 +528,12 @@ async fn lane_batch(
                     batch = rest;
                 }
             }
-            if batch.is_empty() {
+            if batch.is_empty() && !final_invoke {
                 break;
             }
-            let Some((outcome, response)) = invoke(context, shard, &batch, stop).await else {
+            let call = window.as_ref().map(|w| (w, final_invoke));
+            let Some((outcome, response, state)) = invoke(context, shard, &batch, stop, call).await
+            else {
                 return false;
             };
             invokes += 1;
@@ -399,6 +545,10 @@ async fn lane_batch(
                         .received
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     stats.last_result.store(RESULT_OK, Ordering::Relaxed);
+                    if let (Some(w), Some(state)) = (window.as_mut(), state) {
+                        w.terminated_early = state.to_string().len() > MAX_WINDOW_STATE_BYTES;
+                        w.state = state;
+                    }
                     break;
                 }
                 Outcome::Partial(at) => {
@@ -410,7 +560,8 @@ async fn lane_batch(
                 Outcome::Failed => {
                     stats.last_result.store(RESULT_PROBLEM, Ordering::Relaxed);
                     stats.function_errors.fetch_add(1, Ordering::Relaxed);
-                    if mapping.bisect_batch_on_function_error && batch.len() > 1 {
+                    if mapping.bisect_batch_on_function_error && batch.len() > 1 && window.is_none()
+                    {
                         stats.bisections.fetch_add(1, Ordering::Relaxed);
                         let second = batch.split_off(batch.len() / 2);
                         stack.push(second);
@@ -445,16 +596,38 @@ async fn lane_batch(
 }
 
 /// Invokes the function with `batch`, waiting out throttles. `None` when stopped first.
+///
+/// With a tumbling window (and whether this is its final invoke) the event carries it, and
+/// the third value is the `state` the function returned (a response without one failed).
 async fn invoke(
     context: &Context,
     shard: &str,
     batch: &[Record],
     stop: &watch::Receiver<bool>,
-) -> Option<(Outcome, LastResponse)> {
+    window: Option<(&Window, bool)>,
+) -> Option<(Outcome, LastResponse, Option<serde_json::Value>)> {
     let stats = &context.stats;
     let started = Instant::now();
     let refs: Vec<&Record> = batch.iter().collect();
-    let payload = kinesis_event::event(&refs, &context.origin(shard));
+    let mut payload = kinesis_event::event(&refs, &context.origin(shard));
+    if let Some((w, final_invoke)) = window {
+        let fields = json!({
+            "window": {
+                "start": kinesis_event::iso_seconds(w.start_ms),
+                "end": kinesis_event::iso_seconds(w.end_ms),
+            },
+            "state": w.state,
+            "shardId": shard,
+            "eventSourceARN": context.mapping.event_source_arn,
+            "isFinalInvokeForWindow": final_invoke,
+            "isWindowTerminatedEarly": final_invoke && w.terminated_early,
+        });
+        // `{"Records":[…]}` becomes `{"Records":[…],"window":…}`.
+        payload.pop();
+        let text = fields.to_string();
+        payload.push(b',');
+        payload.extend_from_slice(&text.as_bytes()[1..]);
+    }
     let mut backoff = Duration::from_millis(20);
     let response = loop {
         let request = InvokeRequest {
@@ -495,10 +668,23 @@ async fn invoke(
         function_error: response.function_error.map(str::to_owned),
     };
     if response.function_error.is_some() {
-        return Some((Outcome::Failed, last));
+        return Some((Outcome::Failed, last, None));
     }
+    let state = if window.is_some() {
+        let state = serde_json::from_slice::<serde_json::Value>(&response.payload)
+            .ok()
+            .and_then(|v| v.get("state").cloned())
+            .filter(|s| !s.is_null());
+        if state.is_none() {
+            // A windowed invoke must answer with its state.
+            return Some((Outcome::Failed, last, None));
+        }
+        state
+    } else {
+        None
+    };
     if !context.mapping.report_batch_item_failures() {
-        return Some((Outcome::Success, last));
+        return Some((Outcome::Success, last, state));
     }
     let ids: HashSet<&str> = batch.iter().map(|r| r.sequence_number.as_str()).collect();
     let outcome = match sqs_event::failures(&response.payload, &ids) {
@@ -512,7 +698,7 @@ async fn invoke(
             Outcome::Partial(at)
         }
     };
-    Some((outcome, last))
+    Some((outcome, last, state))
 }
 
 /// Sends a batch given up to the OnFailure destination (or drops it, said so, without one).

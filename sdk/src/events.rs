@@ -65,11 +65,30 @@ pub mod kinesis {
     use base64::Engine as _;
     use serde::{Deserialize, Serialize};
 
-    /// `{"Records": [...]}`: records of one shard, in order.
+    /// `{"Records": [...]}`: records of one shard, in order; with a tumbling window, also the
+    /// window, the state the window's previous invoke returned, and whether this is its
+    /// final invoke.
     #[derive(Debug, Clone, Deserialize)]
-    #[serde(rename_all = "PascalCase")]
     pub struct KinesisEvent {
+        #[serde(rename = "Records")]
         pub records: Vec<KinesisEventRecord>,
+        #[serde(default)]
+        pub window: Option<TimeWindow>,
+        #[serde(default)]
+        pub state: Option<serde_json::Value>,
+        #[serde(default, rename = "shardId")]
+        pub shard_id: Option<String>,
+        #[serde(default, rename = "isFinalInvokeForWindow")]
+        pub is_final_invoke_for_window: bool,
+        #[serde(default, rename = "isWindowTerminatedEarly")]
+        pub is_window_terminated_early: bool,
+    }
+
+    /// A tumbling window's bounds (ISO 8601).
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct TimeWindow {
+        pub start: String,
+        pub end: String,
     }
 
     /// One record with where it came from.

@@ -198,7 +198,12 @@ def test_filters_drop_exactly_what_they_should(lambda_client, kinesis, hearth):
         EventSourceArn=arn, FunctionName=function, StartingPosition="TRIM_HORIZON",
         FilterCriteria={"Filters": [{"Pattern": json.dumps({"data": {"key": ["keep"]}})}]},
     )
-    wait_for(lambda: status(hearth, mapping["UUID"])["lag"] == 0 and status(hearth, mapping["UUID"])["filtered"] == 5, 30, "all read")
+    # The function's log is written by a writer thread: wait for what it shows.
+    wait_for(
+        lambda: len(deliveries(hearth, function)) >= 5 and status(hearth, mapping["UUID"])["filtered"] == 5,
+        30, "all read",
+    )
+    wait_for(lambda: status(hearth, mapping["UUID"])["lag"] == 0, 30, "lag back to 0")
     got = deliveries(hearth, function)
     assert [(k, n) for _, _, k, n in got] == [("keep", n) for n in range(5)]
 
@@ -295,3 +300,34 @@ def test_hearth_streams_mappings_and_metrics_show_stream_work(lambda_client, kin
     assert f'hearth_mapping_iterator_age_milliseconds{{uuid="{uuid}",shard="shardId-000000000000"}} 0' in text
     held = re.findall(rf'hearth_stream_records\{{stream="{name}",shard="[^"]+"\}} (\d+)', text)
     assert sum(map(int, held)) == 30
+
+
+WINDOW = re.compile(r"window (\S+) (\d+) final=(true|false)")
+
+
+def test_a_tumbling_window_carries_state_to_its_final_invoke(lambda_client, kinesis, hearth):
+    name, arn = stream(kinesis, 1)
+    function = consumer(lambda_client)
+    put(kinesis, name, [{"key": "k", "n": n} for n in range(5)])
+    mapping = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=function, StartingPosition="TRIM_HORIZON",
+        BatchSize=2, TumblingWindowInSeconds=1,
+    )
+    assert mapping["TumblingWindowInSeconds"] == 1
+
+    def windows():
+        return [(m[1], int(m[2]), m[3] == "true") for m in map(WINDOW.search, hearth.function_log(function).splitlines()) if m]
+
+    wait_for(lambda: any(final for *_, final in windows()), 30, "the window's final invoke")
+    first = windows()
+    start = first[0][0]
+    assert start.endswith("Z") and len(start) == 20, start
+    ours = [w for w in first if w[0] == start]
+    # Batches of 2 carry the count on (2, 4, 5), then the final invoke sees all 5.
+    assert [c for _, c, final in ours if not final] == [2, 4, 5]
+    assert ours[-1] == (start, 5, True)
+    # The next window starts from nothing.
+    put(kinesis, name, [{"key": "j", "n": n} for n in range(3)])
+    wait_for(lambda: sum(final for *_, final in windows()) >= 2, 30, "the second window's end")
+    last = [w for w in windows() if w[0] != start]
+    assert last[-1][1:] == (3, True), last

@@ -5,9 +5,13 @@
 //! fails the invocation if a key's numbers go backwards or skip one within the batch.
 //! `"poison": true` in a record throws (a function error, for retries and bisection);
 //! `"fail": true` reports the record in `batchItemFailures`.
+//!
+//! With a tumbling window it also counts the window's records in its state and prints
+//! `window <start> <count> final=<bool>` at every invoke.
 
 use hearth_sdk::Error;
 use hearth_sdk::events::kinesis::{BatchItemFailure, KinesisEvent, KinesisEventResponse};
+use serde_json::json;
 use std::collections::HashMap;
 
 fn main() {
@@ -41,6 +45,22 @@ fn main() {
                 });
             }
         }
-        Ok(response)
+        let Some(window) = &event.window else {
+            return Ok(json!(response));
+        };
+        let before = event
+            .state
+            .as_ref()
+            .and_then(|s| s["count"].as_u64())
+            .unwrap_or(0);
+        let count = before + event.records.len() as u64;
+        println!(
+            "window {} {count} final={}",
+            window.start, event.is_final_invoke_for_window
+        );
+        Ok(json!({
+            "state": {"count": count},
+            "batchItemFailures": response.batch_item_failures,
+        }))
     });
 }
