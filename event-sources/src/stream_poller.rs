@@ -470,6 +470,8 @@ enum Outcome {
     /// The function reported records failed: those before index `at` are done.
     Partial(usize),
     Failed,
+    /// Throttled (and waited for): try again, after looking at the records' age.
+    Throttled,
 }
 
 /// Delivers one batch to its end: true once it is dealt with (succeeded or given up),
@@ -505,6 +507,7 @@ async fn lane_batch(
         let mut attempts: i64 = 0;
         let mut invokes: u32 = 0;
         let mut backoff = RETRY_FIRST;
+        let mut throttle_backoff = Duration::from_millis(20);
         let mut last = LastResponse::default();
         loop {
             if mapping.maximum_record_age_in_seconds >= 0 {
@@ -532,14 +535,20 @@ async fn lane_batch(
                 break;
             }
             let call = window.as_ref().map(|w| (w, final_invoke));
-            let Some((outcome, response, state)) = invoke(context, shard, &batch, stop, call).await
-            else {
+            let invoked = invoke(context, shard, &batch, stop, call, &mut throttle_backoff).await;
+            let Some((outcome, response, state)) = invoked else {
                 return false;
             };
+            if matches!(outcome, Outcome::Throttled) {
+                // Not an invoke of the function, nor a retry: only the records' age counts.
+                continue;
+            }
+            throttle_backoff = Duration::from_millis(20);
             invokes += 1;
             last = response;
             stats.batches.fetch_add(1, Ordering::Relaxed);
             match outcome {
+                Outcome::Throttled => continue,
                 Outcome::Success => {
                     stats
                         .received
@@ -605,6 +614,7 @@ async fn invoke(
     batch: &[Record],
     stop: &watch::Receiver<bool>,
     window: Option<(&Window, bool)>,
+    throttle_backoff: &mut Duration,
 ) -> Option<(Outcome, LastResponse, Option<serde_json::Value>)> {
     let stats = &context.stats;
     let started = Instant::now();
@@ -628,7 +638,6 @@ async fn invoke(
         payload.push(b',');
         payload.extend_from_slice(&text.as_bytes()[1..]);
     }
-    let mut backoff = Duration::from_millis(20);
     let response = loop {
         let request = InvokeRequest {
             function: context.mapping.function_name.clone(),
@@ -645,7 +654,13 @@ async fn invoke(
             Ok(response) => break response,
             Err(InvokeError::Throttled { .. } | InvokeError::Capacity(_)) => {
                 stats.throttled.fetch_add(1, Ordering::Relaxed);
-                backoff
+                let mut stop = stop.clone();
+                tokio::select! {
+                    _ = stop.changed() => return None,
+                    () = tokio::time::sleep(*throttle_backoff) => {}
+                }
+                *throttle_backoff = (*throttle_backoff * 2).min(Duration::from_secs(1));
+                return Some((Outcome::Throttled, LastResponse::default(), None));
             }
             Err(e) => {
                 // The function is gone or hearth is stopping: the batch waits, unread.
@@ -658,7 +673,6 @@ async fn invoke(
             _ = stop.changed() => return None,
             () = tokio::time::sleep(wait) => {}
         }
-        backoff = (backoff * 2).min(Duration::from_secs(1));
     };
     stats
         .batch_nanos

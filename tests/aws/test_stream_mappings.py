@@ -331,3 +331,34 @@ def test_a_tumbling_window_carries_state_to_its_final_invoke(lambda_client, kine
     wait_for(lambda: sum(final for *_, final in windows()) >= 2, 30, "the second window's end")
     last = [w for w in windows() if w[0] != start]
     assert last[-1][1:] == (3, True), last
+
+
+def test_records_older_than_the_maximum_age_go_to_on_failure_unread(lambda_client, kinesis, sqs, hearth):
+    """The one test here that waits on the clock: 60 s is the least MaximumRecordAgeInSeconds
+    Lambda takes. The function is throttled (reserved concurrency 0), so the records only age;
+    throttled attempts are neither invokes nor retries."""
+    name, arn = stream(kinesis, 1)
+    function = consumer(lambda_client)
+    lambda_client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+    dlq = sqs.create_queue(QueueName=unique("age-dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    put(kinesis, name, [{"key": "k", "n": n} for n in range(3)])
+    mapping = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=function, StartingPosition="TRIM_HORIZON",
+        MaximumRecordAgeInSeconds=60, DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )
+    reply = {}
+    for _ in range(60):
+        reply = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=2)
+        if reply.get("Messages"):
+            break
+    record = json.loads(reply["Messages"][0]["Body"])
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["KinesisBatchInfo"]["batchSize"] == 3
+    assert deliveries(hearth, function) == []
+    assert status(hearth, mapping["UUID"])["throttled"] > 0
+    lambda_client.delete_function_concurrency(FunctionName=function)
+    put(kinesis, name, [{"key": "fresh", "n": 0}])
+    wait_for(lambda: deliveries(hearth, function), 30, "a fresh record once the throttle lifts")
+    assert [g[2] for g in deliveries(hearth, function)] == ["fresh"]
