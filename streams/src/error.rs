@@ -11,6 +11,8 @@ pub enum ErrorKind {
     LimitExceeded,
     ExpiredIterator,
     ProvisionedThroughputExceeded,
+    /// DynamoDB: a write's `ConditionExpression` did not hold.
+    ConditionalCheckFailed,
     /// A field outside its model's constraints (length, pattern, range).
     Validation,
     /// A body that is not JSON at all.
@@ -31,6 +33,7 @@ impl ErrorKind {
             Self::LimitExceeded => "LimitExceededException",
             Self::ExpiredIterator => "ExpiredIteratorException",
             Self::ProvisionedThroughputExceeded => "ProvisionedThroughputExceededException",
+            Self::ConditionalCheckFailed => "ConditionalCheckFailedException",
             Self::Validation => "ValidationException",
             Self::Serialization => "SerializationException",
             Self::UnknownOperation => "UnknownOperationException",
