@@ -244,6 +244,53 @@ pub fn kinesis_request(data: &[u8]) {
     assert!(response.status().as_u16() < 600);
 }
 
+/// DynamoDB requests: the first line is the operation (after `DynamoDB_20120810.`), the
+/// rest the JSON body, against a real table engine that keeps what earlier inputs created.
+pub fn dynamodb_request(data: &[u8]) {
+    use std::sync::OnceLock;
+    type Fixture = (
+        tokio::runtime::Runtime,
+        hearth_streams::dynamodb::table::Tables,
+        tempfile::TempDir,
+    );
+    static TABLES: OnceLock<Option<Fixture>> = OnceLock::new();
+    let [op, body] = fields(data, 2)[..] else {
+        return;
+    };
+    let Some((runtime, tables, _dir)) = TABLES
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().ok()?;
+            let config = hearth_streams::dynamodb::table::TablesConfig {
+                max_bytes: 64 << 20,
+                max_tables: 16,
+                ..Default::default()
+            };
+            let tables = hearth_streams::dynamodb::table::Tables::open(dir.path(), config).ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            Some((runtime, tables, dir))
+        })
+        .as_ref()
+    else {
+        return;
+    };
+    let target = format!("DynamoDB_20120810.{}", String::from_utf8_lossy(op));
+    let Ok(request) = http::Request::builder()
+        .method(Method::POST)
+        .uri("/")
+        .header("x-amz-target", target)
+        .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
+            body,
+        )))
+    else {
+        return;
+    };
+    let response = runtime.block_on(crate::api::dynamodb::handle(tables, request, "fuzz"));
+    assert!(response.status().as_u16() < 600);
+}
+
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);
 
@@ -256,4 +303,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("runtime_api", runtime_api),
     ("sqs_request", sqs_request),
     ("kinesis_request", kinesis_request),
+    ("dynamodb_request", dynamodb_request),
 ];

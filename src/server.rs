@@ -110,6 +110,15 @@ pub async fn serve(
         },
     )
     .map_err(|e| std::io::Error::other(format!("cannot open the streams: {e}")))?;
+    let tables = hearth_streams::dynamodb::table::Tables::open(
+        &scheduler.config().state_dir.join("tables"),
+        hearth_streams::dynamodb::table::TablesConfig {
+            region: scheduler.config().region.clone(),
+            account: scheduler.config().account_id.clone(),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| std::io::Error::other(format!("cannot open the tables: {e}")))?;
     let expiry = tokio::spawn({
         let queues = queues.clone();
         let streams = streams.clone();
@@ -135,6 +144,7 @@ pub async fn serve(
         queues,
         event_sources.clone(),
         streams,
+        tables,
         config.credentials.clone(),
     );
     state.guard =

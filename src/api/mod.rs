@@ -8,6 +8,7 @@
 //! 5. the signature over the body; then [`route`] hands the request to its handler module.
 
 pub mod body;
+pub mod dynamodb;
 pub mod errors;
 pub mod eventstream;
 pub mod functions;
@@ -45,6 +46,8 @@ pub struct State {
     pub event_sources: hearth_event_sources::EventSources,
     /// The embedded Kinesis streams.
     pub streams: hearth_streams::Streams,
+    /// The embedded DynamoDB tables.
+    pub tables: hearth_streams::dynamodb::table::Tables,
     /// When set, every request but `/health` and `/metrics` must carry a valid SigV4
     /// signature by one of these keys.
     pub credentials: Option<crate::auth::Credentials>,
@@ -63,6 +66,7 @@ impl State {
         queues: hearth_queue::Engine,
         event_sources: hearth_event_sources::EventSources,
         streams: hearth_streams::Streams,
+        tables: hearth_streams::dynamodb::table::Tables,
         credentials: Option<crate::auth::Credentials>,
     ) -> Self {
         Self {
@@ -70,6 +74,7 @@ impl State {
             queues,
             event_sources,
             streams,
+            tables,
             credentials,
             guard: guard::RequestGuard::default(),
             body_budget: body::BodyBudget::new(1 << 30),
@@ -237,13 +242,15 @@ async fn admit(
         ),
         None => None,
     };
-    let limit = if parts
+    let target = parts
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("Kinesis_"))
-    {
+        .unwrap_or_default();
+    let limit = if target.starts_with("Kinesis_") {
         kinesis::MAX_REQUEST_BYTES
+    } else if target.starts_with("DynamoDB_") {
+        dynamodb::MAX_REQUEST_BYTES
     } else {
         body::route_limit(&parts.method, parts.uri.path())
     };
@@ -277,6 +284,9 @@ async fn route(
     }
     if kinesis::is_kinesis(&req) {
         return Ok(kinesis::handle(&state.streams, req, request_id).await);
+    }
+    if dynamodb::is_dynamodb(&req) {
+        return Ok(dynamodb::handle(&state.tables, req, request_id).await);
     }
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

@@ -266,6 +266,11 @@ def make_kinesis_client(endpoint: str, validate: bool = True):
     return make_client(endpoint, validate=validate, service="kinesis")
 
 
+def make_dynamodb_client(endpoint: str, validate: bool = True):
+    """boto3 DynamoDB on hearth's port (JSON 1.0)."""
+    return make_client(endpoint, validate=validate, service="dynamodb")
+
+
 def _cli_version() -> str:
     out = subprocess.run(
         [str(AWS_CLI), "--version"], capture_output=True, text=True, timeout=60, env=_cli_env()

@@ -1,0 +1,184 @@
+"""The embedded DynamoDB tables, driven by boto3 (client and resource) and the AWS CLI: tables,
+items with conditions and ReturnValues, update expressions, Query and Scan with paging, batch
+operations, Lambda-shaped errors that change nothing, and kill -9."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from helpers import ACCESS_KEY, REGION, SECRET_KEY, make_dynamodb_client, unique
+
+
+@pytest.fixture(scope="module")
+def ddb(hearth):
+    return make_dynamodb_client(hearth.endpoint)
+
+
+@pytest.fixture(scope="module")
+def resource(hearth):
+    return boto3.resource(
+        "dynamodb", endpoint_url=hearth.endpoint, region_name=REGION,
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def table(ddb, range_key: bool = True) -> str:
+    name = unique("tbl")
+    keys = [{"AttributeName": "pk", "KeyType": "HASH"}]
+    defs = [{"AttributeName": "pk", "AttributeType": "S"}]
+    if range_key:
+        keys.append({"AttributeName": "sk", "KeyType": "RANGE"})
+        defs.append({"AttributeName": "sk", "AttributeType": "N"})
+    ddb.create_table(TableName=name, KeySchema=keys, AttributeDefinitions=defs, BillingMode="PAY_PER_REQUEST")
+    ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.1})
+    return name
+
+
+def test_table_lifecycle(ddb):
+    name = table(ddb)
+    t = ddb.describe_table(TableName=name)["Table"]
+    assert t["TableStatus"] == "ACTIVE" and t["ItemCount"] == 0
+    assert t["TableArn"].endswith(f":table/{name}")
+    assert t["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    assert t["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert name in ddb.list_tables()["TableNames"]
+    with pytest.raises(ddb.exceptions.ResourceInUseException):
+        ddb.create_table(
+            TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        )
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(
+            TableName=unique("bad"), KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "other", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        )
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(
+            TableName=unique("prov"), KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+    assert "ProvisionedThroughput" in e.value.response["Error"]["Message"] or "ReadCapacityUnits" in e.value.response["Error"]["Message"]
+    ddb.delete_table(TableName=name)
+    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+        ddb.describe_table(TableName=name)
+
+
+def test_items_conditions_and_return_values(ddb):
+    name = table(ddb)
+    key = {"pk": {"S": "user"}, "sk": {"N": "1"}}
+    ddb.put_item(TableName=name, Item={**key, "name": {"S": "Ada"}, "visits": {"N": "1"}, "tags": {"SS": ["a"]}})
+    old = ddb.put_item(TableName=name, Item={**key, "name": {"S": "Ada"}, "visits": {"N": "2"}, "tags": {"SS": ["a"]}}, ReturnValues="ALL_OLD")
+    assert old["Attributes"]["visits"] == {"N": "1"}
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(TableName=name, Item={**key, "name": {"S": "Eve"}}, ConditionExpression="attribute_not_exists(pk)")
+    assert ddb.get_item(TableName=name, Key=key)["Item"]["name"] == {"S": "Ada"}, "a failed condition changes nothing"
+
+    updated = ddb.update_item(
+        TableName=name, Key=key,
+        UpdateExpression="SET visits = visits + :one, #n = :name, hist = list_append(if_not_exists(hist, :empty), :h) ADD tags :t REMOVE gone",
+        ConditionExpression="visits >= :one AND begins_with(#n, :a)",
+        ExpressionAttributeNames={"#n": "name"},
+        ExpressionAttributeValues={":one": {"N": "1"}, ":name": {"S": "Ada L."}, ":empty": {"L": []},
+                                   ":h": {"L": [{"S": "v3"}]}, ":t": {"SS": ["b"]}, ":a": {"S": "A"}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+    assert updated["visits"] == {"N": "3"} and updated["name"] == {"S": "Ada L."}
+    assert updated["hist"] == {"L": [{"S": "v3"}]} and sorted(updated["tags"]["SS"]) == ["a", "b"]
+    old = ddb.update_item(
+        TableName=name, Key=key, UpdateExpression="SET visits = :ten",
+        ExpressionAttributeValues={":ten": {"N": "10"}}, ReturnValues="UPDATED_OLD",
+    )["Attributes"]
+    assert old == {"visits": {"N": "3"}}
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(TableName=name, Key=key, UpdateExpression="SET pk = :x", ExpressionAttributeValues={":x": {"S": "y"}})
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(TableName=name, Key=key, UpdateExpression="SET = broken")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as e:
+        ddb.update_item(
+            TableName=name, Key=key, UpdateExpression="SET a = :x",
+            ExpressionAttributeValues={":x": {"S": "1"}, ":unused": {"S": "2"}},
+        )
+    assert "unused" in e.value.response["Error"]["Message"]
+    projected = ddb.get_item(TableName=name, Key=key, ProjectionExpression="#n, visits", ExpressionAttributeNames={"#n": "name"})
+    assert set(projected["Item"]) == {"name", "visits"}
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.delete_item(TableName=name, Key=key, ConditionExpression="visits = :v", ExpressionAttributeValues={":v": {"N": "0"}})
+    gone = ddb.delete_item(TableName=name, Key=key, ReturnValues="ALL_OLD")["Attributes"]
+    assert gone["visits"] == {"N": "10"}
+    assert "Item" not in ddb.get_item(TableName=name, Key=key)
+    with pytest.raises(ClientError) as e:
+        ddb.get_item(TableName=name, Key={"pk": {"S": "user"}})
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
+        ddb.get_item(TableName=unique("missing"), Key=key)
+
+
+def test_query_scan_and_paging_through_the_resource_api(resource, ddb):
+    name = table(ddb)
+    t = resource.Table(name)
+    with t.batch_writer() as batch:
+        for user in ("a", "b"):
+            for n in range(12):
+                batch.put_item(Item={"pk": user, "sk": n, "even": n % 2 == 0, "score": Decimal(n) / 4})
+    got = t.query(KeyConditionExpression=Key("pk").eq("a") & Key("sk").between(2, 9))["Items"]
+    assert [int(i["sk"]) for i in got] == list(range(2, 10))
+    assert got[1]["score"] == Decimal("0.75"), "numbers come back exact"
+    desc = t.query(KeyConditionExpression=Key("pk").eq("b"), ScanIndexForward=False, Limit=5)
+    assert [int(i["sk"]) for i in desc["Items"]] == [11, 10, 9, 8, 7]
+    more = t.query(KeyConditionExpression=Key("pk").eq("b"), ScanIndexForward=False, ExclusiveStartKey=desc["LastEvaluatedKey"])
+    assert [int(i["sk"]) for i in more["Items"]] == [6, 5, 4, 3, 2, 1, 0] and "LastEvaluatedKey" not in more
+    evens = t.query(KeyConditionExpression=Key("pk").eq("a"), FilterExpression=Attr("even").eq(True))
+    assert evens["Count"] == 6 and evens["ScannedCount"] == 12
+    seen, start = 0, None
+    while True:
+        page = t.scan(Limit=7, **({"ExclusiveStartKey": start} if start else {}))
+        seen += page["Count"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert seen == 24
+    with pytest.raises(ClientError) as e:
+        ddb.query(TableName=name, KeyConditionExpression="sk = :n", ExpressionAttributeValues={":n": {"N": "1"}})
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    got = ddb.batch_get_item(RequestItems={name: {"Keys": [{"pk": {"S": "a"}, "sk": {"N": "3"}}, {"pk": {"S": "z"}, "sk": {"N": "0"}}]}})
+    assert [i["sk"] for i in got["Responses"][name]] == [{"N": "3"}] and got["UnprocessedKeys"] == {}
+    with pytest.raises(ClientError) as e:
+        ddb.batch_write_item(RequestItems={name: [{"DeleteRequest": {"Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}}}] * 2})
+    assert "duplicates" in e.value.response["Error"]["Message"]
+    assert ddb.describe_table(TableName=name)["Table"]["ItemCount"] == 24
+
+
+def test_streams_are_refused_until_they_exist_and_items_survive_kill_9(ddb, hearth):
+    with pytest.raises(ClientError) as e:
+        ddb.create_table(
+            TableName=unique("stream"), KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    name = table(ddb, range_key=False)
+    for i in range(30):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"k{i}"}, "n": {"N": str(i)}})
+    ddb.delete_item(TableName=name, Key={"pk": {"S": "k0"}})
+    hearth.restart()
+    items = ddb.scan(TableName=name)["Items"]
+    assert sorted(int(i["n"]["N"]) for i in items) == list(range(1, 30))
+
+
+def test_the_aws_cli_reads_and_writes_items(aws, ddb):
+    name = table(ddb, range_key=False)
+    aws.ok("dynamodb", "put-item", "--table-name", name, "--item", '{"pk": {"S": "cli"}, "v": {"N": "7"}}')
+    got = aws.ok("dynamodb", "get-item", "--table-name", name, "--key", '{"pk": {"S": "cli"}}')
+    assert got["Item"]["v"] == {"N": "7"}
+    code, _, err = aws("dynamodb", "describe-table", "--table-name", unique("nope"))
+    assert code != 0 and "ResourceNotFoundException" in err
