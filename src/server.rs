@@ -119,6 +119,16 @@ pub async fn serve(
         },
     )
     .map_err(|e| std::io::Error::other(format!("cannot open the tables: {e}")))?;
+    let table_expiry = tokio::spawn({
+        let tables = tables.clone();
+        async move {
+            let mut every = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                every.tick().await;
+                tables.expire();
+            }
+        }
+    });
     let expiry = tokio::spawn({
         let queues = queues.clone();
         let streams = streams.clone();
@@ -243,6 +253,7 @@ pub async fn serve(
         tracing::warn!("grace period over with requests still open");
     }
     expiry.abort();
+    table_expiry.abort();
     event_sources.shutdown().await;
     scheduler.shutdown().await;
     Ok(())

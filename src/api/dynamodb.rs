@@ -13,13 +13,14 @@ use serde_json::{Map, Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+const STREAMS_PREFIX: &str = "DynamoDBStreams_20120810.";
 
-/// Whether a request is a DynamoDB request.
+/// Whether a request is a DynamoDB or DynamoDB Streams request.
 pub fn is_dynamodb<B>(req: &Request<B>) -> bool {
     req.headers()
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with(TARGET_PREFIX))
+        .is_some_and(|t| t.starts_with(TARGET_PREFIX) || t.starts_with(STREAMS_PREFIX))
 }
 
 /// The most a DynamoDB request may carry: a BatchWriteItem of 25 items of 400 KB, in JSON.
@@ -31,13 +32,22 @@ const MAX_BATCH_GET: usize = 100;
 
 /// Answers one DynamoDB request.
 pub async fn handle(tables: &Tables, req: Request<ReqBody>, request_id: &str) -> Response<Body> {
-    let op = req
+    let target = req
         .headers()
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
         .unwrap_or_default()
         .to_owned();
+    let (streams_api, op) = match target.strip_prefix(STREAMS_PREFIX) {
+        Some(op) => (true, op.to_owned()),
+        None => (
+            false,
+            target
+                .strip_prefix(TARGET_PREFIX)
+                .unwrap_or_default()
+                .to_owned(),
+        ),
+    };
     let body = super::body_bytes(req.into_body());
     let input = if body.is_empty() {
         Ok(Json::Object(Map::new()))
@@ -53,6 +63,7 @@ pub async fn handle(tables: &Tables, req: Request<ReqBody>, request_id: &str) ->
             })
     };
     let result = match input {
+        Ok(input) if streams_api => streams::dispatch(tables, &op, &input),
         Ok(input) => dispatch(tables, &op, &input).await,
         Err(e) => Err(e),
     };
@@ -321,9 +332,9 @@ fn stream_view_type(input: &Json) -> Result<Option<String>, StreamError> {
         return Ok(None);
     }
     match spec.get("StreamViewType").and_then(Json::as_str) {
-        Some("KEYS_ONLY" | "NEW_IMAGE" | "OLD_IMAGE" | "NEW_AND_OLD_IMAGES") => Err(invalid(
-            "hearth's DynamoDB tables do not have streams yet: create the table without a StreamSpecification",
-        )),
+        Some(view @ ("KEYS_ONLY" | "NEW_IMAGE" | "OLD_IMAGE" | "NEW_AND_OLD_IMAGES")) => {
+            Ok(Some(view.to_owned()))
+        }
         _ => Err(invalid(
             "One or more parameter values were invalid: StreamViewType must be KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES when the stream is enabled",
         )),
@@ -691,5 +702,218 @@ async fn dispatch(tables: &Tables, op: &str, input: &Json) -> Result<Json, Strea
             ErrorKind::UnknownOperation,
             format!("hearth's DynamoDB does not have the operation {other}."),
         )),
+    }
+}
+
+/// The DynamoDB Streams API (`DynamoDBStreams_20120810.*`): one shard per stream label.
+mod streams {
+    use super::{invalid, required, string};
+    use base64::Engine as _;
+    use hearth_streams::dynamodb::table::{StreamRecord, Tables};
+    use hearth_streams::dynamodb::value::item_to_json;
+    use hearth_streams::{ErrorKind, StreamError};
+    use serde_json::{Value as Json, json};
+
+    /// A shard iterator is good for 15 minutes.
+    const ITERATOR_TTL_MS: u64 = 15 * 60 * 1000;
+    const MAX_RECORDS: usize = 1000;
+
+    fn not_found(what: &str) -> StreamError {
+        StreamError::new(
+            ErrorKind::ResourceNotFound,
+            format!("Requested resource not found: Stream: {what} not found"),
+        )
+    }
+
+    /// `arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL` → (table, label).
+    fn parse_arn(arn: &str) -> Result<(String, String), StreamError> {
+        let rest = arn
+            .splitn(6, ':')
+            .nth(5)
+            .and_then(|r| r.strip_prefix("table/"))
+            .ok_or_else(|| invalid(format!("Invalid StreamArn: {arn}")))?;
+        let (table, label) = rest
+            .split_once("/stream/")
+            .ok_or_else(|| invalid(format!("Invalid StreamArn: {arn}")))?;
+        Ok((table.to_owned(), label.to_owned()))
+    }
+
+    fn arn(tables: &Tables, table: &str, label: &str) -> String {
+        format!("{}/stream/{label}", tables.arn(table))
+    }
+
+    /// The one shard of a stream label.
+    fn shard_id(label: &str) -> String {
+        let digits: String = label.chars().filter(char::is_ascii_digit).collect();
+        let hash = label
+            .bytes()
+            .fold(0u32, |h, b| h.rotate_left(5) ^ u32::from(b));
+        format!("shardId-{digits:0>20}-{hash:08x}")
+    }
+
+    fn sequence(seq: u64) -> String {
+        format!("{seq:021}")
+    }
+
+    fn label_of(tables: &Tables, table: &str, label: &str) -> Result<String, StreamError> {
+        let labels = tables.stream_labels(table).map_err(|_| not_found(label))?;
+        labels
+            .into_iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, view)| view)
+            .ok_or_else(|| not_found(label))
+    }
+
+    fn iterator(table: &str, label: &str, from: u64, issued_ms: u64) -> String {
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("ddb1\n{table}\n{label}\n{from}\n{issued_ms}"))
+    }
+
+    fn record_json(tables: &Tables, r: &StreamRecord) -> Json {
+        let mut dynamodb = json!({
+            "ApproximateCreationDateTime": r.created_ms / 1000,
+            "Keys": item_to_json(&r.keys),
+            "SequenceNumber": sequence(r.seq),
+            "SizeBytes": r.size,
+            "StreamViewType": r.view_type,
+        });
+        if let Some(new) = &r.new_image {
+            dynamodb["NewImage"] = item_to_json(new);
+        }
+        if let Some(old) = &r.old_image {
+            dynamodb["OldImage"] = item_to_json(old);
+        }
+        json!({
+            "eventID": r.event_id,
+            "eventName": r.event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": tables.region(),
+            "dynamodb": dynamodb,
+        })
+    }
+
+    pub fn dispatch(tables: &Tables, op: &str, input: &Json) -> Result<Json, StreamError> {
+        match op {
+            "ListStreams" => {
+                let only = string(input, "TableName")?;
+                let mut streams = Vec::new();
+                for table in tables.list() {
+                    if only.is_some_and(|t| t != table) {
+                        continue;
+                    }
+                    for (label, _) in tables.stream_labels(&table)? {
+                        streams.push(json!({
+                            "StreamArn": arn(tables, &table, &label),
+                            "TableName": table,
+                            "StreamLabel": label,
+                        }));
+                    }
+                }
+                Ok(json!({ "Streams": streams }))
+            }
+            "DescribeStream" => {
+                let (table, label) = parse_arn(required(input, "StreamArn")?)?;
+                let view = label_of(tables, &table, &label)?;
+                let meta = tables.table(&table)?.meta();
+                let enabled = meta.stream_label.as_deref() == Some(label.as_str())
+                    && meta.stream_view_type.is_some();
+                let mut keys = vec![json!({"AttributeName": meta.hash.name, "KeyType": "HASH"})];
+                if let Some(range) = &meta.range {
+                    keys.push(json!({"AttributeName": range.name, "KeyType": "RANGE"}));
+                }
+                let first = tables.read_stream(&table, &label, 0, 1)?.records;
+                let start = first
+                    .first()
+                    .map_or_else(|| tables.stream_end(&table).unwrap_or(0), |r| r.seq);
+                Ok(json!({
+                    "StreamDescription": {
+                        "StreamArn": arn(tables, &table, &label),
+                        "StreamLabel": label,
+                        "StreamStatus": if enabled { "ENABLED" } else { "DISABLED" },
+                        "StreamViewType": view,
+                        "CreationRequestDateTime": meta.created_ms as f64 / 1000.0,
+                        "TableName": table,
+                        "KeySchema": keys,
+                        "Shards": [{
+                            "ShardId": shard_id(&label),
+                            "SequenceNumberRange": {"StartingSequenceNumber": sequence(start)},
+                        }],
+                    }
+                }))
+            }
+            "GetShardIterator" => {
+                let (table, label) = parse_arn(required(input, "StreamArn")?)?;
+                label_of(tables, &table, &label)?;
+                if required(input, "ShardId")? != shard_id(&label) {
+                    return Err(not_found(required(input, "ShardId")?));
+                }
+                let sequence_number = || -> Result<u64, StreamError> {
+                    string(input, "SequenceNumber")?
+                        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| invalid("Invalid SequenceNumber"))
+                };
+                let from = match required(input, "ShardIteratorType")? {
+                    "TRIM_HORIZON" => 0,
+                    "LATEST" => tables.stream_end(&table)?,
+                    "AT_SEQUENCE_NUMBER" => sequence_number()?,
+                    "AFTER_SEQUENCE_NUMBER" => sequence_number()? + 1,
+                    other => {
+                        return Err(invalid(format!(
+                            "1 validation error detected: Value '{other}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST]"
+                        )));
+                    }
+                };
+                Ok(
+                    json!({"ShardIterator": iterator(&table, &label, from, tables.clock().now_ms())}),
+                )
+            }
+            "GetRecords" => {
+                let bad = || invalid("Invalid ShardIterator");
+                let text = base64::engine::general_purpose::STANDARD
+                    .decode(required(input, "ShardIterator")?)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(bad)?;
+                let parts: Vec<&str> = text.split('\n').collect();
+                let ["ddb1", table, label, from, issued] = parts.as_slice() else {
+                    return Err(bad());
+                };
+                let (Ok(from), Ok(issued)) = (from.parse::<u64>(), issued.parse::<u64>()) else {
+                    return Err(bad());
+                };
+                if tables.clock().now_ms() > issued + ITERATOR_TTL_MS {
+                    return Err(StreamError::new(
+                        ErrorKind::ExpiredIterator,
+                        "Iterator expired. The iterator was created more than 15 minutes ago.",
+                    ));
+                }
+                let limit = input
+                    .get("Limit")
+                    .and_then(Json::as_u64)
+                    .unwrap_or(MAX_RECORDS as u64);
+                if !(1..=MAX_RECORDS as u64).contains(&limit) {
+                    return Err(invalid(format!(
+                        "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {MAX_RECORDS}"
+                    )));
+                }
+                label_of(tables, table, label)?;
+                let read = tables.read_stream(table, label, from, limit as usize)?;
+                let records: Vec<Json> = read
+                    .records
+                    .iter()
+                    .map(|r| record_json(tables, r))
+                    .collect();
+                Ok(json!({
+                    "Records": records,
+                    "NextShardIterator": iterator(table, label, read.next, tables.clock().now_ms()),
+                }))
+            }
+            other => Err(StreamError::new(
+                ErrorKind::UnknownOperation,
+                format!("hearth's DynamoDB Streams does not have the operation {other}."),
+            )),
+        }
     }
 }

@@ -158,21 +158,83 @@ def test_query_scan_and_paging_through_the_resource_api(resource, ddb):
     assert ddb.describe_table(TableName=name)["Table"]["ItemCount"] == 24
 
 
-def test_streams_are_refused_until_they_exist_and_items_survive_kill_9(ddb, hearth):
-    with pytest.raises(ClientError) as e:
-        ddb.create_table(
-            TableName=unique("stream"), KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-        )
-    assert e.value.response["Error"]["Code"] == "ValidationException"
+def stream_records(streams, arn: str) -> list[dict]:
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = []
+    while True:
+        page = streams.get_records(ShardIterator=iterator, Limit=3)
+        records += page["Records"]
+        if not page["Records"]:
+            return records
+        iterator = page["NextShardIterator"]
+
+
+@pytest.mark.parametrize("view", ["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"])
+def test_changes_reach_the_stream_with_the_images_of_its_view_type(ddb, hearth, view):
+    from helpers import make_client
+
+    streams = make_client(hearth.endpoint, service="dynamodbstreams")
+    name = unique("str")
+    created = ddb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+    )["TableDescription"]
+    arn = created["LatestStreamArn"]
+    assert arn == f"{created['TableArn']}/stream/{created['LatestStreamLabel']}"
+    key = {"pk": {"S": "k"}}
+    ddb.put_item(TableName=name, Item={**key, "v": {"N": "1"}})                      # INSERT
+    ddb.update_item(TableName=name, Key=key, UpdateExpression="SET v = :two",
+                    ExpressionAttributeValues={":two": {"N": "2"}})                   # MODIFY
+    ddb.put_item(TableName=name, Item={**key, "v": {"N": "2"}})                      # no change: nothing
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(TableName=name, Item={**key, "v": {"N": "3"}}, ConditionExpression="attribute_not_exists(pk)")
+    ddb.delete_item(TableName=name, Key=key)                                          # REMOVE
+    records = stream_records(streams, arn)
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert seqs == sorted(seqs)
+    for r in records:
+        assert r["eventSource"] == "aws:dynamodb" and r["eventVersion"] == "1.1"
+        assert r["dynamodb"]["Keys"] == key and r["dynamodb"]["StreamViewType"] == view
+    images = [(r["dynamodb"].get("NewImage"), r["dynamodb"].get("OldImage")) for r in records]
+    one, two = {**key, "v": {"N": "1"}}, {**key, "v": {"N": "2"}}
+    expected = {
+        "KEYS_ONLY": [(None, None)] * 3,
+        "NEW_IMAGE": [(one, None), (two, None), (None, None)],
+        "OLD_IMAGE": [(None, None), (None, one), (None, two)],
+        "NEW_AND_OLD_IMAGES": [(one, None), (two, one), (None, two)],
+    }[view]
+    assert images == expected, "images outside the view type are absent"
+    listed = streams.list_streams(TableName=name)["Streams"]
+    assert [s["StreamArn"] for s in listed] == [arn]
+    described = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+    assert described["StreamStatus"] == "ENABLED" and described["StreamViewType"] == view
+
+
+def test_stream_records_and_items_survive_kill_9_and_the_stream_can_be_turned_off(ddb, hearth):
+    from helpers import make_client
+
+    streams = make_client(hearth.endpoint, service="dynamodbstreams")
     name = table(ddb, range_key=False)
+    enabled = ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    arn = enabled["TableDescription"]["LatestStreamArn"]
     for i in range(30):
         ddb.put_item(TableName=name, Item={"pk": {"S": f"k{i}"}, "n": {"N": str(i)}})
     ddb.delete_item(TableName=name, Key={"pk": {"S": "k0"}})
     hearth.restart()
     items = ddb.scan(TableName=name)["Items"]
     assert sorted(int(i["n"]["N"]) for i in items) == list(range(1, 30))
+    records = stream_records(streams, arn)
+    assert len(records) == 31 and records[-1]["eventName"] == "REMOVE"
+    ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+    ddb.put_item(TableName=name, Item={"pk": {"S": "after"}})
+    assert len(stream_records(streams, arn)) == 31, "a disabled stream gets nothing new"
+    assert streams.describe_stream(StreamArn=arn)["StreamDescription"]["StreamStatus"] == "DISABLED"
+    with pytest.raises(ClientError) as e:
+        streams.get_records(ShardIterator="bm90IGFuIGl0ZXJhdG9y")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
 
 
 def test_the_aws_cli_reads_and_writes_items(aws, ddb):

@@ -95,7 +95,135 @@ struct TableState {
     meta: TableMeta,
     items: BTreeMap<Key, (u64, Item)>,
     bytes: u64,
+    /// Stream records of every label the table had, oldest first (sequence number order).
+    stream: std::collections::VecDeque<StreamRecord>,
 }
+
+/// A table stream's record: one change of one item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamRecord {
+    /// Its journal id: the sequence number.
+    #[serde(skip)]
+    pub seq: u64,
+    pub label: String,
+    pub event_id: String,
+    /// `INSERT`, `MODIFY` or `REMOVE`.
+    pub event_name: String,
+    pub created_ms: u64,
+    pub view_type: String,
+    #[serde(with = "item_json")]
+    pub keys: Item,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_item_json"
+    )]
+    pub new_image: Option<Item>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_item_json"
+    )]
+    pub old_image: Option<Item>,
+    pub size: usize,
+    /// Set once the journal's commit covers the write (readers stop before it until then).
+    #[serde(skip, default = "durable_now")]
+    pub durable: Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn durable_now() -> Arc<std::sync::atomic::AtomicBool> {
+    Arc::new(std::sync::atomic::AtomicBool::new(true))
+}
+
+mod item_json {
+    use super::{Item, item_from_json, item_to_json};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(item: &Item, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&item_to_json(item), s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+        let json = serde_json::Value::deserialize(d)?;
+        item_from_json(&json).map_err(serde::de::Error::custom)
+    }
+}
+
+mod opt_item_json {
+    use super::{Item, item_from_json, item_to_json};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(item: &Option<Item>, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(&item.as_ref().map(item_to_json), s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Item>, D::Error> {
+        let json = Option::<serde_json::Value>::deserialize(d)?;
+        json.map(|j| item_from_json(&j).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// A table stream's record as journaled (after a leading `R`).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredRecord {
+    table: u64,
+    record: StreamRecord,
+}
+
+/// Stream records are kept 24 hours.
+pub const STREAM_RETENTION_MS: u64 = 24 * 3600 * 1000;
+
+/// The stream record of a change, as `view_type` shapes it; none when nothing changed.
+fn stream_record(meta: &TableMeta, change: &Change, now_ms: u64) -> Option<StreamRecord> {
+    let (view, label) = (meta.stream_view_type.as_ref()?, meta.stream_label.as_ref()?);
+    let event_name = match (&change.old, &change.new) {
+        (None, Some(_)) => "INSERT",
+        (Some(old), Some(new)) if old != new => "MODIFY",
+        (Some(_), None) => "REMOVE",
+        _ => return None,
+    };
+    let keys = change
+        .new
+        .as_ref()
+        .or(change.old.as_ref())
+        .map(|i| meta.key_item(i))
+        .unwrap_or_default();
+    let new_image = matches!(view.as_str(), "NEW_IMAGE" | "NEW_AND_OLD_IMAGES")
+        .then(|| change.new.clone())
+        .flatten();
+    let old_image = matches!(view.as_str(), "OLD_IMAGE" | "NEW_AND_OLD_IMAGES")
+        .then(|| change.old.clone())
+        .flatten();
+    let size = item_size(&keys)
+        + new_image.as_ref().map_or(0, item_size)
+        + old_image.as_ref().map_or(0, item_size);
+    Some(StreamRecord {
+        seq: 0,
+        label: label.clone(),
+        event_id: format!("{:032x}", uuid_like(now_ms, &keys)),
+        event_name: event_name.to_owned(),
+        created_ms: now_ms,
+        view_type: view.clone(),
+        keys,
+        new_image,
+        old_image,
+        size,
+        durable: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    })
+}
+
+/// A 128-bit event id: the time and the key, hashed.
+fn uuid_like(now_ms: u64, keys: &Item) -> u128 {
+    use md5::Digest as _;
+    let mut hasher = md5::Md5::new();
+    hasher.update(now_ms.to_le_bytes());
+    hasher.update(item_to_json(keys).to_string());
+    hasher.update(COUNTER.fetch_add(1, Atomic::Relaxed).to_le_bytes());
+    u128::from_be_bytes(hasher.finalize().into())
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// One table.
 #[derive(Debug)]
@@ -257,6 +385,7 @@ impl Tables {
         let (journal, records) = Journal::open_dir(dir, Options::default())?;
         let mut tables: HashMap<u64, Arc<Table>> = HashMap::new();
         let mut items = Vec::new();
+        let mut stream_records = Vec::new();
         for record in records {
             match record.payload.split_first() {
                 Some((b'T', rest)) => match serde_json::from_slice::<TableMeta>(rest) {
@@ -269,6 +398,7 @@ impl Tables {
                                     meta,
                                     items: BTreeMap::new(),
                                     bytes: 0,
+                                    stream: Default::default(),
                                 }),
                             }),
                         );
@@ -278,6 +408,15 @@ impl Tables {
                     }
                 },
                 Some((b'I', rest)) => items.push((record.id, rest.to_vec())),
+                Some((b'R', rest)) => match serde_json::from_slice::<StoredRecord>(rest) {
+                    Ok(mut stored) => {
+                        stored.record.seq = record.id;
+                        stream_records.push(stored);
+                    }
+                    Err(e) => {
+                        tracing::error!(id = record.id, error = %e, "stream record hearth cannot read; left in the journal")
+                    }
+                },
                 _ => tracing::error!(
                     id = record.id,
                     "table journal record hearth cannot read; left in the journal"
@@ -305,6 +444,13 @@ impl Tables {
                 }
                 // Its table was deleted before the removes of its items were written.
                 None => journal.remove(id),
+            }
+        }
+        for stored in stream_records {
+            match tables.get(&stored.table) {
+                // Recovered in id order, so each stream stays in sequence order.
+                Some(t) => t.state().stream.push_back(stored.record),
+                None => journal.remove(stored.record.seq),
             }
         }
         let by_name = tables
@@ -397,6 +543,7 @@ impl Tables {
                 meta: meta.clone(),
                 items: BTreeMap::new(),
                 bytes: 0,
+                stream: Default::default(),
             }),
         });
         self.inner
@@ -458,6 +605,9 @@ impl Tables {
         self.inner.journal.remove(table.id);
         let meta = {
             let mut state = table.state();
+            for record in std::mem::take(&mut state.stream) {
+                self.inner.journal.remove(record.seq);
+            }
             for (_, (id, item)) in std::mem::take(&mut state.items) {
                 self.inner
                     .bytes
@@ -548,15 +698,41 @@ impl Tables {
                 }
                 (None, None) => None,
             };
-            (appended, Change { old: current, new })
+            let change = Change { old: current, new };
+            // The stream record follows the item's write in the journal, so it is durable
+            // whenever the change is.
+            let record =
+                stream_record(&state.meta, &change, self.inner.clock.now_ms()).map(|mut record| {
+                    let stored = StoredRecord {
+                        table: table.id,
+                        record: record.clone(),
+                    };
+                    let mut payload = vec![b'R'];
+                    payload.extend(serde_json::to_vec(&stored).unwrap_or_default());
+                    let appended = self.inner.journal.append(payload);
+                    record.seq = appended.id;
+                    state.stream.push_back(record.clone());
+                    (appended, record.durable)
+                });
+            (appended, record, change)
         };
-        let (appended, change) = appended;
-        match appended {
-            Some(a) => {
-                a.durable().await?;
+        let (appended, record, change) = appended;
+        let synced = match appended {
+            Some(a) => a.durable().await.map(drop),
+            None => self.inner.journal.sync().await,
+        };
+        let record_synced = match record {
+            Some((a, durable)) => {
+                let done = a.durable().await.map(drop);
+                if done.is_ok() {
+                    durable.store(true, Atomic::Release);
+                }
+                done
             }
-            None => self.inner.journal.sync().await?,
-        }
+            None => Ok(()),
+        };
+        synced?;
+        record_synced?;
         Ok(change)
     }
 
@@ -718,3 +894,82 @@ pub fn projection(
 
 #[cfg(test)]
 mod tests;
+
+/// One read of a table stream.
+#[derive(Debug, Clone)]
+pub struct StreamRead {
+    pub records: Vec<StreamRecord>,
+    /// Where the next read starts.
+    pub next: u64,
+}
+
+impl Tables {
+    /// Durable records of the stream `label` of `name` from sequence number `from`, at most
+    /// `limit`.
+    pub fn read_stream(
+        &self,
+        name: &str,
+        label: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<StreamRead, StreamError> {
+        let table = self.table(name)?;
+        let state = table.state();
+        let start = state.stream.partition_point(|r| r.seq < from);
+        let mut next = from;
+        let mut records = Vec::new();
+        for record in state.stream.range(start..) {
+            if records.len() >= limit || !record.durable.load(Atomic::Acquire) {
+                break;
+            }
+            next = record.seq + 1;
+            if record.label == label {
+                records.push(record.clone());
+            }
+        }
+        Ok(StreamRead { records, next })
+    }
+
+    /// The sequence number past the newest record of `name`'s stream (a `LATEST` start).
+    pub fn stream_end(&self, name: &str) -> Result<u64, StreamError> {
+        let table = self.table(name)?;
+        let state = table.state();
+        Ok(state.stream.back().map_or(table.id + 1, |r| r.seq + 1))
+    }
+
+    /// The labels of the streams `name` has had, with their view types and first records.
+    pub fn stream_labels(&self, name: &str) -> Result<Vec<(String, String)>, StreamError> {
+        let table = self.table(name)?;
+        let state = table.state();
+        let mut labels: Vec<(String, String)> = Vec::new();
+        for r in &state.stream {
+            if !labels.iter().any(|(l, _)| *l == r.label) {
+                labels.push((r.label.clone(), r.view_type.clone()));
+            }
+        }
+        if let (Some(label), Some(view)) = (&state.meta.stream_label, &state.meta.stream_view_type)
+            && !labels.iter().any(|(l, _)| l == label)
+        {
+            labels.push((label.clone(), view.clone()));
+        }
+        Ok(labels)
+    }
+
+    /// Drops stream records older than 24 hours.
+    pub fn expire(&self) {
+        let now = self.inner.clock.now_ms();
+        let tables: Vec<Arc<Table>> = self.tables().values().cloned().collect();
+        for table in tables {
+            let mut state = table.state();
+            while state
+                .stream
+                .front()
+                .is_some_and(|r| r.created_ms + STREAM_RETENTION_MS <= now)
+            {
+                if let Some(r) = state.stream.pop_front() {
+                    self.inner.journal.remove(r.seq);
+                }
+            }
+        }
+    }
+}
