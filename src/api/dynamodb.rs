@@ -710,7 +710,6 @@ mod streams {
     use super::{invalid, required, string};
     use base64::Engine as _;
     use hearth_streams::dynamodb::table::{StreamRecord, Tables};
-    use hearth_streams::dynamodb::value::item_to_json;
     use hearth_streams::{ErrorKind, StreamError};
     use serde_json::{Value as Json, json};
 
@@ -725,35 +724,17 @@ mod streams {
         )
     }
 
-    /// `arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL` → (table, label).
     fn parse_arn(arn: &str) -> Result<(String, String), StreamError> {
-        let rest = arn
-            .splitn(6, ':')
-            .nth(5)
-            .and_then(|r| r.strip_prefix("table/"))
-            .ok_or_else(|| invalid(format!("Invalid StreamArn: {arn}")))?;
-        let (table, label) = rest
-            .split_once("/stream/")
-            .ok_or_else(|| invalid(format!("Invalid StreamArn: {arn}")))?;
-        Ok((table.to_owned(), label.to_owned()))
+        hearth_streams::dynamodb::parse_stream_arn(arn)
+            .map(|(t, l)| (t.to_owned(), l.to_owned()))
+            .ok_or_else(|| invalid(format!("Invalid StreamArn: {arn}")))
     }
 
     fn arn(tables: &Tables, table: &str, label: &str) -> String {
         format!("{}/stream/{label}", tables.arn(table))
     }
 
-    /// The one shard of a stream label.
-    fn shard_id(label: &str) -> String {
-        let digits: String = label.chars().filter(char::is_ascii_digit).collect();
-        let hash = label
-            .bytes()
-            .fold(0u32, |h, b| h.rotate_left(5) ^ u32::from(b));
-        format!("shardId-{digits:0>20}-{hash:08x}")
-    }
-
-    fn sequence(seq: u64) -> String {
-        format!("{seq:021}")
-    }
+    use hearth_streams::dynamodb::{stream_sequence as sequence, stream_shard_id as shard_id};
 
     fn label_of(tables: &Tables, table: &str, label: &str) -> Result<String, StreamError> {
         let labels = tables.stream_labels(table).map_err(|_| not_found(label))?;
@@ -770,27 +751,7 @@ mod streams {
     }
 
     fn record_json(tables: &Tables, r: &StreamRecord) -> Json {
-        let mut dynamodb = json!({
-            "ApproximateCreationDateTime": r.created_ms / 1000,
-            "Keys": item_to_json(&r.keys),
-            "SequenceNumber": sequence(r.seq),
-            "SizeBytes": r.size,
-            "StreamViewType": r.view_type,
-        });
-        if let Some(new) = &r.new_image {
-            dynamodb["NewImage"] = item_to_json(new);
-        }
-        if let Some(old) = &r.old_image {
-            dynamodb["OldImage"] = item_to_json(old);
-        }
-        json!({
-            "eventID": r.event_id,
-            "eventName": r.event_name,
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": tables.region(),
-            "dynamodb": dynamodb,
-        })
+        hearth_streams::dynamodb::record_json(tables.region(), r, None)
     }
 
     pub fn dispatch(tables: &Tables, op: &str, input: &Json) -> Result<Json, StreamError> {

@@ -21,3 +21,58 @@ pub fn stream_label(ms: u64) -> String {
         at.millisecond()
     )
 }
+
+/// The one shard of a table stream's label.
+pub fn stream_shard_id(label: &str) -> String {
+    let digits: String = label.chars().filter(char::is_ascii_digit).collect();
+    let hash = label
+        .bytes()
+        .fold(0u32, |h, b| h.rotate_left(5) ^ u32::from(b));
+    format!("shardId-{digits:0>20}-{hash:08x}")
+}
+
+/// A table stream's sequence number as DynamoDB Streams writes it (21 digits).
+pub fn stream_sequence(seq: u64) -> String {
+    format!("{seq:021}")
+}
+
+/// A stream record as the Streams API and Lambda's DynamoDB events carry it; with
+/// `source_arn` (the stream's ARN) for events, which name their source.
+pub fn record_json(
+    region: &str,
+    r: &table::StreamRecord,
+    source_arn: Option<&str>,
+) -> serde_json::Value {
+    use value::item_to_json;
+    let mut dynamodb = serde_json::json!({
+        "ApproximateCreationDateTime": r.created_ms / 1000,
+        "Keys": item_to_json(&r.keys),
+        "SequenceNumber": stream_sequence(r.seq),
+        "SizeBytes": r.size,
+        "StreamViewType": r.view_type,
+    });
+    if let Some(new) = &r.new_image {
+        dynamodb["NewImage"] = item_to_json(new);
+    }
+    if let Some(old) = &r.old_image {
+        dynamodb["OldImage"] = item_to_json(old);
+    }
+    let mut out = serde_json::json!({
+        "eventID": r.event_id,
+        "eventName": r.event_name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dynamodb,
+    });
+    if let Some(arn) = source_arn {
+        out["eventSourceARN"] = serde_json::json!(arn);
+    }
+    out
+}
+
+/// `arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL` → (table, label).
+pub fn parse_stream_arn(arn: &str) -> Option<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:")?.splitn(5, ':').nth(4)?;
+    rest.strip_prefix("table/")?.split_once("/stream/")
+}
