@@ -146,6 +146,7 @@ pub async fn serve(
         scheduler.clone(),
         queues.clone(),
         streams.clone(),
+        tables.clone(),
     )
     .await
     .map_err(|e| std::io::Error::other(format!("cannot open the event source mappings: {e}")))?;

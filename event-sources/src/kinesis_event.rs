@@ -16,6 +16,8 @@ pub struct Origin<'a> {
     pub region: &'a str,
     /// The function's execution role (`invokeIdentityArn`).
     pub identity_arn: &'a str,
+    /// A DynamoDB table's stream (its failure records carry `DDBStreamBatchInfo`).
+    pub dynamo: bool,
 }
 
 fn seconds(ms: u64) -> Value {
@@ -69,6 +71,21 @@ pub fn event(records: &[&Record], origin: &Origin<'_>) -> Vec<u8> {
         out.extend_from_slice(r.sequence_number.as_bytes());
         out.push(b'"');
         out.extend_from_slice(tail.as_bytes());
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// The event of records whose data already is their event record (DynamoDB streams).
+pub fn prebuilt_event(records: &[&Record]) -> Vec<u8> {
+    let size: usize = records.iter().map(|r| r.data.len() + 1).sum();
+    let mut out = Vec::with_capacity(16 + size);
+    out.extend_from_slice(br#"{"Records":["#);
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&r.data);
     }
     out.extend_from_slice(b"]}");
     out
@@ -148,8 +165,17 @@ pub fn failure_record(
     response: &LastResponse,
     now_ms: u64,
 ) -> Value {
+    let dynamo = origin.dynamo;
     let first = records.first();
     let last = records.last();
+    // DynamoDB's batch info names its times without milliseconds.
+    let at = |ms: u64| {
+        if dynamo {
+            iso_seconds(ms)
+        } else {
+            iso_millis(ms)
+        }
+    };
     let mut out = json!({
         "requestContext": {
             "requestId": uuid::Uuid::new_v4().to_string(),
@@ -159,15 +185,19 @@ pub fn failure_record(
         },
         "version": "1.0",
         "timestamp": iso_millis(now_ms),
-        "KinesisBatchInfo": {
-            "shardId": origin.shard_id,
-            "startSequenceNumber": first.map(|r| r.sequence_number.clone()),
-            "endSequenceNumber": last.map(|r| r.sequence_number.clone()),
-            "approximateArrivalOfFirstRecord": first.map(|r| iso_millis(r.arrival_ms)),
-            "approximateArrivalOfLastRecord": last.map(|r| iso_millis(r.arrival_ms)),
-            "batchSize": records.len(),
-            "streamArn": origin.stream_arn,
-        },
+    });
+    out[if dynamo {
+        "DDBStreamBatchInfo"
+    } else {
+        "KinesisBatchInfo"
+    }] = json!({
+        "shardId": origin.shard_id,
+        "startSequenceNumber": first.map(|r| r.sequence_number.clone()),
+        "endSequenceNumber": last.map(|r| r.sequence_number.clone()),
+        "approximateArrivalOfFirstRecord": first.map(|r| at(r.arrival_ms)),
+        "approximateArrivalOfLastRecord": last.map(|r| at(r.arrival_ms)),
+        "batchSize": records.len(),
+        "streamArn": origin.stream_arn,
     });
     if invokes > 0 {
         let mut context = json!({
@@ -201,6 +231,7 @@ mod tests {
         shard_id: "shardId-000000000006",
         region: "us-east-1",
         identity_arn: "arn:aws:iam::123456789012:role/lambda-role",
+        dynamo: false,
     };
 
     #[test]

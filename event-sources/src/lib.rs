@@ -14,6 +14,7 @@ pub mod filter;
 pub mod kinesis_event;
 pub mod mapping;
 pub mod poller;
+pub mod source;
 pub mod sqs_event;
 pub mod stream_poller;
 
@@ -64,6 +65,7 @@ struct Inner {
     scheduler: Scheduler,
     queues: Engine,
     streams: Streams,
+    tables: hearth_streams::dynamodb::table::Tables,
     mappings: Mutex<BTreeMap<String, Entry>>,
     /// Serialises changes, so a mapping's file and poller follow the order of requests.
     control: tokio::sync::Mutex<()>,
@@ -103,6 +105,7 @@ impl EventSources {
         scheduler: Scheduler,
         queues: Engine,
         streams: Streams,
+        tables: hearth_streams::dynamodb::table::Tables,
     ) -> Result<Self, DeployError> {
         let read_dir = dir.clone();
         let stored = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Mapping>> {
@@ -130,6 +133,7 @@ impl EventSources {
                 scheduler,
                 queues,
                 streams,
+                tables,
                 mappings: Mutex::new(BTreeMap::new()),
                 control: tokio::sync::Mutex::new(()),
             }),
@@ -155,12 +159,20 @@ impl EventSources {
             return None;
         }
         let started = if mapping.is_stream() {
-            stream_poller::start(
-                mapping.clone(),
-                self.inner.streams.clone(),
-                self.inner.queues.clone(),
-                self.inner.scheduler.clone(),
+            source::Source::of(
+                &mapping.event_source_arn,
+                &self.inner.streams,
+                &self.inner.tables,
             )
+            .and_then(|source| {
+                stream_poller::start(
+                    mapping.clone(),
+                    source,
+                    self.inner.streams.clone(),
+                    self.inner.queues.clone(),
+                    self.inner.scheduler.clone(),
+                )
+            })
             .map_err(|e| e.to_string())
         } else {
             poller::start(
@@ -240,9 +252,9 @@ impl EventSources {
                 Self::check_timeouts(visibility, timeout)?;
                 Ok(Source::Queue { fifo })
             }
-            Some("kinesis") => {
-                let exists = Streams::arn_stream_name(arn)
-                    .is_some_and(|name| self.inner.streams.describe(name).is_ok());
+            Some("kinesis" | "dynamodb") => {
+                let exists =
+                    source::Source::of(arn, &self.inner.streams, &self.inner.tables).is_ok();
                 if !exists {
                     return Err(DeployError::InvalidParameter(format!(
                         "Stream not found: {arn}"
@@ -251,7 +263,7 @@ impl EventSources {
                 Ok(Source::Stream)
             }
             _ => Err(DeployError::InvalidParameter(format!(
-                "Unsupported event source {arn}: hearth's mappings read SQS queues and Kinesis streams."
+                "Unsupported event source {arn}: hearth's mappings read SQS queues, Kinesis streams and DynamoDB table streams."
             ))),
         }
     }
@@ -510,14 +522,20 @@ impl EventSources {
     /// stream past each shard's position.
     fn lag(&self, mapping: &Mapping, stats: &poller::Stats, now: u64) -> Option<u64> {
         if mapping.is_stream() {
-            let name = Streams::arn_stream_name(&mapping.event_source_arn)?;
+            let source = source::Source::of(
+                &mapping.event_source_arn,
+                &self.inner.streams,
+                &self.inner.tables,
+            )
+            .ok()?;
             let positions = stats.positions();
-            let shards = self.inner.streams.describe(name).ok()?.shards;
-            let behind = shards
+            let behind = source
+                .shards()
+                .ok()?
                 .iter()
                 .map(|s| {
                     let from = positions.get(&s.id).map_or(0, |(next, _)| *next);
-                    self.inner.streams.backlog(name, &s.id, from).unwrap_or(0) as u64
+                    source.backlog(&s.id, from).unwrap_or(0) as u64
                 })
                 .sum();
             return Some(behind);

@@ -114,6 +114,8 @@ pub fn source_kind(arn: &str) -> Option<&'static str> {
         Some("sqs")
     } else if arn.starts_with("arn:aws:kinesis:") {
         Some("kinesis")
+    } else if arn.starts_with("arn:aws:dynamodb:") && arn.contains("/stream/") {
+        Some("dynamodb")
     } else {
         None
     }
@@ -146,7 +148,10 @@ impl Mapping {
     }
 
     pub fn is_stream(&self) -> bool {
-        source_kind(&self.event_source_arn) == Some("kinesis")
+        matches!(
+            source_kind(&self.event_source_arn),
+            Some("kinesis" | "dynamodb")
+        )
     }
 
     /// Applies a request's fields to a mapping of `source`; `creating` says whether this is
@@ -194,6 +199,12 @@ impl Mapping {
                     )
                 })?),
             };
+            if position == "AT_TIMESTAMP" && source_kind(&self.event_source_arn) == Some("dynamodb")
+            {
+                return Err(invalid(
+                    "Unsupported starting position for a DynamoDB stream: AT_TIMESTAMP",
+                ));
+            }
             match (position, timestamp) {
                 ("AT_TIMESTAMP", None) => {
                     return Err(invalid(

@@ -31,6 +31,7 @@
 use crate::kinesis_event::{self, Condition, LastResponse, Origin};
 use crate::mapping::Mapping;
 use crate::poller::{Poller, Stats};
+use crate::source::Source;
 use crate::{filter, sqs_event};
 use hearth_scheduler::{InvokeError, InvokeRequest, Scheduler};
 use hearth_streams::Streams;
@@ -96,9 +97,11 @@ impl Window {
 
 struct Context {
     mapping: Mapping,
-    stream: String,
     patterns: Vec<filter::Pattern>,
     identity_arn: String,
+    /// What is read.
+    source: Source,
+    /// Where the checkpoints are kept (the stream engine's journal, for both sources).
     streams: Streams,
     queues: hearth_queue::Engine,
     scheduler: Scheduler,
@@ -116,6 +119,7 @@ impl Context {
             shard_id: shard,
             region: &self.mapping.region,
             identity_arn: &self.identity_arn,
+            dynamo: self.source.is_dynamo(),
         }
     }
 }
@@ -137,19 +141,11 @@ fn position(value: &serde_json::Value) -> Option<u64> {
 /// Starts the poller of an enabled mapping on a stream.
 pub fn start(
     mapping: Mapping,
+    source: Source,
     streams: Streams,
     queues: hearth_queue::Engine,
     scheduler: Scheduler,
 ) -> Result<Poller, hearth_streams::StreamError> {
-    let stream = Streams::arn_stream_name(&mapping.event_source_arn)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            hearth_streams::StreamError::invalid(format!(
-                "{} is not a stream ARN",
-                mapping.event_source_arn
-            ))
-        })?;
-    streams.describe(&stream)?;
     let identity_arn = scheduler
         .get_function(&mapping.function_name, mapping.qualifier.as_deref())
         .map(|c| c.role)
@@ -157,7 +153,7 @@ pub fn start(
     let stats = Arc::new(Stats::default());
     let context = Arc::new(Context {
         patterns: mapping.patterns(),
-        stream,
+        source,
         identity_arn,
         mapping,
         streams,
@@ -178,10 +174,10 @@ async fn control(context: Arc<Context>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
-        match context.streams.describe(&context.stream) {
-            Ok(view) => {
-                let ids: HashSet<&str> = view.shards.iter().map(|s| s.id.as_str()).collect();
-                for shard in &view.shards {
+        match context.source.shards() {
+            Ok(shards) => {
+                let ids: HashSet<&str> = shards.iter().map(|s| s.id.as_str()).collect();
+                for shard in &shards {
                     if running.contains_key(&shard.id) || done.contains(&shard.id) {
                         continue;
                     }
@@ -256,7 +252,7 @@ async fn read_shard(context: Arc<Context>, shard: String, mut stop: watch::Recei
                 ),
                 _ => StartAt::TrimHorizon,
             };
-            match streams.start(&context.stream, &shard, &at) {
+            match context.source.start(&shard, &at) {
                 Ok(n) => {
                     // Fixed now, so a restart does not move a LATEST mapping's start.
                     streams.set_checkpoint(&key, json!({ "next": n }));
@@ -287,7 +283,7 @@ async fn read_shard(context: Arc<Context>, shard: String, mut stop: watch::Recei
         if *stop.borrow() {
             return false;
         }
-        let read = match streams.read_shard(&context.stream, &shard, next, limit) {
+        let read = match context.source.read(&shard, next, limit) {
             Ok(read) => read,
             Err(e) => {
                 tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "shard unreadable");
@@ -302,7 +298,7 @@ async fn read_shard(context: Arc<Context>, shard: String, mut stop: watch::Recei
             }
             tokio::select! {
                 _ = stop.changed() => return false,
-                () = streams.wait(&context.stream, Duration::from_millis(100)) => {}
+                () = context.source.wait(Duration::from_millis(100)) => {}
             }
             continue;
         }
@@ -318,17 +314,15 @@ async fn read_shard(context: Arc<Context>, shard: String, mut stop: watch::Recei
                 let left = until.saturating_duration_since(Instant::now());
                 tokio::select! {
                     _ = stop.changed() => return false,
-                    () = streams.wait(&context.stream, left.min(Duration::from_millis(100))) => {}
+                    () = context.source.wait(left.min(Duration::from_millis(100))) => {}
                 }
-                have = streams
-                    .backlog(&context.stream, &shard, next)
-                    .unwrap_or(have);
+                have = context.source.backlog(&shard, next).unwrap_or(have);
             }
             waited_at = Some(next);
             continue;
         }
         let oldest = read.records.first().map_or(0, |r| r.arrival_ms);
-        let age = streams.clock().now_ms().saturating_sub(oldest);
+        let age = context.source.now_ms().saturating_sub(oldest);
         context.stats.set_position(&shard, next, age);
         let after = read.records.last().map_or(next, |r| r.seq + 1);
         if !round(&context, &shard, read.records, lanes, batch, &stop).await {
@@ -365,14 +359,14 @@ async fn windowed_shard(
         if *stop.borrow() {
             return false;
         }
-        let read = match streams.read_shard(&context.stream, &shard, next, batch) {
+        let read = match context.source.read(&shard, next, batch) {
             Ok(read) => read,
             Err(e) => {
                 tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "shard unreadable");
                 return false;
             }
         };
-        let now = streams.clock().now_ms();
+        let now = context.source.now_ms();
         context.stats.set_position(&shard, next, read.millis_behind);
         // The open window ends: its end has passed, a record of a later window is next, the
         // shard is closed and read, or the state grew too large.
@@ -399,7 +393,7 @@ async fn windowed_shard(
             }
             tokio::select! {
                 _ = stop.changed() => return false,
-                () = streams.wait(&context.stream, Duration::from_millis(100)) => {}
+                () = context.source.wait(Duration::from_millis(100)) => {}
             }
             continue;
         }
@@ -495,7 +489,13 @@ async fn lane_batch(
     let records: Vec<Record> = records
         .into_iter()
         .filter(|r| {
-            let pass = filter::passes(&context.patterns, &kinesis_event::filter_view(r));
+            let view = if context.source.is_dynamo() {
+                // The record itself: `eventName`, `dynamodb.Keys`, `dynamodb.NewImage`…
+                serde_json::from_slice(&r.data).unwrap_or_default()
+            } else {
+                kinesis_event::filter_view(r)
+            };
+            let pass = filter::passes(&context.patterns, &view);
             if !pass {
                 stats.filtered.fetch_add(1, Ordering::Relaxed);
             }
@@ -511,7 +511,7 @@ async fn lane_batch(
         let mut last = LastResponse::default();
         loop {
             if mapping.maximum_record_age_in_seconds >= 0 {
-                let now = context.streams.clock().now_ms();
+                let now = context.source.now_ms();
                 let max_ms = mapping.maximum_record_age_in_seconds as u64 * 1000;
                 let expired = batch
                     .iter()
@@ -619,7 +619,11 @@ async fn invoke(
     let stats = &context.stats;
     let started = Instant::now();
     let refs: Vec<&Record> = batch.iter().collect();
-    let mut payload = kinesis_event::event(&refs, &context.origin(shard));
+    let mut payload = if context.source.is_dynamo() {
+        kinesis_event::prebuilt_event(&refs)
+    } else {
+        kinesis_event::event(&refs, &context.origin(shard))
+    };
     if let Some((w, final_invoke)) = window {
         let fields = json!({
             "window": {
@@ -734,7 +738,7 @@ async fn give_up(
         condition,
         invokes,
         last,
-        context.streams.clock().now_ms(),
+        context.source.now_ms(),
     );
     let Some(queue) = context
         .mapping

@@ -244,3 +244,81 @@ def test_the_aws_cli_reads_and_writes_items(aws, ddb):
     assert got["Item"]["v"] == {"N": "7"}
     code, _, err = aws("dynamodb", "describe-table", "--table-name", unique("nope"))
     assert code != 0 and "ResourceNotFoundException" in err
+
+
+def stream_table(ddb, view: str) -> tuple[str, str]:
+    name = unique("esm-ddb")
+    created = ddb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+    )["TableDescription"]
+    return name, created["LatestStreamArn"]
+
+
+def ddb_deliveries(hearth, function: str) -> list[list[str]]:
+    return [line.split(" ", 4)[1:] for line in hearth.function_log(function).splitlines() if line.startswith("ddb ")]
+
+
+def test_a_mapping_on_a_table_stream_delivers_insert_modify_remove_with_their_images(ddb, lambda_client, hearth):
+    import json
+
+    from helpers import create_function, wait_for
+
+    name, arn = stream_table(ddb, "NEW_AND_OLD_IMAGES")
+    function = unique("ddb-fn")
+    create_function(lambda_client, function, "ddb-stream", Timeout=10)
+    mapping = lambda_client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=function, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "keep"}]}}}})}]},
+    )
+    assert mapping["StateTransitionReason"] == "User action" and mapping["BatchSize"] == 10
+    key = {"pk": {"S": "keep-1"}}
+    ddb.put_item(TableName=name, Item={**key, "v": {"N": "1"}})
+    ddb.update_item(TableName=name, Key=key, UpdateExpression="SET v = :two", ExpressionAttributeValues={":two": {"N": "2"}})
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(TableName=name, Item={**key, "v": {"N": "9"}}, ConditionExpression="attribute_not_exists(pk)")
+    ddb.put_item(TableName=name, Item={"pk": {"S": "other"}})
+    ddb.delete_item(TableName=name, Key=key)
+    wait_for(lambda: len(ddb_deliveries(hearth, function)) >= 3, 30, "three changes delivered")
+    got = ddb_deliveries(hearth, function)
+    assert [g[0] for g in got] == ["INSERT", "MODIFY", "REMOVE"], "filtered and condition-failed writes emit nothing here"
+    insert, modify, remove = got
+    assert json.loads(insert[1]) == key
+    assert " ".join(insert[2:]) == 'new={"pk":{"S":"keep-1"},"v":{"N":"1"}} old=-'
+    assert " ".join(modify[2:]) == 'new={"pk":{"S":"keep-1"},"v":{"N":"2"}} old={"pk":{"S":"keep-1"},"v":{"N":"1"}}'
+    assert " ".join(remove[2:]) == 'new=- old={"pk":{"S":"keep-1"},"v":{"N":"2"}}'
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException):
+        lambda_client.create_event_source_mapping(
+            EventSourceArn=arn, FunctionName=function, StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=1,
+        )
+
+
+def test_a_failing_table_stream_batch_goes_to_on_failure_with_ddb_batch_info(ddb, lambda_client, hearth):
+    import json
+
+    from helpers import create_function, make_sqs_client
+
+    sqs = make_sqs_client(hearth.endpoint)
+    name, arn = stream_table(ddb, "NEW_IMAGE")
+    function = unique("ddb-bad")
+    create_function(lambda_client, function, "ddb-stream", Timeout=10)
+    dlq = sqs.create_queue(QueueName=unique("ddb-dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ddb.put_item(TableName=name, Item={"pk": {"S": "p"}, "poison": {"BOOL": True}})
+    lambda_client.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=function, StartingPosition="TRIM_HORIZON",
+        MaximumRetryAttempts=1, DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )
+    reply = {}
+    for _ in range(30):
+        reply = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=2)
+        if reply.get("Messages"):
+            break
+    record = json.loads(reply["Messages"][0]["Body"])
+    info = record["DDBStreamBatchInfo"]
+    assert "KinesisBatchInfo" not in record
+    assert info["batchSize"] == 1 and info["streamArn"] == arn
+    assert info["approximateArrivalOfFirstRecord"].endswith("Z") and "." not in info["approximateArrivalOfFirstRecord"]
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
