@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # DynamoDB PutItem over HTTP beside the floors, in one run: GET /health under wrk (the HTTP
 # floor), a bare fdatasync of the state disk, then PutItem of a 100-byte item with a new key
-# each request (wrk's Lua counter), each answered once the journal has synced it.
+# each request (wrk's Lua counter) into a table whose stream is on (NEW_AND_OLD_IMAGES), each
+# answered once the journal has synced the item and its stream record.
 #
 #   benches/dynamodb.sh [seconds] [connections]
 #
@@ -17,7 +18,7 @@ ensure_wrk
 start_hearth
 
 curl -sf "$endpoint/" -H "X-Amz-Target: DynamoDB_20120810.CreateTable" -H "Content-Type: application/x-amz-json-1.0" \
-  -d '{"TableName":"bench","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST"}' >/dev/null
+  -d '{"TableName":"bench","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}],"BillingMode":"PAY_PER_REQUEST","StreamSpecification":{"StreamEnabled":true,"StreamViewType":"NEW_AND_OLD_IMAGES"}}' >/dev/null
 
 cat > "$state/put.lua" <<'LUA'
 local n = 0
