@@ -222,6 +222,35 @@ pub async fn streams(client: &HearthClient, out: &mut impl Write) -> anyhow::Res
     Ok(())
 }
 
+/// `hearth tables`: every DynamoDB table: key, items, bytes, and its stream (view type, label).
+pub async fn tables(client: &HearthClient, out: &mut impl Write) -> anyhow::Result<()> {
+    let tables = get_json(client, "/hearth/v1/tables").await?;
+    writeln!(
+        out,
+        "{:<32} {:<24} {:>10} {:>12}  STREAM",
+        "TABLE", "KEY", "ITEMS", "BYTES"
+    )?;
+    for t in tables.as_array().into_iter().flatten() {
+        let key = match t["range_key"].as_str() {
+            Some(range) => format!("{}, {range}", t["hash_key"].as_str().unwrap_or("?")),
+            None => t["hash_key"].as_str().unwrap_or("?").to_owned(),
+        };
+        let stream = match (t["stream_view_type"].as_str(), t["stream_label"].as_str()) {
+            (Some(view), Some(label)) => format!("{view} {label}"),
+            _ => "-".to_owned(),
+        };
+        writeln!(
+            out,
+            "{:<32} {:<24} {:>10} {:>12}  {stream}",
+            t["name"].as_str().unwrap_or("?"),
+            key,
+            t["items"],
+            t["bytes"],
+        )?;
+    }
+    Ok(())
+}
+
 /// `hearth logs NAME [--follow]`: the function's log; with `follow`, keeps printing what
 /// is appended (polling every 200 ms) until interrupted.
 pub async fn logs(

@@ -136,6 +136,11 @@ enum Command {
         #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
         endpoint: String,
     },
+    /// List DynamoDB tables: key, items, bytes, and the stream's view type and label.
+    Tables {
+        #[arg(long, env = "HEARTH_ENDPOINT", default_value = "http://127.0.0.1:9001")]
+        endpoint: String,
+    },
     /// List event source mappings (queues and streams): function, source, state, records
     /// delivered, errors, lag.
     Mappings {
@@ -324,6 +329,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Queues { endpoint } => {
             hearth::cli::queues(&client(&endpoint), &mut std::io::stdout()).await
+        }
+        Command::Tables { endpoint } => {
+            hearth::cli::tables(&client(&endpoint), &mut std::io::stdout()).await
         }
         Command::Streams { endpoint } => {
             hearth::cli::streams(&client(&endpoint), &mut std::io::stdout()).await

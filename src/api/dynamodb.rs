@@ -878,3 +878,26 @@ mod streams {
         }
     }
 }
+
+/// What `hearth tables` shows: every table's key, items, bytes and stream.
+pub fn summaries(tables: &Tables) -> Json {
+    let list: Vec<Json> = tables
+        .list()
+        .iter()
+        .filter_map(|name| tables.table(name).ok())
+        .map(|t| {
+            let meta = t.meta();
+            let (items, bytes) = t.counts();
+            json!({
+                "name": meta.name,
+                "hash_key": meta.hash.name,
+                "range_key": meta.range.as_ref().map(|r| r.name.clone()),
+                "items": items,
+                "bytes": bytes,
+                "stream_view_type": meta.stream_view_type,
+                "stream_label": meta.stream_label,
+            })
+        })
+        .collect();
+    json!(list)
+}

@@ -314,6 +314,11 @@ async fn route(
             request_id,
             &state.queues.summaries(),
         )),
+        (&Method::GET, ["hearth", "v1", "tables"]) => Ok(json_response(
+            StatusCode::OK,
+            request_id,
+            &dynamodb::summaries(&state.tables),
+        )),
         (&Method::GET, ["hearth", "v1", "streams"]) => Ok(json_response(
             StatusCode::OK,
             request_id,

@@ -322,3 +322,17 @@ def test_a_failing_table_stream_batch_goes_to_on_failure_with_ddb_batch_info(ddb
     assert info["approximateArrivalOfFirstRecord"].endswith("Z") and "." not in info["approximateArrivalOfFirstRecord"]
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 2
+
+
+def test_hearth_tables_lists_tables_with_their_items_and_stream(ddb, hearth):
+    import subprocess
+
+    from helpers import HEARTH_BIN
+
+    name, _ = stream_table(ddb, "KEYS_ONLY")
+    for i in range(3):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"k{i}"}})
+    proc = subprocess.run([str(HEARTH_BIN), "tables", "--endpoint", hearth.endpoint], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    line = next(l for l in proc.stdout.splitlines() if l.startswith(name + " ")).split()
+    assert line[1] == "pk" and line[2] == "3" and line[4] == "KEYS_ONLY", line
