@@ -15,31 +15,15 @@
 //! transaction per batch, default `Durability::Immediate`). Neither groups the commits of
 //! concurrent writers; the journal does.
 
+#[path = "support/disk.rs"]
+mod disk;
+use disk::fsync_floor;
 use hearth_queue::{Engine, EngineConfig, NewMessage, ReceiveOptions};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p) as usize]
-}
-
-fn fsync_floor(dir: &std::path::Path) -> Duration {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("floor"))
-        .expect("floor file");
-    let mut times: Vec<Duration> = (0..2000)
-        .map(|_| {
-            let t = Instant::now();
-            file.write_all(&[b'x'; 200]).expect("write");
-            file.sync_data().expect("fdatasync");
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    percentile(&times, 0.5)
 }
 
 fn main() {

@@ -8,28 +8,12 @@
 //!   4-shard stream; each batch is answered once the journal's group commit has synced it.
 //! - `read`: every shard read from `TRIM_HORIZON` in reads of 10,000, as a poller does.
 
+#[path = "support/disk.rs"]
+mod disk;
+use disk::fsync_floor;
 use hearth_streams::kinesis::PutEntry;
 use hearth_streams::{Streams, StreamsConfig};
-use std::io::Write;
-use std::time::{Duration, Instant};
-
-fn fsync_floor(dir: &std::path::Path) -> Duration {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("floor"))
-        .expect("floor file");
-    let mut times: Vec<Duration> = (0..2000)
-        .map(|_| {
-            let t = Instant::now();
-            file.write_all(&[b'x'; 200]).expect("write");
-            file.sync_data().expect("fdatasync");
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
-}
+use std::time::Instant;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");

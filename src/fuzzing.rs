@@ -194,49 +194,56 @@ pub fn sqs_request(data: &[u8]) {
     assert!(response.status().as_u16() < 600);
 }
 
-/// Kinesis requests: the first line is the operation (`X-Amz-Target` after
-/// `Kinesis_20131202.`), the rest the JSON body, against a real stream engine that keeps
-/// what earlier inputs created (so puts, iterators and reshards meet real streams).
-pub fn kinesis_request(data: &[u8]) {
-    use std::sync::OnceLock;
-    static STREAMS: OnceLock<
-        Option<(
-            tokio::runtime::Runtime,
-            hearth_streams::Streams,
-            tempfile::TempDir,
-        )>,
-    > = OnceLock::new();
+/// An engine a JSON-target fuzz input runs against, opened once in a scratch directory and
+/// kept (so later inputs meet what earlier ones created), with a runtime to drive it.
+type Fixture<E> = Option<(tokio::runtime::Runtime, E, tempfile::TempDir)>;
+
+fn fixture<E>(open: impl FnOnce(&std::path::Path) -> Option<E>) -> Fixture<E> {
+    let dir = tempfile::tempdir().ok()?;
+    let engine = open(dir.path())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    Some((runtime, engine, dir))
+}
+
+/// The input's first line as the operation after `prefix` in `X-Amz-Target`, the rest as
+/// the body.
+fn target_request(prefix: &str, data: &[u8]) -> Option<http::Request<crate::api::ReqBody>> {
     let [op, body] = fields(data, 2)[..] else {
-        return;
+        return None;
     };
-    let Some((runtime, streams, _dir)) = STREAMS
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().ok()?;
-            let config = hearth_streams::StreamsConfig {
-                max_bytes: 64 << 20,
-                max_streams: 16,
-                max_shards: 64,
-                ..Default::default()
-            };
-            let streams = hearth_streams::Streams::open(dir.path(), config).ok()?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            Some((runtime, streams, dir))
-        })
-        .as_ref()
-    else {
-        return;
-    };
-    let target = format!("Kinesis_20131202.{}", String::from_utf8_lossy(op));
-    let Ok(request) = http::Request::builder()
+    let target = format!("{prefix}{}", String::from_utf8_lossy(op));
+    http::Request::builder()
         .method(Method::POST)
         .uri("/")
         .header("x-amz-target", target)
         .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
             body,
         )))
+        .ok()
+}
+
+/// Kinesis requests: the first line is the operation (`X-Amz-Target` after
+/// `Kinesis_20131202.`), the rest the JSON body, against a real stream engine that keeps
+/// what earlier inputs created (so puts, iterators and reshards meet real streams).
+pub fn kinesis_request(data: &[u8]) {
+    static STREAMS: std::sync::OnceLock<Fixture<hearth_streams::Streams>> =
+        std::sync::OnceLock::new();
+    let fixture = STREAMS.get_or_init(|| {
+        fixture(|dir| {
+            let config = hearth_streams::StreamsConfig {
+                max_bytes: 64 << 20,
+                max_streams: 16,
+                max_shards: 64,
+                ..Default::default()
+            };
+            hearth_streams::Streams::open(dir, config).ok()
+        })
+    });
+    let (Some((runtime, streams, _)), Some(request)) =
+        (fixture, target_request("Kinesis_20131202.", data))
     else {
         return;
     };
@@ -247,43 +254,20 @@ pub fn kinesis_request(data: &[u8]) {
 /// DynamoDB requests: the first line is the operation (after `DynamoDB_20120810.`), the
 /// rest the JSON body, against a real table engine that keeps what earlier inputs created.
 pub fn dynamodb_request(data: &[u8]) {
-    use std::sync::OnceLock;
-    type Fixture = (
-        tokio::runtime::Runtime,
-        hearth_streams::dynamodb::table::Tables,
-        tempfile::TempDir,
-    );
-    static TABLES: OnceLock<Option<Fixture>> = OnceLock::new();
-    let [op, body] = fields(data, 2)[..] else {
-        return;
-    };
-    let Some((runtime, tables, _dir)) = TABLES
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().ok()?;
-            let config = hearth_streams::dynamodb::table::TablesConfig {
+    use hearth_streams::dynamodb::table::{Tables, TablesConfig};
+    static TABLES: std::sync::OnceLock<Fixture<Tables>> = std::sync::OnceLock::new();
+    let fixture = TABLES.get_or_init(|| {
+        fixture(|dir| {
+            let config = TablesConfig {
                 max_bytes: 64 << 20,
                 max_tables: 16,
                 ..Default::default()
             };
-            let tables = hearth_streams::dynamodb::table::Tables::open(dir.path(), config).ok()?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            Some((runtime, tables, dir))
+            Tables::open(dir, config).ok()
         })
-        .as_ref()
-    else {
-        return;
-    };
-    let target = format!("DynamoDB_20120810.{}", String::from_utf8_lossy(op));
-    let Ok(request) = http::Request::builder()
-        .method(Method::POST)
-        .uri("/")
-        .header("x-amz-target", target)
-        .body(http_body_util::Full::new(bytes::Bytes::copy_from_slice(
-            body,
-        )))
+    });
+    let (Some((runtime, tables, _)), Some(request)) =
+        (fixture, target_request("DynamoDB_20120810.", data))
     else {
         return;
     };

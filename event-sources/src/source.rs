@@ -176,10 +176,7 @@ impl Source {
                 table,
                 label,
                 ..
-            } => Ok(tables
-                .read_stream(table, label, from, usize::MAX)?
-                .records
-                .len()),
+            } => tables.stream_backlog(table, label, from),
         }
     }
 }

@@ -35,7 +35,7 @@ use crate::source::Source;
 use crate::{filter, sqs_event};
 use hearth_scheduler::{InvokeError, InvokeRequest, Scheduler};
 use hearth_streams::Streams;
-use hearth_streams::kinesis::{Record, StartAt, hash_key};
+use hearth_streams::kinesis::{Read, Record, StartAt, hash_key};
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -283,22 +283,13 @@ async fn read_shard(context: Arc<Context>, shard: String, mut stop: watch::Recei
         if *stop.borrow() {
             return false;
         }
-        let read = match context.source.read(&shard, next, limit) {
-            Ok(read) => read,
-            Err(e) => {
-                tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "shard unreadable");
-                return false;
-            }
+        let Some(read) = read(&context, &shard, next, limit) else {
+            return false;
         };
         context.stats.set_position(&shard, next, read.millis_behind);
         if read.records.is_empty() {
-            if read.next.is_none() {
-                streams.set_checkpoint(&key, json!({ "done": true }));
-                return true;
-            }
-            tokio::select! {
-                _ = stop.changed() => return false,
-                () = context.source.wait(Duration::from_millis(100)) => {}
+            if let Some(done) = at_end(&context, &key, read.next, &mut stop).await {
+                return done;
             }
             continue;
         }
@@ -359,12 +350,8 @@ async fn windowed_shard(
         if *stop.borrow() {
             return false;
         }
-        let read = match context.source.read(&shard, next, batch) {
-            Ok(read) => read,
-            Err(e) => {
-                tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "shard unreadable");
-                return false;
-            }
+        let Some(read) = read(&context, &shard, next, batch) else {
+            return false;
         };
         let now = context.source.now_ms();
         context.stats.set_position(&shard, next, read.millis_behind);
@@ -387,13 +374,8 @@ async fn windowed_shard(
             continue;
         }
         if read.records.is_empty() {
-            if read.next.is_none() {
-                streams.set_checkpoint(&key, json!({ "done": true }));
-                return true;
-            }
-            tokio::select! {
-                _ = stop.changed() => return false,
-                () = context.source.wait(Duration::from_millis(100)) => {}
+            if let Some(done) = at_end(&context, &key, read.next, &mut stop).await {
+                return done;
             }
             continue;
         }
@@ -412,6 +394,35 @@ async fn windowed_shard(
         }
         next = after;
         save(next, &window);
+    }
+}
+
+/// One read of `shard`, or `None` (said so) when it cannot be read.
+fn read(context: &Context, shard: &str, next: u64, limit: usize) -> Option<Read> {
+    context
+        .source
+        .read(shard, next, limit)
+        .inspect_err(|e| {
+            tracing::warn!(mapping = %context.mapping.uuid, shard, error = %e, "shard unreadable")
+        })
+        .ok()
+}
+
+/// Nothing to read where the shard's reading is: `Some(true)` once a closed shard is done
+/// (and checkpointed so), `Some(false)` when stopped, `None` after waiting for more.
+async fn at_end(
+    context: &Context,
+    key: &str,
+    next: Option<u64>,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<bool> {
+    if next.is_none() {
+        context.streams.set_checkpoint(key, json!({ "done": true }));
+        return Some(true);
+    }
+    tokio::select! {
+        _ = stop.changed() => Some(false),
+        () = context.source.wait(Duration::from_millis(100)) => None,
     }
 }
 

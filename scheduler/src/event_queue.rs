@@ -96,6 +96,8 @@ pub struct EventQueue {
 pub struct Delivery {
     pub event: QueuedEvent,
     handle: String,
+    /// The bytes it counts for in the queue's bound.
+    bytes: u64,
 }
 
 impl EventQueue {
@@ -256,6 +258,7 @@ impl EventQueue {
             .filter_map(|m| match serde_json::from_str::<QueuedEvent>(&m.body) {
                 Ok(event) => Some(Delivery {
                     event,
+                    bytes: m.body.len() as u64,
                     handle: m.receipt_handle,
                 }),
                 Err(e) => {
@@ -276,7 +279,7 @@ impl EventQueue {
 
     /// Forgets an event that has ended.
     pub async fn finish(&self, delivery: &Delivery) {
-        let bytes = serde_json::to_string(&delivery.event).map_or(0, |b| b.len() as u64);
+        let bytes = delivery.bytes;
         match self
             .engine
             .delete(QUEUE, std::slice::from_ref(&delivery.handle))

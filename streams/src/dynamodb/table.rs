@@ -930,6 +930,19 @@ impl Tables {
         Ok(StreamRead { records, next })
     }
 
+    /// How many durable records of the stream `label` of `name` are at or after `from`.
+    pub fn stream_backlog(&self, name: &str, label: &str, from: u64) -> Result<usize, StreamError> {
+        let table = self.table(name)?;
+        let state = table.state();
+        let start = state.stream.partition_point(|r| r.seq < from);
+        Ok(state
+            .stream
+            .range(start..)
+            .take_while(|r| r.durable.load(Atomic::Acquire))
+            .filter(|r| r.label == label)
+            .count())
+    }
+
     /// The sequence number past the newest record of `name`'s stream (a `LATEST` start).
     pub fn stream_end(&self, name: &str) -> Result<u64, StreamError> {
         let table = self.table(name)?;
