@@ -7,10 +7,15 @@
 //! - `put`: 16 tasks putting batches of 500 records of 100 bytes (50 partition keys) into a
 //!   4-shard stream; each batch is answered once the journal's group commit has synced it.
 //! - `read`: every shard read from `TRIM_HORIZON` in reads of 10,000, as a poller does.
+//! - `table put`: 32 tasks putting 100-byte items, one at a time, into a table whose stream
+//!   keeps `NEW_AND_OLD_IMAGES`; each put is answered once its item and stream record are
+//!   durable (what `PutItem` stands on).
 
 #[path = "support/disk.rs"]
 mod disk;
 use disk::fsync_floor;
+use hearth_streams::dynamodb::table::{KeyAttribute, TableMeta, Tables, TablesConfig};
+use hearth_streams::dynamodb::value::{Item, Value};
 use hearth_streams::kinesis::PutEntry;
 use hearth_streams::{Streams, StreamsConfig};
 use std::time::Instant;
@@ -70,6 +75,47 @@ fn main() {
         }
         let read_took = started.elapsed();
         assert_eq!(read, put);
+
+        let tables = Tables::open(&dir.path().join("tables"), TablesConfig::default())
+            .expect("tables");
+        tables
+            .create_table(TableMeta {
+                name: "bench".into(),
+                created_ms: 0,
+                hash: KeyAttribute {
+                    name: "pk".into(),
+                    kind: "S".into(),
+                },
+                range: None,
+                billing_mode: "PAY_PER_REQUEST".into(),
+                read_capacity: 0,
+                write_capacity: 0,
+                stream_view_type: Some("NEW_AND_OLD_IMAGES".into()),
+                stream_label: None,
+            })
+            .await
+            .expect("table");
+        let writers = 32;
+        let each = if quick { 200 } else { 5_000 };
+        let started = Instant::now();
+        let mut handles = Vec::new();
+        for w in 0..writers {
+            let tables = tables.clone();
+            handles.push(tokio::spawn(async move {
+                for i in 0..each {
+                    let item = Item::from([
+                        ("pk".to_owned(), Value::S(format!("key-{w}-{}", i % 100))),
+                        ("v".to_owned(), Value::S("x".repeat(100))),
+                    ]);
+                    tables.put("bench", item, &None).await.expect("put item");
+                }
+            }));
+        }
+        for h in handles {
+            h.await.expect("task");
+        }
+        let items_took = started.elapsed();
+        let items = writers * each;
         let syncs = 1.0 / floor.as_secs_f64();
         println!("floor fdatasync : p50 {:>6.0} us = {syncs:.0}/s", floor.as_secs_f64() * 1e6);
         println!(
@@ -82,6 +128,11 @@ fn main() {
             "read            : {:>10.0} records/s  ({read} records in {:.2} s)",
             read as f64 / read_took.as_secs_f64(),
             read_took.as_secs_f64()
+        );
+        println!(
+            "table put (durable, stream on): {:>8.0} items/s  ({items} puts, {writers} tasks, {:.2} s)",
+            items as f64 / items_took.as_secs_f64(),
+            items_took.as_secs_f64()
         );
     });
 }

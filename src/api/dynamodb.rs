@@ -177,7 +177,7 @@ fn condition(
     p: &mut Placeholders,
 ) -> Result<Option<Condition>, StreamError> {
     string(input, field)?
-        .map(|text| expr::parse_condition(text, p))
+        .map(|text| expr::parse_condition(field, text, p))
         .transpose()
 }
 
@@ -583,8 +583,11 @@ async fn dispatch(tables: &Tables, op: &str, input: &Json) -> Result<Json, Strea
                 .transpose()?;
             let select = string(input, "Select")?.unwrap_or("ALL_ATTRIBUTES");
             let (items, last) = if op == "Query" {
-                let key =
-                    expr::parse_condition(required(input, "KeyConditionExpression")?, &mut p)?;
+                let key = expr::parse_condition(
+                    "KeyConditionExpression",
+                    required(input, "KeyConditionExpression")?,
+                    &mut p,
+                )?;
                 p.check_all_used()?;
                 let (hash, range) = key_condition(&meta, key)?;
                 let forward = input

@@ -109,6 +109,16 @@ def test_items_conditions_and_return_values(ddb):
             ExpressionAttributeValues={":x": {"S": "1"}, ":unused": {"S": "2"}},
         )
     assert "unused" in e.value.response["Error"]["Message"]
+    # A reserved word is an attribute name only through a placeholder, and nothing changes.
+    for expression in ("SET status = :x", "SET visits = :x, Name = :x"):
+        with pytest.raises(ClientError) as e:
+            ddb.update_item(TableName=name, Key=key, UpdateExpression=expression, ExpressionAttributeValues={":x": {"S": "1"}})
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        assert e.value.response["Error"]["Message"].startswith("Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: ")
+    with pytest.raises(ClientError) as e:
+        ddb.get_item(TableName=name, Key=key, ProjectionExpression="name")
+    assert e.value.response["Error"]["Message"] == "Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: name"
+    assert ddb.get_item(TableName=name, Key=key)["Item"]["visits"] == {"N": "10"}
     projected = ddb.get_item(TableName=name, Key=key, ProjectionExpression="#n, visits", ExpressionAttributeNames={"#n": "name"})
     assert set(projected["Item"]) == {"name", "visits"}
     with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):

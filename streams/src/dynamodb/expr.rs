@@ -12,10 +12,33 @@
 use super::value::{Item, Number, Value};
 use crate::error::StreamError;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::LazyLock;
 
 fn invalid(message: impl Into<String>) -> StreamError {
     StreamError::validation(message)
+}
+
+/// DynamoDB's reserved words, which an expression may use as attribute names only through an
+/// `ExpressionAttributeNames` placeholder (the list is not case-sensitive).
+static RESERVED_WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("reserved_words.txt")
+        .split_ascii_whitespace()
+        .collect()
+});
+
+fn is_reserved(word: &str) -> bool {
+    RESERVED_WORDS.contains(word.to_ascii_uppercase().as_str())
+}
+
+/// Names the expression a message is about, as DynamoDB does: `Invalid UpdateExpression: …`.
+fn in_field<T>(field: &str, result: Result<T, StreamError>) -> Result<T, StreamError> {
+    result.map_err(|mut e| {
+        if let Some(rest) = e.message.strip_prefix("Invalid expression: ") {
+            e.message = format!("Invalid {field}: {rest}");
+        }
+        e
+    })
 }
 
 /// One step of a document path.
@@ -270,6 +293,9 @@ struct Parser<'a> {
     at: usize,
     placeholders: &'a mut Placeholders,
     depth: usize,
+    /// The first reserved word used as an attribute name: refused once the whole expression
+    /// has parsed, since DynamoDB reports a syntax error before a reserved word.
+    reserved: Option<String>,
 }
 
 impl<'a> Parser<'a> {
@@ -289,7 +315,18 @@ impl<'a> Parser<'a> {
             at: 0,
             placeholders,
             depth: 0,
+            reserved: None,
         })
+    }
+
+    /// Refuses the expression if it used a reserved word as an attribute name.
+    fn check_reserved(&self) -> Result<(), StreamError> {
+        match &self.reserved {
+            Some(word) => Err(invalid(format!(
+                "Invalid expression: Attribute name is a reserved keyword; reserved keyword: {word}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn peek(&self) -> Option<&Token> {
@@ -350,7 +387,12 @@ impl<'a> Parser<'a> {
 
     fn name(&mut self, token: Token) -> Result<String, StreamError> {
         match token {
-            Token::Word(w) => Ok(w),
+            Token::Word(w) => {
+                if self.reserved.is_none() && is_reserved(&w) {
+                    self.reserved = Some(w.clone());
+                }
+                Ok(w)
+            }
             Token::Name(n) => {
                 let resolved = self.placeholders.names.get(&n).cloned().ok_or_else(|| {
                     invalid(format!(
@@ -626,21 +668,32 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Parses a condition (`ConditionExpression`, `FilterExpression`, `KeyConditionExpression`).
+/// Parses a condition: `field` is the request member it came in (`ConditionExpression`,
+/// `FilterExpression`, `KeyConditionExpression`), named in its errors.
 pub fn parse_condition(
+    field: &str,
     text: &str,
     placeholders: &mut Placeholders,
 ) -> Result<Condition, StreamError> {
-    let mut parser = Parser::new(text, placeholders)?;
-    let condition = parser.condition()?;
-    parser.end()?;
-    Ok(condition)
+    in_field(field, {
+        Parser::new(text, placeholders).and_then(|mut parser| {
+            let condition = parser.condition()?;
+            parser.end()?;
+            parser.check_reserved()?;
+            Ok(condition)
+        })
+    })
 }
 
 /// Parses an `UpdateExpression`.
 pub fn parse_update(text: &str, placeholders: &mut Placeholders) -> Result<Update, StreamError> {
-    let mut parser = Parser::new(text, placeholders)?;
-    parser.update()
+    in_field("UpdateExpression", {
+        Parser::new(text, placeholders).and_then(|mut parser| {
+            let update = parser.update()?;
+            parser.check_reserved()?;
+            Ok(update)
+        })
+    })
 }
 
 /// Parses a `ProjectionExpression`: paths separated by commas.
@@ -648,14 +701,18 @@ pub fn parse_projection(
     text: &str,
     placeholders: &mut Placeholders,
 ) -> Result<Vec<Path>, StreamError> {
-    let mut parser = Parser::new(text, placeholders)?;
-    let mut paths = vec![parser.path()?];
-    while parser.is_symbol(",") {
-        parser.at += 1;
-        paths.push(parser.path()?);
-    }
-    parser.end()?;
-    Ok(paths)
+    in_field("ProjectionExpression", {
+        Parser::new(text, placeholders).and_then(|mut parser| {
+            let mut paths = vec![parser.path()?];
+            while parser.is_symbol(",") {
+                parser.at += 1;
+                paths.push(parser.path()?);
+            }
+            parser.end()?;
+            parser.check_reserved()?;
+            Ok(paths)
+        })
+    })
 }
 
 /// What an operand is worth against `item` (`None`: a path the item does not have).
@@ -1002,7 +1059,7 @@ mod tests {
             BTreeMap::from([("#s".to_owned(), "status".to_owned())]),
             values(vals),
         );
-        let c = parse_condition(text, &mut p).expect(text);
+        let c = parse_condition("ConditionExpression", text, &mut p).expect(text);
         holds(&c, &item(item_json)).expect("evaluates")
     }
 
@@ -1050,7 +1107,7 @@ mod tests {
             "different types never compare"
         );
         assert!(check("n <> :s", it.clone(), &[(":s", json!({"S": "5"}))]));
-        assert!(!check("missing = missing", it.clone(), &[]));
+        assert!(!check("absent = absent", it.clone(), &[]));
         assert!(check(
             "(n = :five OR n = :six) AND attribute_not_exists(gone)",
             it,
@@ -1074,7 +1131,10 @@ mod tests {
             "n BETWEEN :v",
             &"(".repeat(200),
         ] {
-            assert!(parse_condition(text, &mut p).is_err(), "{text:?}");
+            assert!(
+                parse_condition("ConditionExpression", text, &mut p).is_err(),
+                "{text:?}"
+            );
         }
         for text in [
             "SET a = :v SET b = :v",
@@ -1089,8 +1149,46 @@ mod tests {
             BTreeMap::from([("#a".to_owned(), "a".to_owned())]),
             values(&[(":v", json!({"N": "1"})), (":w", json!({"N": "2"}))]),
         );
-        parse_condition("#a = :v", &mut unused).expect("parse");
+        parse_condition("ConditionExpression", "#a = :v", &mut unused).expect("parse");
         assert!(unused.check_all_used().is_err(), ":w is never used");
+    }
+
+    #[test]
+    fn reserved_words_are_attribute_names_only_through_placeholders() {
+        let words = include_str!("reserved_words.txt");
+        assert_eq!(words.lines().count(), 573, "DynamoDB's list has 573 words");
+        let mut p = Placeholders::new(
+            BTreeMap::from([("#s".to_owned(), "status".to_owned())]),
+            values(&[(":v", json!({"S": "x"}))]),
+        );
+        let refused = |r: Result<(), StreamError>| r.expect_err("refused").message;
+        assert_eq!(
+            refused(parse_update("SET Status = :v", &mut p).map(drop)),
+            "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: Status"
+        );
+        assert_eq!(
+            refused(parse_condition("FilterExpression", "a.name = :v", &mut p).map(drop)),
+            "Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: name"
+        );
+        assert_eq!(
+            refused(parse_projection("a, data[0]", &mut p).map(drop)),
+            "Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: data"
+        );
+        // A syntax error is reported before a reserved word, as DynamoDB does.
+        let syntax = refused(parse_update("SET path = VALUE 1", &mut p).map(drop));
+        assert!(
+            syntax.starts_with("Invalid UpdateExpression: Syntax error;"),
+            "{syntax}"
+        );
+        // Through a placeholder, and as a function name, the words are fine.
+        parse_update("SET #s = :v", &mut p).expect("placeholder");
+        parse_condition(
+            "ConditionExpression",
+            "size(a) > :v AND attribute_exists(b)",
+            &mut p,
+        )
+        .expect("functions");
+        parse_condition("ConditionExpression", "statuses = :v", &mut p).expect("not a word");
     }
 
     #[test]
@@ -1108,7 +1206,7 @@ mod tests {
         );
         let update = parse_update(
             "SET n = n + :one, c = if_not_exists(c, :zero) + :one, l = list_append(l, :more), m.k = :x \
-             ADD tags :tag, counter :one DELETE gone :old REMOVE o[0], drop",
+             ADD tags :tag, tally :one DELETE gone :old REMOVE o[0], dropped",
             &mut p,
         )
         .expect("parse");
@@ -1116,7 +1214,7 @@ mod tests {
         let before = item(
             json!({"n": {"N": "41"}, "l": {"L": [{"S": "a"}, {"S": "b"}]}, "m": {"M": {}},
                                  "o": {"L": [{"S": "first"}, {"S": "second"}]},
-                                 "tags": {"SS": ["t"]}, "gone": {"SS": ["old"]}, "drop": {"BOOL": true}}),
+                                 "tags": {"SS": ["t"]}, "gone": {"SS": ["old"]}, "dropped": {"BOOL": true}}),
         );
         let after = apply(&update, &before).expect("apply");
         let j = super::super::value::item_to_json(&after);
@@ -1128,14 +1226,14 @@ mod tests {
         assert!(overlap.is_err(), "DynamoDB refuses overlapping paths");
         assert_eq!(j["m"], json!({"M": {"k": {"S": "x"}}}));
         assert_eq!(j["tags"], json!({"SS": ["new", "t"]}));
-        assert_eq!(j["counter"], json!({"N": "1"}));
+        assert_eq!(j["tally"], json!({"N": "1"}));
         assert!(j.get("gone").is_none(), "an emptied set is removed");
-        assert!(j.get("drop").is_none());
+        assert!(j.get("dropped").is_none());
         let bad = parse_update("SET a.b = :x", &mut p).expect("parse");
         assert!(apply(&bad, &before).is_err(), "no parent map a");
-        let bad = parse_update("SET n = missing + :one", &mut p).expect("parse");
+        let bad = parse_update("SET n = absent + :one", &mut p).expect("parse");
         assert!(apply(&bad, &before).is_err());
-        let bad = parse_update("ADD drop :one", &mut p).expect("parse");
+        let bad = parse_update("ADD dropped :one", &mut p).expect("parse");
         assert!(apply(&bad, &before).is_err(), "ADD to a boolean");
     }
 
@@ -1161,7 +1259,7 @@ mod tests {
                 values(&[(":v", json!({"N": "1"})), (":s", json!({"SS": ["x"]}))]),
             );
             let it = item(json!({"a": {"N": "2"}, "l": {"L": [{"N": "1"}]}}));
-            if let Ok(c) = parse_condition(&text, &mut p) {
+            if let Ok(c) = parse_condition("ConditionExpression", &text, &mut p) {
                 let _ = holds(&c, &it);
             }
             if let Ok(u) = parse_update(&text, &mut p) {

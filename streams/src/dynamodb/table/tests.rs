@@ -36,7 +36,7 @@ fn guard(text: &str, values: serde_json::Value) -> Guard {
         })
         .unwrap_or_default();
     let mut p = Placeholders::new(BTreeMap::new(), values);
-    Some(parse_condition(text, &mut p).expect("condition"))
+    Some(parse_condition("ConditionExpression", text, &mut p).expect("condition"))
 }
 
 #[tokio::test]
