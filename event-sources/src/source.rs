@@ -94,6 +94,7 @@ impl Source {
                     end_hash: u128::MAX,
                     starting_seq: 0,
                     ending_seq: (!open).then_some(end),
+                    closed_ms: None,
                 }])
             }
         }

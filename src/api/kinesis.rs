@@ -574,6 +574,34 @@ async fn dispatch(streams: &Streams, op: &str, input: &Value) -> Result<Value, S
                 .await?;
             Ok(json!({}))
         }
+        "UpdateShardCount" => {
+            let name = stream_name(input)?;
+            let target =
+                integer(input, "TargetShardCount")?.ok_or_else(|| missing("TargetShardCount"))?;
+            let target = u32::try_from(target)
+                .ok()
+                .filter(|t| (1..=10_000).contains(t))
+                .ok_or_else(|| {
+                    StreamError::validation(format!(
+                        "1 validation error detected: Value '{target}' at 'targetShardCount' failed to satisfy constraint: Member must have value between 1 and 10000"
+                    ))
+                })?;
+            match required(input, "ScalingType")? {
+                "UNIFORM_SCALING" => {}
+                other => {
+                    return Err(StreamError::validation(format!(
+                        "1 validation error detected: Value '{other}' at 'scalingType' failed to satisfy constraint: Member must satisfy enum value set: [UNIFORM_SCALING]"
+                    )));
+                }
+            }
+            let current = streams.update_shard_count(&name, target).await?;
+            Ok(json!({
+                "StreamName": name,
+                "StreamARN": streams.arn(&name),
+                "CurrentShardCount": current,
+                "TargetShardCount": target,
+            }))
+        }
         "" => Err(StreamError::new(
             ErrorKind::UnknownOperation,
             "The request names no operation.",

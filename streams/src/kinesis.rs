@@ -87,6 +87,10 @@ pub struct ShardMeta {
     /// Set when the shard closed (split or merged); no record is added after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ending_seq: Option<u64>,
+    /// When it closed: a closed shard is removed once its records have expired and the
+    /// retention period has passed since, as Kinesis removes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_ms: Option<u64>,
 }
 
 impl ShardMeta {
@@ -184,6 +188,69 @@ impl StreamState {
 
     fn open_shards(&self) -> usize {
         self.shards.iter().filter(|s| s.meta.is_open()).count()
+    }
+
+    /// Closes the open shard at `at` and gives its range to two children, the upper one
+    /// starting at `split` (checked by the caller to lie inside the range). Returns the
+    /// children's indexes.
+    fn split(&mut self, at: usize, split: u128, now_ms: u64) -> (usize, usize) {
+        let parent = &self.shards[at];
+        let (start, end) = (parent.meta.start_hash, parent.meta.end_hash);
+        let parent_id = parent.meta.id.clone();
+        let starting_seq = parent.last_seq.map_or(parent.meta.starting_seq, |s| s + 1);
+        let ending = parent.last_seq.unwrap_or(parent.meta.starting_seq);
+        self.shards[at].meta.ending_seq = Some(ending);
+        self.shards[at].meta.closed_ms = Some(now_ms);
+        for (low, high) in [(start, split - 1), (split, end)] {
+            let id = self.new_shard_id();
+            self.shards.push(ShardState {
+                meta: ShardMeta {
+                    id,
+                    parent: Some(parent_id.clone()),
+                    adjacent_parent: None,
+                    start_hash: low,
+                    end_hash: high,
+                    starting_seq,
+                    ending_seq: None,
+                    closed_ms: None,
+                },
+                records: VecDeque::new(),
+                last_seq: None,
+            });
+        }
+        (self.shards.len() - 2, self.shards.len() - 1)
+    }
+
+    /// Closes the open, adjacent shards at `a` and `b`; one child takes both ranges. Returns
+    /// the child's index.
+    fn merge(&mut self, a: usize, b: usize, now_ms: u64) -> usize {
+        let (first, second) = (&self.shards[a].meta, &self.shards[b].meta);
+        let low = first.start_hash.min(second.start_hash);
+        let high = first.end_hash.max(second.end_hash);
+        let (parent, adjacent) = (first.id.clone(), second.id.clone());
+        let last = [a, b].iter().filter_map(|&i| self.shards[i].last_seq).max();
+        let starting_seq = last.map_or(self.shards[a].meta.starting_seq, |s| s + 1);
+        for i in [a, b] {
+            let s = &mut self.shards[i];
+            s.meta.ending_seq = Some(s.last_seq.unwrap_or(s.meta.starting_seq));
+            s.meta.closed_ms = Some(now_ms);
+        }
+        let id = self.new_shard_id();
+        self.shards.push(ShardState {
+            meta: ShardMeta {
+                id,
+                parent: Some(parent),
+                adjacent_parent: Some(adjacent),
+                start_hash: low,
+                end_hash: high,
+                starting_seq,
+                ending_seq: None,
+                closed_ms: None,
+            },
+            records: VecDeque::new(),
+            last_seq: None,
+        });
+        self.shards.len() - 1
     }
 }
 
@@ -743,6 +810,7 @@ impl Streams {
                     end_hash,
                     starting_seq: id,
                     ending_seq: None,
+                    closed_ms: None,
                 },
                 records: VecDeque::new(),
                 last_seq: None,
@@ -1217,25 +1285,7 @@ impl Streams {
                     self.account()
                 )));
             };
-            let starting_seq = parent.last_seq.map_or(parent.meta.starting_seq, |s| s + 1);
-            let ending = parent.last_seq.unwrap_or(parent.meta.starting_seq);
-            state.shards[at].meta.ending_seq = Some(ending);
-            for (low, high) in [(start, split - 1), (split, end)] {
-                let id = state.new_shard_id();
-                state.shards.push(ShardState {
-                    meta: ShardMeta {
-                        id,
-                        parent: Some(shard.to_owned()),
-                        adjacent_parent: None,
-                        start_hash: low,
-                        end_hash: high,
-                        starting_seq,
-                        ending_seq: None,
-                    },
-                    records: VecDeque::new(),
-                    last_seq: None,
-                });
-            }
+            state.split(at, split, self.inner.clock.now_ms());
         }
         stream.arrived.notify_waiters();
         self.persist(&stream).await
@@ -1271,37 +1321,83 @@ impl Streams {
                     self.account()
                 )));
             }
-            let low = first.start_hash.min(second.start_hash);
-            let high = first.end_hash.max(second.end_hash);
-            let last = [a, b]
-                .iter()
-                .filter_map(|&i| state.shards[i].last_seq)
-                .max();
-            let starting_seq = last.map_or(state.shards[a].meta.starting_seq, |s| s + 1);
-            for i in [a, b] {
-                let s = &mut state.shards[i];
-                s.meta.ending_seq = Some(s.last_seq.unwrap_or(s.meta.starting_seq));
-            }
-            let id = state.new_shard_id();
-            state.shards.push(ShardState {
-                meta: ShardMeta {
-                    id,
-                    parent: Some(shard.to_owned()),
-                    adjacent_parent: Some(adjacent.to_owned()),
-                    start_hash: low,
-                    end_hash: high,
-                    starting_seq,
-                    ending_seq: None,
-                },
-                records: VecDeque::new(),
-                last_seq: None,
-            });
+            state.merge(a, b, self.inner.clock.now_ms());
         }
         stream.arrived.notify_waiters();
         self.persist(&stream).await
     }
 
-    /// Drops records past their stream's retention. Run every few seconds.
+    /// `UpdateShardCount` with `UNIFORM_SCALING`: splits every open shard at the boundaries of
+    /// `target` even ranges, then merges what lies in each range, so the stream ends with
+    /// `target` open shards of equal size. The short-lived shards in between are closed
+    /// parents like any other, so consumers keep their order across them. Done at once (the
+    /// stream never shows `UPDATING`); returns the open shard count before.
+    pub async fn update_shard_count(&self, name: &str, target: u32) -> Result<u32, StreamError> {
+        let stream = self.stream(name)?;
+        let _control = self.inner.control.lock().await;
+        let others = self.open_shard_total() - stream.state().open_shards();
+        let current = {
+            let mut state = stream.state();
+            if state.on_demand {
+                return Err(StreamError::invalid(format!(
+                    "UpdateShardCount is not supported for stream {name} under account {} in the ON_DEMAND capacity mode.",
+                    self.account()
+                )));
+            }
+            let current = state.open_shards() as u32;
+            if target == 0 || target > current.saturating_mul(2) || target < current.div_ceil(2) {
+                return Err(StreamError::new(
+                    ErrorKind::LimitExceeded,
+                    format!(
+                        "UpdateShardCount on stream {name} under account {}: TargetShardCount {target} must be between half and double the {current} open shards.",
+                        self.account()
+                    ),
+                ));
+            }
+            if others + target as usize > self.inner.config.max_shards {
+                return Err(StreamError::new(
+                    ErrorKind::LimitExceeded,
+                    format!(
+                        "This request would exceed the shard limit for the account ({} open shards).",
+                        self.inner.config.max_shards
+                    ),
+                ));
+            }
+            let ranges = even_ranges(target);
+            let now = self.inner.clock.now_ms();
+            let open: Vec<usize> = (0..state.shards.len())
+                .filter(|&i| state.shards[i].meta.is_open())
+                .collect();
+            for mut at in open {
+                for &(boundary, _) in &ranges[1..] {
+                    let meta = &state.shards[at].meta;
+                    if boundary > meta.start_hash && boundary <= meta.end_hash {
+                        at = state.split(at, boundary, now).1;
+                    }
+                }
+            }
+            for &(low, high) in &ranges {
+                let mut inside: Vec<usize> = (0..state.shards.len())
+                    .filter(|&i| {
+                        let m = &state.shards[i].meta;
+                        m.is_open() && m.start_hash >= low && m.end_hash <= high
+                    })
+                    .collect();
+                inside.sort_by_key(|&i| state.shards[i].meta.start_hash);
+                if let Some((&first, rest)) = inside.split_first() {
+                    rest.iter()
+                        .fold(first, |merged, &next| state.merge(merged, next, now));
+                }
+            }
+            current
+        };
+        stream.arrived.notify_waiters();
+        self.persist(&stream).await?;
+        Ok(current)
+    }
+
+    /// Drops records past their stream's retention, and closed shards once nothing of them
+    /// is left and the retention has passed since they closed. Run every few seconds.
     pub fn expire(&self) {
         let now = self.inner.clock.now_ms();
         let streams: Vec<Arc<Stream>> = self.streams().values().cloned().collect();
@@ -1318,6 +1414,20 @@ impl Streams {
                         self.forget(&rec);
                     }
                 }
+            }
+            let before = state.shards.len();
+            state.shards.retain(|s| {
+                let gone = s.meta.closed_ms.is_some_and(|c| c + keep_ms <= now);
+                !(gone && s.records.is_empty())
+            });
+            if state.shards.len() != before {
+                // Not waited for: a shard that comes back after a crash is removed again.
+                let record = state.record(&stream.name);
+                drop(
+                    self.inner
+                        .journal
+                        .replace(stream.id, serde_json::to_vec(&record).unwrap_or_default()),
+                );
             }
         }
     }

@@ -210,6 +210,47 @@ def test_resharding_keeps_order_across_parent_and_children(kinesis):
         kinesis.merge_shards(StreamName=name, ShardToMerge=low["ShardId"], AdjacentShardToMerge=high["ShardId"])
 
 
+def test_update_shard_count_scales_uniformly_and_keeps_every_key_in_order(kinesis, raw_kinesis, aws):
+    name = unique("scale")
+    create(kinesis, name, shards=2)
+    keys = [f"key-{k}" for k in range(20)]
+
+    def put_round(label):
+        kinesis.put_records(StreamName=name, Records=[{"Data": f"{k}:{label}".encode(), "PartitionKey": k} for k in keys])
+
+    put_round("a")
+    scaled = kinesis.update_shard_count(StreamName=name, TargetShardCount=3, ScalingType="UNIFORM_SCALING")
+    assert (scaled["CurrentShardCount"], scaled["TargetShardCount"]) == (2, 3)
+    put_round("b")
+    # The AWS CLI halves it back (3 -> 2 is within half and double).
+    assert aws.ok("kinesis", "update-shard-count", "--stream-name", name, "--target-shard-count", "2", "--scaling-type", "UNIFORM_SCALING")["TargetShardCount"] == 2
+    put_round("c")
+    open_now = kinesis.list_shards(StreamName=name, ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    ranges = sorted((int(s["HashKeyRange"]["StartingHashKey"]), int(s["HashKeyRange"]["EndingHashKey"])) for s in open_now)
+    assert ranges == [(0, 2**127 - 1), (2**127, 2**128 - 1)]
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["OpenShardCount"] == 2
+
+    # Read every shard after its parents, as a consumer must: each key's records in order.
+    shards = kinesis.list_shards(StreamName=name)["Shards"]
+    done, seen = set(), {}
+    while len(done) < len(shards):
+        for s in shards:
+            parents = {s.get("ParentShardId"), s.get("AdjacentParentShardId")} - {None}
+            if s["ShardId"] not in done and parents <= done:
+                for r in read_shard(kinesis, name, s["ShardId"]):
+                    key, label = r["Data"].decode().split(":")
+                    seen.setdefault(key, []).append(label)
+                done.add(s["ShardId"])
+    assert seen == {k: ["a", "b", "c"] for k in keys}
+
+    with pytest.raises(kinesis.exceptions.LimitExceededException):
+        kinesis.update_shard_count(StreamName=name, TargetShardCount=5, ScalingType="UNIFORM_SCALING")
+    with pytest.raises(ClientError) as e:
+        raw_kinesis.update_shard_count(StreamName=name, TargetShardCount=0, ScalingType="UNIFORM_SCALING")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+    assert kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["OpenShardCount"] == 2
+
+
 def test_bad_input_gets_kinesis_errors_and_changes_nothing(kinesis, raw_kinesis):
     name = unique("bad")
     create(kinesis, name, shards=1)

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 fn open(dir: &Path) -> Streams {
@@ -230,6 +231,46 @@ async fn at_timestamp_iterator_expiry_and_retention_follow_the_clock() {
     assert!(streams.bytes() < before);
 }
 
+#[tokio::test(start_paused = true)]
+async fn closed_shards_are_removed_once_their_retention_has_passed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let streams = open(dir.path());
+    streams
+        .create_stream("s", Some(1), false)
+        .await
+        .expect("create");
+    let ids = |streams: &Streams| -> Vec<String> {
+        let view = streams.describe("s").expect("describe");
+        view.shards.into_iter().map(|s| s.id).collect()
+    };
+    let hour = Duration::from_secs(3600);
+    streams.put("s", vec![entry("k", "a")]).await.expect("put");
+    streams
+        .split_shard("s", &shard_id(0), &(u128::MAX / 2 + 1).to_string())
+        .await
+        .expect("split");
+    tokio::time::advance(12 * hour).await;
+    streams.put("s", vec![entry("k", "b")]).await.expect("put");
+    streams
+        .merge_shards("s", &shard_id(1), &shard_id(2))
+        .await
+        .expect("merge");
+    tokio::time::advance(12 * hour + Duration::from_secs(1)).await;
+    streams.expire();
+    assert_eq!(
+        ids(&streams),
+        [shard_id(1), shard_id(2), shard_id(3)],
+        "the parent closed 24 h ago goes; the children closed 12 h ago stay"
+    );
+    tokio::time::advance(12 * hour).await;
+    streams.expire();
+    assert_eq!(ids(&streams), [shard_id(3)]);
+    streams.sync().await.expect("sync");
+    drop(streams);
+    let streams = open(dir.path());
+    assert_eq!(ids(&streams), [shard_id(3)], "removed for good");
+}
+
 #[tokio::test]
 async fn splitting_and_merging_close_parents_and_name_them_in_the_children() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -297,6 +338,92 @@ async fn splitting_and_merging_close_parents_and_name_them_in_the_children() {
                 .map(|p| parse_sequence_number(&p.sequence_number).unwrap_or(0))
                 .unwrap_or(0)
     );
+}
+
+#[tokio::test]
+async fn update_shard_count_scales_uniformly_through_closed_parents() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let streams = open(dir.path());
+    streams
+        .create_stream("s", Some(3), false)
+        .await
+        .expect("create");
+    let keys: Vec<String> = (0..40).map(|k| format!("key-{k}")).collect();
+    let put_round = |round: usize| {
+        let entries: Vec<PutEntry> = keys
+            .iter()
+            .map(|k| entry(k, &format!("{k}:{round}")))
+            .collect();
+        streams.put("s", entries)
+    };
+    put_round(0).await.expect("put");
+    for (target, before) in [(5, 3), (10, 5), (5, 10), (3, 5)] {
+        assert_eq!(
+            streams
+                .update_shard_count("s", target)
+                .await
+                .expect("scale"),
+            before
+        );
+        let view = streams.describe("s").expect("describe");
+        let mut open: Vec<(u128, u128)> = view
+            .shards
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| (s.start_hash, s.end_hash))
+            .collect();
+        open.sort();
+        assert_eq!(open, even_ranges(target), "{target} shards of equal size");
+        put_round(target as usize).await.expect("put");
+    }
+    // Every record is still there, each key's records in order when every shard is read
+    // after its parents, and the scaling survives reopening.
+    drop(streams);
+    let streams = open(dir.path());
+    let view = streams.describe("s").expect("describe");
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    while done.len() < view.shards.len() {
+        for shard in &view.shards {
+            let ready = [&shard.parent, &shard.adjacent_parent]
+                .into_iter()
+                .flatten()
+                .all(|p| done.contains(p));
+            if ready && !done.contains(&shard.id) {
+                for r in read_all(&streams, "s", &shard.id) {
+                    let text = String::from_utf8(r.data.to_vec()).expect("utf8");
+                    let (key, round) = text.split_once(':').expect("key:round");
+                    seen.entry(key.to_owned())
+                        .or_default()
+                        .push(round.to_owned());
+                }
+                done.insert(shard.id.clone());
+            }
+        }
+    }
+    for k in &keys {
+        assert_eq!(seen[k], ["0", "5", "10", "5", "3"], "{k}");
+    }
+    let refused = |r: Result<u32, StreamError>| r.err().map(|e| e.kind);
+    assert_eq!(
+        refused(streams.update_shard_count("s", 7).await),
+        Some(ErrorKind::LimitExceeded),
+        "more than double"
+    );
+    assert_eq!(
+        refused(streams.update_shard_count("s", 1).await),
+        Some(ErrorKind::LimitExceeded),
+        "below half"
+    );
+    streams
+        .create_stream("od", None, true)
+        .await
+        .expect("on-demand");
+    assert_eq!(
+        refused(streams.update_shard_count("od", 4).await),
+        Some(ErrorKind::InvalidArgument)
+    );
+    assert_eq!(streams.describe("s").expect("describe").open_shards, 3);
 }
 
 #[tokio::test]
