@@ -404,7 +404,8 @@ impl EventSources {
         Ok(out)
     }
 
-    /// `UpdateEventSourceMapping`: the mapping's view (`Updating`).
+    /// `UpdateEventSourceMapping`: the mapping's view, `Disabling` or `Enabling` when the
+    /// update turns it off or on, `Updating` otherwise, as Lambda answers.
     pub async fn update(&self, uuid: &str, request: MappingRequest) -> Result<Value, DeployError> {
         let _control = self.inner.control.lock().await;
         let mut mapping = self
@@ -420,7 +421,13 @@ impl EventSources {
         }
         let (_, _, _, timeout) = self.function(&mapping.function_arn)?;
         let source = self.source(&mapping.event_source_arn, timeout)?;
+        let was_enabled = mapping.enabled;
         mapping.apply(&request, source, false)?;
+        let state = match (was_enabled, mapping.enabled) {
+            (true, false) => "Disabling",
+            (false, true) => "Enabling",
+            _ => "Updating",
+        };
         mapping.last_modified = now_seconds();
         self.persist(&mapping).await?;
         let old = self.mappings().get_mut(uuid).and_then(|e| e.poller.take());
@@ -429,7 +436,7 @@ impl EventSources {
         }
         let poller = self.start(&mapping);
         let entry = Entry { mapping, poller };
-        let view = Self::view(&entry, "Updating");
+        let view = Self::view(&entry, state);
         self.mappings().insert(uuid.to_owned(), entry);
         Ok(view)
     }

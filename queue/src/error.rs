@@ -19,6 +19,7 @@ pub enum ErrorKind {
     InvalidBatchEntryId,
     TooManyEntriesInBatchRequest,
     PurgeQueueInProgress,
+    QueueDeletedRecently,
     OverLimit,
     ResourceNotFound,
     UnsupportedOperation,
@@ -49,6 +50,7 @@ impl ErrorKind {
             Self::InvalidBatchEntryId => "InvalidBatchEntryId",
             Self::TooManyEntriesInBatchRequest => "TooManyEntriesInBatchRequest",
             Self::PurgeQueueInProgress => "PurgeQueueInProgress",
+            Self::QueueDeletedRecently => "QueueDeletedRecently",
             Self::OverLimit => "OverLimit",
             Self::ResourceNotFound => "ResourceNotFoundException",
             Self::UnsupportedOperation => "UnsupportedOperation",
@@ -72,6 +74,7 @@ impl ErrorKind {
                 "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
             }
             Self::PurgeQueueInProgress => "AWS.SimpleQueueService.PurgeQueueInProgress",
+            Self::QueueDeletedRecently => "AWS.SimpleQueueService.QueueDeletedRecently",
             Self::UnsupportedOperation => "AWS.SimpleQueueService.UnsupportedOperation",
             Self::MalformedInput => "MalformedQueryString",
             other => other.json_type(),

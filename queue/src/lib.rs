@@ -239,7 +239,13 @@ struct Inner {
     control: tokio::sync::Mutex<()>,
     bytes: AtomicU64,
     tasks: Mutex<Vec<MoveTask>>,
+    /// Names of queues deleted in the last minute, with when: SQS refuses to create a queue
+    /// of such a name (`QueueDeletedRecently`).
+    deleted: Mutex<HashMap<String, u64>>,
 }
+
+/// How long a deleted queue's name stays taken, as SQS keeps it.
+const DELETED_NAME_MS: u64 = 60_000;
 
 /// Every queue of one node. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -316,6 +322,7 @@ impl Engine {
                 clock,
                 queues: RwLock::new(by_name),
                 control: tokio::sync::Mutex::new(()),
+                deleted: Mutex::new(HashMap::new()),
                 bytes: AtomicU64::new(bytes),
                 tasks: Mutex::new(Vec::new()),
             }),
@@ -429,6 +436,20 @@ impl Engine {
             }
             return Ok(existing);
         }
+        let now = self.inner.clock.now_ms();
+        if self
+            .inner
+            .deleted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .is_some_and(|&at| now < at + DELETED_NAME_MS)
+        {
+            return Err(SqsError::new(
+                ErrorKind::QueueDeletedRecently,
+                "You must wait 60 seconds after deleting a queue before you can create another queue with the same name.",
+            ));
+        }
         if self.queues().len() >= self.inner.config.max_queues {
             return Err(SqsError::new(
                 ErrorKind::OverLimit,
@@ -529,6 +550,12 @@ impl Engine {
             .remove(name)
             .ok_or_else(SqsError::no_queue)?;
         queue.deleted.store(true, Ordering::Release);
+        {
+            let now = self.inner.clock.now_ms();
+            let mut deleted = self.inner.deleted.lock().unwrap_or_else(|e| e.into_inner());
+            deleted.retain(|_, at| now < *at + DELETED_NAME_MS);
+            deleted.insert(name.to_owned(), now);
+        }
         // The queue's record goes first: a crash part-way leaves messages of no queue, which
         // recovery removes.
         self.inner.journal.remove(queue.id);

@@ -116,6 +116,23 @@ async fn create_is_idempotent_for_equal_attributes_only() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deleted_queue_name_is_taken_for_sixty_seconds() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let engine = open(dir.path());
+    let create = |name: &'static str| engine.create_queue(name, BTreeMap::new(), BTreeMap::new());
+    create("q").await.expect("create");
+    engine.delete_queue("q").await.expect("delete");
+    tokio::time::advance(std::time::Duration::from_secs(59)).await;
+    assert_eq!(
+        create("q").await.unwrap_err().kind,
+        ErrorKind::QueueDeletedRecently
+    );
+    create("other").await.expect("other names are free");
+    tokio::time::advance(std::time::Duration::from_secs(1)).await;
+    create("q").await.expect("free after 60 s");
+}
+
+#[tokio::test(start_paused = true)]
 async fn long_polling_answers_when_a_message_arrives() {
     let dir = tempfile::tempdir().expect("tmp");
     let engine = open(dir.path());

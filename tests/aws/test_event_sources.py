@@ -104,9 +104,14 @@ def test_the_mapping_api_and_its_validation(lambda_client, sqs):
             FilterCriteria={"Filters": [{"Pattern": "{not json"}]},
         )
 
-    updated = lambda_client.update_event_source_mapping(UUID=uuid, BatchSize=7, Enabled=False)
+    updated = lambda_client.update_event_source_mapping(UUID=uuid, BatchSize=7)
     assert updated["ResponseMetadata"]["HTTPStatusCode"] == 202 and updated["State"] == "Updating"
+    updated = lambda_client.update_event_source_mapping(UUID=uuid, Enabled=False)
+    assert updated["ResponseMetadata"]["HTTPStatusCode"] == 202 and updated["State"] == "Disabling"
     assert lambda_client.get_event_source_mapping(UUID=uuid)["State"] == "Disabled"
+    assert lambda_client.update_event_source_mapping(UUID=uuid, Enabled=True)["State"] == "Enabling"
+    assert lambda_client.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+    lambda_client.update_event_source_mapping(UUID=uuid, Enabled=False)
     deleted = lambda_client.delete_event_source_mapping(UUID=uuid)
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 202 and deleted["State"] == "Deleting"
     with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):

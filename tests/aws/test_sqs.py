@@ -106,6 +106,9 @@ def test_boto3_queue_lifecycle_messages_and_attributes(sqs, hearth):
     sqs.delete_queue(QueueUrl=url)
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName=name)
+    # SQS keeps a deleted queue's name for 60 seconds.
+    with pytest.raises(sqs.exceptions.QueueDeletedRecently):
+        sqs.create_queue(QueueName=name)
 
 
 def test_batches_and_their_errors(sqs):
@@ -284,6 +287,8 @@ def test_the_cli_speaks_sqs(aws, hearth):
     assert code == CLI_SERVICE_ERROR and ("QueueAlreadyExists" in err or "QueueNameExists" in err), err
     aws.ok("sqs", "purge-queue", "--queue-url", url)
     aws.ok("sqs", "delete-queue", "--queue-url", url)
+    code, _, err = aws("sqs", "create-queue", "--queue-name", name)
+    assert code == CLI_SERVICE_ERROR and "QueueDeletedRecently" in err, err
 
 
 def _raw(hearth, body: bytes, headers: dict) -> tuple[int, dict, str]:
