@@ -14,9 +14,9 @@
 //! redrive to dead-letter queues, retention and message-move tasks.
 //!
 //! After a restart every message is visible again (receipt handles of the earlier run are
-//! refused), delays and receive counts are kept, and FIFO deduplication remembers the
-//! messages still queued (a deduplication id whose message was deleted before the restart is
-//! forgotten).
+//! refused), delays and receive counts are kept, and FIFO deduplication remembers every id
+//! of the last five minutes: a FIFO message that leaves its queue inside its deduplication
+//! window leaves a small record of its id in place of its own, removed when the window ends.
 //!
 //! Layout: [`config`] (queue attributes), [`message`] (what senders send and receivers get,
 //! SQS's MD5s), [`state`] (one queue in memory), [`error`] (SQS's error names).
@@ -34,7 +34,7 @@ pub use hearth_journal::Clock;
 use hearth_journal::{Journal, Options};
 use serde::{Deserialize, Serialize};
 use state::{Msg, QueueState, Receipt, VisibilityRefusal};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -84,6 +84,15 @@ enum Stored {
     Message {
         queue: u64,
         msg: Box<Msg>,
+    },
+    /// The deduplication id of a FIFO message gone before its window ended.
+    Dedup {
+        queue: u64,
+        id: String,
+        message_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sequence: Option<u64>,
+        expiry_ms: u64,
     },
 }
 
@@ -242,6 +251,8 @@ struct Inner {
     /// Names of queues deleted in the last minute, with when: SQS refuses to create a queue
     /// of such a name (`QueueDeletedRecently`).
     deleted: Mutex<HashMap<String, u64>>,
+    /// Journal records of deduplication ids outliving their messages: (window end, id).
+    dedup_records: Mutex<BTreeSet<(u64, u64)>>,
 }
 
 /// How long a deleted queue's name stays taken, as SQS keeps it.
@@ -271,6 +282,7 @@ impl Engine {
         let (journal, records) = Journal::open_dir(dir, Options::default())?;
         let mut queues: HashMap<u64, Arc<Queue>> = HashMap::new();
         let mut messages = Vec::new();
+        let mut dedups = Vec::new();
         for record in records {
             match serde_json::from_slice::<Stored>(&record.payload) {
                 Ok(Stored::Queue {
@@ -298,6 +310,13 @@ impl Engine {
                     msg.id = record.id;
                     messages.push((queue, msg));
                 }
+                Ok(Stored::Dedup {
+                    queue,
+                    id,
+                    message_id,
+                    sequence,
+                    expiry_ms,
+                }) => dedups.push((record.id, queue, id, message_id, sequence, expiry_ms)),
                 Err(e) => {
                     tracing::error!(id = record.id, error = %e, "queue record hearth cannot read; left in the journal");
                 }
@@ -314,6 +333,17 @@ impl Engine {
                 None => journal.remove(msg.id),
             }
         }
+        let now = clock.now_ms();
+        let mut dedup_records = BTreeSet::new();
+        for (record, queue, id, message_id, sequence, expiry) in dedups {
+            match queues.get(&queue) {
+                Some(q) if expiry > now => {
+                    q.state().remember_dedup(&id, &message_id, sequence, expiry);
+                    dedup_records.insert((expiry, record));
+                }
+                _ => journal.remove(record),
+            }
+        }
         let by_name = queues.into_values().map(|q| (q.name.clone(), q)).collect();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -323,6 +353,7 @@ impl Engine {
                 queues: RwLock::new(by_name),
                 control: tokio::sync::Mutex::new(()),
                 deleted: Mutex::new(HashMap::new()),
+                dedup_records: Mutex::new(dedup_records),
                 bytes: AtomicU64::new(bytes),
                 tasks: Mutex::new(Vec::new()),
             }),
@@ -912,7 +943,7 @@ impl Engine {
         let next = state.next_visible(now);
         drop(state);
         for msg in &taken.expired {
-            self.forget(msg);
+            self.retire(queue.id, msg);
         }
         if let Some(target) = redrive_target
             && !taken.dead.is_empty()
@@ -969,13 +1000,40 @@ impl Engine {
         }
     }
 
-    /// Forgets a message that has left its queue (deleted, purged, expired, or its queue
-    /// deleted): its bytes and its journal record.
+    /// Forgets a message whose queue is deleted: its bytes and its journal record.
     fn forget(&self, msg: &Msg) {
         self.inner
             .bytes
             .fetch_sub(msg.size as u64, Ordering::Relaxed);
         self.inner.journal.remove(msg.id);
+    }
+
+    /// Forgets a message that has left queue `queue` (deleted, purged, expired): its bytes,
+    /// and its journal record — which, for a FIFO message inside its deduplication window,
+    /// becomes the record of its deduplication id until the window ends.
+    fn retire(&self, queue: u64, msg: &Msg) {
+        let expiry = msg.sent_ms + state::DEDUP_WINDOW_MS;
+        match &msg.deduplication_id {
+            Some(id) if expiry > self.inner.clock.now_ms() => {
+                self.inner
+                    .bytes
+                    .fetch_sub(msg.size as u64, Ordering::Relaxed);
+                let stored = Stored::Dedup {
+                    queue,
+                    id: id.clone(),
+                    message_id: msg.message_id.clone(),
+                    sequence: msg.sequence,
+                    expiry_ms: expiry,
+                };
+                drop(self.inner.journal.replace(msg.id, encode(&stored)));
+                self.inner
+                    .dedup_records
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((expiry, msg.id));
+            }
+            _ => self.forget(msg),
+        }
     }
 
     fn receipt(&self, queue: &Queue, handle: &str) -> Result<Receipt, SqsError> {
@@ -1005,7 +1063,7 @@ impl Engine {
                 match self.receipt(&queue, handle) {
                     Ok(receipt) => {
                         if let Some(msg) = state.remove(receipt.message) {
-                            self.forget(&msg);
+                            self.retire(queue.id, &msg);
                             any = true;
                         }
                         results.push(Ok(()));
@@ -1115,7 +1173,7 @@ impl Engine {
             state.last_purge_ms = Some(now);
             for id in state.ids() {
                 if let Some(msg) = state.remove(id) {
-                    self.forget(&msg);
+                    self.retire(queue.id, &msg);
                 }
             }
         }
@@ -1150,9 +1208,20 @@ impl Engine {
             let mut state = queue.state();
             for id in state.expired_ids(now) {
                 if let Some(msg) = state.remove(id) {
-                    self.forget(&msg);
+                    self.retire(queue.id, &msg);
                 }
             }
+        }
+        let mut records = self
+            .inner
+            .dedup_records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        while let Some(&(expiry, id)) = records.first()
+            && expiry <= now
+        {
+            records.pop_first();
+            self.inner.journal.remove(id);
         }
     }
 

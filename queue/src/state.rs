@@ -219,15 +219,28 @@ impl QueueState {
             .map(|e| (e.0.clone(), e.1))
     }
 
+    /// Remembers a deduplication id until `expiry` (of a message sent, or of one already
+    /// gone whose window is still open, recovered from the journal).
+    pub fn remember_dedup(
+        &mut self,
+        dedup: &str,
+        message_id: &str,
+        sequence: Option<u64>,
+        expiry: u64,
+    ) {
+        self.dedup
+            .insert(dedup.to_owned(), (message_id.to_owned(), sequence, expiry));
+        self.dedup_order.push_back((expiry, dedup.to_owned()));
+        if let Some(seq) = sequence {
+            self.next_sequence = self.next_sequence.max(seq + 1);
+        }
+    }
+
     /// Adds a message (new, or recovered from the journal).
     pub fn insert(&mut self, mut msg: Msg) {
         if let Some(dedup) = &msg.deduplication_id {
             let expiry = msg.sent_ms + DEDUP_WINDOW_MS;
-            self.dedup.insert(
-                dedup.clone(),
-                (msg.message_id.clone(), msg.sequence, expiry),
-            );
-            self.dedup_order.push_back((expiry, dedup.clone()));
+            self.remember_dedup(dedup, &msg.message_id.clone(), msg.sequence, expiry);
         }
         if let Some(seq) = msg.sequence {
             self.next_sequence = self.next_sequence.max(seq + 1);

@@ -356,6 +356,69 @@ async fn fifo_deduplicates_and_keeps_groups_in_order_across_a_restart() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn deduplication_outlives_a_deleted_message_and_a_restart_for_five_minutes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // One clock across the restarts, so paused time moves it for every engine.
+    let clock = Clock::new();
+    let open = |dir: &Path| {
+        Engine::open_with_clock(dir, EngineConfig::default(), clock.clone()).expect("open")
+    };
+    let fifo = attrs(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let first_id = {
+        let engine = open(dir.path());
+        engine
+            .create_queue("q.fifo", fifo, BTreeMap::new())
+            .await
+            .expect("create");
+        let sent = engine
+            .send("q.fifo", vec![grouped("once", "g")])
+            .await
+            .expect("send");
+        let got = engine.receive("q.fifo", receive(1)).await.expect("r");
+        engine
+            .delete("q.fifo", &[got[0].receipt_handle.clone()])
+            .await
+            .expect("delete");
+        sent[0].as_ref().expect("sent").message_id.clone()
+    };
+    tokio::time::advance(std::time::Duration::from_secs(200)).await;
+    let engine = open(dir.path());
+    let retry = engine
+        .send("q.fifo", vec![grouped("once", "g")])
+        .await
+        .expect("send");
+    assert_eq!(
+        retry[0].as_ref().expect("ok").message_id,
+        first_id,
+        "a producer's retry after the crash is still a duplicate"
+    );
+    assert!(
+        engine
+            .receive("q.fifo", receive(1))
+            .await
+            .expect("r")
+            .is_empty()
+    );
+    assert_eq!(engine.bytes(), 0, "the id's record holds no message bytes");
+
+    // Past the window the id's record goes, and the same body is a new message.
+    tokio::time::advance(std::time::Duration::from_secs(101)).await;
+    engine.expire();
+    engine.sync().await.expect("sync");
+    drop(engine);
+    let engine = open(dir.path());
+    let later = engine
+        .send("q.fifo", vec![grouped("once", "g")])
+        .await
+        .expect("send");
+    assert_ne!(later[0].as_ref().expect("ok").message_id, first_id);
+    assert_eq!(
+        bodies(&engine.receive("q.fifo", receive(1)).await.expect("r")),
+        ["once"]
+    );
+}
+
 #[tokio::test]
 async fn purge_delete_queue_and_limits() {
     let dir = tempfile::tempdir().expect("tmp");

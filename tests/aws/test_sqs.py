@@ -247,6 +247,21 @@ def test_acknowledged_messages_survive_kill_9(hearth):
     assert {m["Body"] for m in got} == bodies
 
 
+def test_fifo_deduplication_outlives_a_deleted_message_and_kill_9(hearth):
+    sqs = make_sqs_client(hearth.endpoint)
+    url = sqs.create_queue(QueueName=unique("dedup") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    send = dict(QueueUrl=url, MessageBody="charge card", MessageGroupId="g", MessageDeduplicationId="order-7")
+    first = sqs.send_message(**send)
+    msg = sqs.receive_message(QueueUrl=url)["Messages"][0]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+    hearth.restart()
+    sqs = make_sqs_client(hearth.endpoint)
+    # The producer's retry after the crash is still the same message, and nothing is queued.
+    again = sqs.send_message(**send)
+    assert (again["MessageId"], again["SequenceNumber"]) == (first["MessageId"], first["SequenceNumber"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+
+
 def test_the_cli_speaks_sqs(aws, hearth):
     """CLI v2 (Debian's 2.9) sends the query protocol, v1 the JSON protocol."""
     name = unique("cli")
