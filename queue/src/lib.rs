@@ -85,6 +85,7 @@ enum Stored {
         queue: u64,
         msg: Box<Msg>,
     },
+    Task(Box<MoveTask>),
     /// The deduplication id of a FIFO message gone before its window ended.
     Dedup {
         queue: u64,
@@ -224,19 +225,30 @@ pub struct ReceiveOptions {
     pub visibility_timeout: Option<u32>,
 }
 
-/// A message-move task (`StartMessageMoveTask`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message-move task (`StartMessageMoveTask`), kept as a journal record of its own: a
+/// running task goes on after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MoveTask {
     pub handle: String,
     pub source_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_per_second: Option<u32>,
-    pub status: &'static str,
+    /// `RUNNING`, `COMPLETED`, `CANCELLED` or `FAILED`.
+    pub status: String,
     pub moved: u64,
     pub to_move: u64,
     pub started_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Its journal record.
+    #[serde(skip)]
+    record: u64,
 }
+
+/// Tasks kept per source queue for `ListMessageMoveTasks` (SQS lists at most 10).
+const TASKS_PER_SOURCE: usize = 10;
 
 #[derive(Debug)]
 struct Inner {
@@ -283,6 +295,7 @@ impl Engine {
         let mut queues: HashMap<u64, Arc<Queue>> = HashMap::new();
         let mut messages = Vec::new();
         let mut dedups = Vec::new();
+        let mut tasks = Vec::new();
         for record in records {
             match serde_json::from_slice::<Stored>(&record.payload) {
                 Ok(Stored::Queue {
@@ -317,6 +330,10 @@ impl Engine {
                     sequence,
                     expiry_ms,
                 }) => dedups.push((record.id, queue, id, message_id, sequence, expiry_ms)),
+                Ok(Stored::Task(mut task)) => {
+                    task.record = record.id;
+                    tasks.push(*task);
+                }
                 Err(e) => {
                     tracing::error!(id = record.id, error = %e, "queue record hearth cannot read; left in the journal");
                 }
@@ -345,7 +362,7 @@ impl Engine {
             }
         }
         let by_name = queues.into_values().map(|q| (q.name.clone(), q)).collect();
-        Ok(Self {
+        let engine = Self {
             inner: Arc::new(Inner {
                 journal,
                 config,
@@ -357,7 +374,51 @@ impl Engine {
                 bytes: AtomicU64::new(bytes),
                 tasks: Mutex::new(Vec::new()),
             }),
-        })
+        };
+        engine.resume_moves(tasks);
+        Ok(engine)
+    }
+
+    /// Takes the move tasks back after a restart: a running one goes on with what its
+    /// dead-letter queue holds now (or fails if that queue is gone); the others are listed.
+    fn resume_moves(&self, mut tasks: Vec<MoveTask>) {
+        tasks.sort_by_key(|t| t.record);
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        for task in &mut tasks {
+            if task.status != "RUNNING" {
+                continue;
+            }
+            match (self.queue_by_arn(&task.source_arn), &runtime) {
+                (Ok(source), Some(runtime)) => {
+                    let ids = source.state().ids();
+                    task.to_move = task.moved + ids.len() as u64;
+                    let engine = self.clone();
+                    let (handle, destination, rate) = (
+                        task.handle.clone(),
+                        task.destination_arn.clone(),
+                        task.max_per_second,
+                    );
+                    runtime.spawn(async move {
+                        engine
+                            .run_move(handle, source, destination, rate, ids)
+                            .await
+                    });
+                }
+                (Err(_), _) => {
+                    task.status = "FAILED".into();
+                    task.failure = Some("The source queue was deleted.".into());
+                    self.write_task(task);
+                }
+                (Ok(_), None) => {}
+            }
+        }
+        *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+    }
+
+    fn write_task(&self, task: &MoveTask) -> hearth_journal::Appended {
+        self.inner
+            .journal
+            .replace(task.record, encode(&Stored::Task(Box::new(task.clone()))))
     }
 
     pub fn clock(&self) -> &Clock {
@@ -1227,7 +1288,7 @@ impl Engine {
 
     /// `StartMessageMoveTask`: moves the messages of dead-letter queue `source_arn` to
     /// `destination_arn`, or each back to the queue it came from.
-    pub fn start_move(
+    pub async fn start_move(
         &self,
         source_arn: &str,
         destination_arn: Option<String>,
@@ -1254,6 +1315,27 @@ impl Engine {
                 "Value {rate} for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: must be between 1 and 500."
             )));
         }
+        let (handle, ids, written) =
+            self.add_task(source_arn, &source, &destination_arn, max_per_second)?;
+        written.durable().await?;
+        let engine = self.clone();
+        let task = handle.clone();
+        tokio::spawn(async move {
+            engine
+                .run_move(task, source, destination_arn, max_per_second, ids)
+                .await
+        });
+        Ok(handle)
+    }
+
+    /// Lists a new running task (refused while the source has one) and writes its record.
+    fn add_task(
+        &self,
+        source_arn: &str,
+        source: &Queue,
+        destination_arn: &Option<String>,
+        max_per_second: Option<u32>,
+    ) -> Result<(String, Vec<u64>, hearth_journal::Appended), SqsError> {
         let mut tasks = self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner());
         if tasks
             .iter()
@@ -1272,26 +1354,38 @@ impl Engine {
                 source_arn
             ))
         };
-        tasks.push(MoveTask {
+        let mut task = MoveTask {
             handle: handle.clone(),
             source_arn: source_arn.to_owned(),
             destination_arn: destination_arn.clone(),
             max_per_second,
-            status: "RUNNING",
+            status: "RUNNING".into(),
             moved: 0,
             to_move: ids.len() as u64,
             started_ms: self.inner.clock.now_ms(),
             failure: None,
-        });
-        drop(tasks);
-        let engine = self.clone();
-        let task = handle.clone();
-        tokio::spawn(async move {
-            engine
-                .run_move(task, source, destination_arn, max_per_second, ids)
-                .await
-        });
-        Ok(handle)
+            record: 0,
+        };
+        let written = self
+            .inner
+            .journal
+            .append(encode(&Stored::Task(Box::new(task.clone()))));
+        task.record = written.id;
+        tasks.push(task);
+        // Only the newest tasks of a source are listed: older ones go, with their records.
+        let of_source: Vec<u64> = tasks
+            .iter()
+            .filter(|t| t.source_arn == source_arn)
+            .map(|t| t.record)
+            .collect();
+        if let Some(cut) = of_source.len().checked_sub(TASKS_PER_SOURCE) {
+            let old: Vec<u64> = of_source[..cut].to_vec();
+            tasks.retain(|t| !old.contains(&t.record));
+            for id in old {
+                self.inner.journal.remove(id);
+            }
+        }
+        Ok((handle, ids, written))
     }
 
     fn update_task(&self, handle: &str, f: impl FnOnce(&mut MoveTask)) -> bool {
@@ -1299,6 +1393,7 @@ impl Engine {
         match tasks.iter_mut().find(|t| t.handle == handle) {
             Some(task) if task.status == "RUNNING" => {
                 f(task);
+                drop(self.write_task(task));
                 true
             }
             _ => false,
@@ -1362,7 +1457,7 @@ impl Engine {
                 tokio::task::yield_now().await;
             }
         }
-        self.update_task(&handle, |t| t.status = "COMPLETED");
+        self.update_task(&handle, |t| t.status = "COMPLETED".into());
     }
 
     /// `ListMessageMoveTasks`: the most recent tasks of a source, newest first.
@@ -1381,7 +1476,7 @@ impl Engine {
     pub fn cancel_move(&self, handle: &str) -> Result<u64, SqsError> {
         let mut moved = None;
         self.update_task(handle, |t| {
-            t.status = "CANCELLED";
+            t.status = "CANCELLED".into();
             moved = Some(t.moved);
         });
         moved.ok_or_else(|| {

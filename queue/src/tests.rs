@@ -288,6 +288,7 @@ async fn the_redrive_policy_moves_messages_to_the_dead_letter_queue() {
         .expect("visible");
     let task = engine
         .start_move(&engine.arn("dlq"), None, None)
+        .await
         .expect("move");
     for _ in 0..100 {
         if engine.move_tasks(&engine.arn("dlq"), 1)[0].status == "COMPLETED" {
@@ -297,12 +298,100 @@ async fn the_redrive_policy_moves_messages_to_the_dead_letter_queue() {
     }
     let tasks = engine.move_tasks(&engine.arn("dlq"), 10);
     assert_eq!(
-        (tasks[0].handle.as_str(), tasks[0].status, tasks[0].moved),
+        (
+            tasks[0].handle.as_str(),
+            tasks[0].status.as_str(),
+            tasks[0].moved
+        ),
         (task.as_str(), "COMPLETED", 1)
     );
     let back = engine.receive("src", receive(1)).await.expect("back");
     assert_eq!(back[0].message_id, id);
     assert_eq!(back[0].system["ApproximateReceiveCount"], "1");
+}
+
+#[test]
+fn a_running_move_task_goes_on_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    };
+    // The first run starts a task at one message a second and dies after the first.
+    let first = runtime();
+    let handle = first.block_on(async {
+        let engine = open(dir.path());
+        engine
+            .create_queue("dlq", BTreeMap::new(), BTreeMap::new())
+            .await
+            .expect("dlq");
+        let policy = format!(
+            r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":"2"}}"#,
+            engine.arn("dlq")
+        );
+        engine
+            .create_queue("src", attrs(&[("RedrivePolicy", &policy)]), BTreeMap::new())
+            .await
+            .expect("src");
+        engine
+            .create_queue("out", BTreeMap::new(), BTreeMap::new())
+            .await
+            .expect("out");
+        engine
+            .send("dlq", vec![body("a"), body("b"), body("c")])
+            .await
+            .expect("send");
+        let handle = engine
+            .start_move(&engine.arn("dlq"), Some(engine.arn("out")), Some(1))
+            .await
+            .expect("start");
+        // Not waiting on anything else: an idle paused runtime would move the clock on.
+        while engine.move_tasks(&engine.arn("dlq"), 1)[0].moved < 1 {
+            tokio::task::yield_now().await;
+        }
+        handle
+    });
+    drop(first);
+    // The second run finds it running and finishes it.
+    runtime().block_on(async {
+        let engine = open(dir.path());
+        let arn = engine.arn("dlq");
+        let task = engine.move_tasks(&arn, 1)[0].clone();
+        assert_eq!(
+            (task.handle.as_str(), task.status.as_str()),
+            (handle.as_str(), "RUNNING")
+        );
+        while engine.move_tasks(&arn, 1)[0].status == "RUNNING" {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let done = engine.move_tasks(&arn, 1)[0].clone();
+        assert_eq!(done.status, "COMPLETED");
+        let mut got = bodies(&engine.receive("out", receive(10)).await.expect("r"))
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        got.sort();
+        got.dedup();
+        assert_eq!(got, ["a", "b", "c"]);
+        assert!(
+            engine
+                .receive("dlq", receive(10))
+                .await
+                .expect("r")
+                .is_empty()
+        );
+        // Only the newest tasks of a source are kept.
+        for _ in 0..12 {
+            engine.start_move(&arn, None, None).await.expect("start");
+            while engine.move_tasks(&arn, 1)[0].status == "RUNNING" {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert_eq!(engine.move_tasks(&arn, 100).len(), 10);
+    });
 }
 
 #[tokio::test(start_paused = true)]

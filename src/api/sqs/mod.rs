@@ -665,7 +665,7 @@ async fn dispatch(call: &Call<'_>, op: &str, input: &Value) -> Result<Value, Sqs
             let source = required(input, "SourceArn")?;
             let destination = string(input, "DestinationArn")?.map(str::to_owned);
             let rate = count(input, "MaxNumberOfMessagesPerSecond")?;
-            let handle = engine.start_move(source, destination, rate)?;
+            let handle = engine.start_move(source, destination, rate).await?;
             Ok(json!({ "TaskHandle": handle }))
         }
         "ListMessageMoveTasks" => {
