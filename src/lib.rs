@@ -12,10 +12,12 @@
 //! - [`auth`]: AWS Signature Version 4 verification (and signing, for the CLI).
 //! - [`client`]: the HTTP client behind the CLI's subcommands.
 //! - [`cli`]: what `hearth deploy`, `functions` and `logs` do.
+//! - [`bench`]: `hearth bench`, cold and warm starts measured with their phases and floors.
 //! - `fuzzing`: the entry points of the fuzz targets in `fuzz/` (and their corpus replay).
 
 pub mod api;
 pub mod auth;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod doctor;

@@ -159,6 +159,56 @@ enum Command {
     /// Check what this host gives process sandboxes (each isolation layer, tried for real)
     /// and which runtimes hearth can run here.
     Doctor,
+    /// Measure a function: cold starts, warm invokes or throughput, split into the phases
+    /// of Lambda's REPORT line, beside the machine's floors measured in the same run.
+    /// TARGET is a function on --endpoint (NAME or NAME:QUALIFIER), or a local .wasm, zip
+    /// or directory run in process with no server.
+    Bench {
+        #[arg(value_enum)]
+        scenario: hearth::bench::Scenario,
+        target: String,
+        /// A running server to measure TARGET on (signed when AWS_ACCESS_KEY_ID and
+        /// AWS_SECRET_ACCESS_KEY are set); without it TARGET is a local package.
+        #[arg(long, env = "HEARTH_ENDPOINT")]
+        endpoint: Option<String>,
+        /// Samples per target.
+        #[arg(long, default_value_t = 1000)]
+        samples: usize,
+        /// Callers at once (throughput).
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Share of cold samples (mixed), 0–1.
+        #[arg(long, default_value_t = 0.1)]
+        cold_ratio: f64,
+        /// A second target run interleaved with the first (A B A B), compared by the ratio
+        /// of medians with a 95 % confidence interval.
+        #[arg(long)]
+        compare: Option<String>,
+        /// JSON payload, or @FILE.
+        #[arg(long, default_value = "{}")]
+        payload: String,
+        /// MemorySize of a local target, MB.
+        #[arg(long)]
+        memory: Option<u32>,
+        /// Write every sample and the summaries as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write every sample as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Write a self-contained HTML report (CDF, histograms, phases).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Keep this run under NAME, to compare a later run against.
+        #[arg(long)]
+        save: Option<String>,
+        /// Compare this run against the run saved as NAME.
+        #[arg(long)]
+        baseline: Option<String>,
+        /// Where --save keeps runs.
+        #[arg(long, default_value = "./.hearth/bench")]
+        runs_dir: PathBuf,
+    },
     /// Invoke a function and print its response.
     Invoke {
         name: String,
@@ -208,9 +258,15 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // A benchmark's in-process scheduler would log every start-up step over its table.
+    let default_filter = match cli.command {
+        Command::Bench { .. } => "warn",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -344,6 +400,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             follow,
             endpoint,
         } => hearth::cli::logs(&client(&endpoint), &name, follow, &mut std::io::stdout()).await,
+        Command::Bench {
+            scenario,
+            target,
+            endpoint,
+            samples,
+            concurrency,
+            cold_ratio,
+            compare,
+            payload,
+            memory,
+            json,
+            csv,
+            report,
+            save,
+            baseline,
+            runs_dir,
+        } => {
+            let payload = match payload.strip_prefix('@') {
+                Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}"))?,
+                None => payload.into_bytes(),
+            };
+            hearth::bench::main(hearth::bench::BenchOptions {
+                scenario,
+                target,
+                endpoint,
+                samples,
+                concurrency,
+                cold_ratio,
+                compare,
+                payload,
+                memory_mb: memory,
+                json,
+                csv,
+                report,
+                save,
+                baseline,
+                runs_dir,
+                signing: hearth::client::SigningKey::from_env(),
+            })
+            .await
+        }
         Command::Invoke {
             name,
             payload,

@@ -79,6 +79,21 @@ fn check_revision(
 }
 
 impl Scheduler {
+    /// Drops every idle sandbox of function `name` (all its versions), so its next invoke
+    /// starts a new environment: what `hearth bench` does between cold samples. Busy and
+    /// provisioned sandboxes are untouched. Returns how many went.
+    pub fn evict_idle(&self, name: &str) -> Result<usize, NotFound> {
+        let evicted: Vec<_> = {
+            let functions = self.read_functions();
+            let state = functions.get(name).ok_or_else(|| self.not_found(name))?;
+            state
+                .entries()
+                .flat_map(|entry| self.inner.pool.retire(&entry.key))
+                .collect()
+        };
+        Ok(evicted.len())
+    }
+
     /// A `FunctionConfiguration` for `$LATEST` from validated settings.
     fn latest_config(
         &self,

@@ -54,6 +54,11 @@ pub struct InvokeResponse {
     pub executed_version: String,
     /// `X-Amz-Log-Result`, when a tail was asked for.
     pub log_result: Option<String>,
+    /// The REPORT line's `Init Duration` (environment created → first `next`): set when
+    /// this invocation started a new environment.
+    pub init_duration: Option<Duration>,
+    /// The REPORT line's `Duration`: invocation handed to the environment → its answer.
+    pub duration: Duration,
 }
 
 /// Frees a cold-start memory reservation, or a busy sandbox's, unless it was handed back to
@@ -329,6 +334,8 @@ impl Scheduler {
             function_error,
             executed_version: entry.config.version.clone(),
             log_result,
+            init_duration,
+            duration,
         })
     }
 
@@ -384,6 +391,8 @@ impl Scheduler {
             function_error: Some("Unhandled"),
             executed_version: entry.config.version.clone(),
             log_result,
+            init_duration: None,
+            duration: Duration::ZERO,
         }
     }
 }

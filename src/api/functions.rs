@@ -261,6 +261,19 @@ pub async fn untag(
     Ok(empty_response(StatusCode::NO_CONTENT, request_id))
 }
 
+/// `DELETE /hearth/v1/functions/{name}/sandboxes`: hearth's own endpoint behind `hearth
+/// bench`'s cold samples. Drops the function's idle sandboxes, so its next invoke starts a
+/// new environment; answers `{"Evicted": n}`.
+pub fn evict_idle(state: &State, name: &str, request_id: &str) -> Result<Response<Body>, ApiError> {
+    hearth_scheduler::function::validate_name(name)?;
+    let evicted = state.scheduler.evict_idle(name)?;
+    Ok(super::json_response(
+        StatusCode::OK,
+        request_id,
+        &serde_json::json!({ "Evicted": evicted }),
+    ))
+}
+
 /// `GET /hearth/v1/logs/{name}?offset=N`: hearth's own endpoint behind `hearth logs`
 /// (Lambda sends logs to CloudWatch Logs, a separate service). Answers up to 1 MB from the
 /// offset and the next offset in `X-Hearth-Log-Offset`.

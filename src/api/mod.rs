@@ -415,6 +415,9 @@ async fn route(
         (&Method::GET, ["hearth", "v1", "logs", name]) => {
             functions::read_log(state, &req, &function_name(name)?, request_id).await
         }
+        (&Method::DELETE, ["hearth", "v1", "functions", name, "sandboxes"]) => {
+            functions::evict_idle(state, &function_name(name)?, request_id)
+        }
         (&Method::POST, ["2015-03-31", "event-source-mappings"]) => {
             mappings::create(state, req, request_id).await
         }

@@ -1,0 +1,422 @@
+//! What `hearth bench` measures: a function deployed on a running server, or a local package
+//! run in process with no server, and the floors each is measured beside.
+
+use crate::client::HearthClient;
+use crate::client::SigningKey;
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use hearth_scheduler::{InvokeError, InvokeRequest, Scheduler, SchedulerConfig};
+use hyper::{Method, StatusCode};
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One measured invocation: the caller's whole wait and the phases the REPORT line names.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub total: Duration,
+    /// `Init Duration`: set exactly when the invocation started a new environment.
+    pub init: Option<Duration>,
+    pub duration: Duration,
+}
+
+/// A function to invoke.
+pub enum Target {
+    /// In process: a scheduler of its own under a temporary state directory.
+    Local {
+        scheduler: Scheduler,
+        name: String,
+        runtime: String,
+        /// The same component prepared on an engine of its own, for the instantiation floor.
+        floor: Option<Box<hearth_sandbox::WasmFunction>>,
+        _state: tempfile::TempDir,
+    },
+    /// On a server, through the Invoke API (signed like the CLI's other commands).
+    Remote {
+        client: HearthClient,
+        name: String,
+        qualifier: Option<String>,
+    },
+}
+
+/// What a package is: a wasm component, or a zip (or directory) with a `bootstrap` for a
+/// process runtime.
+fn runtime_of(zip: &[u8]) -> anyhow::Result<&'static str> {
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(zip)).context("the package is not a zip")?;
+    if archive.by_name("bootstrap").is_ok() {
+        return Ok("provided.al2023");
+    }
+    let mut wasm = false;
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i)?;
+        let mut magic = [0u8; 4];
+        if file.name().ends_with(".wasm") && file.read_exact(&mut magic).is_ok() {
+            wasm |= &magic == b"\0asm";
+        }
+    }
+    if wasm {
+        Ok("wasm32-wasip2")
+    } else {
+        bail!("the package has neither a `bootstrap` nor a .wasm component")
+    }
+}
+
+/// The component in a wasm package (`function.wasm`, else the first `.wasm`).
+fn component_of(zip: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
+    let name = if archive.by_name("function.wasm").is_ok() {
+        "function.wasm".to_owned()
+    } else {
+        archive
+            .file_names()
+            .find(|n| n.ends_with(".wasm"))
+            .map(str::to_owned)
+            .context("no .wasm in the package")?
+    };
+    let mut wasm = Vec::new();
+    archive.by_name(&name)?.read_to_end(&mut wasm)?;
+    Ok(wasm)
+}
+
+/// The floor of a wasm cold start: the component prepared on an engine of its own, to be
+/// instantiated from its `InstancePre` with none of the guest run.
+fn instantiation_floor(zip: &[u8], dir: &Path) -> anyhow::Result<hearth_sandbox::WasmFunction> {
+    let wasm = component_of(zip)?;
+    let engine = hearth_sandbox::WasmEngine::new(hearth_sandbox::EngineConfig {
+        cache_dir: dir.join("floor-cache"),
+        max_instances: 16,
+        host_memory: std::sync::Arc::new(hearth_sandbox::HostMemory::unlimited()),
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = hearth_sandbox::FunctionSettings {
+        function_name: "floor".into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "function.wasm".into(),
+        region: "us-east-1".into(),
+        initialization_type: "on-demand".into(),
+        environment: vec![],
+        tmp_root: dir.join("floor-tmp"),
+        tmp_limit_mb: 512,
+        execution_env: None,
+    };
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm));
+    hearth_sandbox::WasmFunction::prepare(&engine, &sha, &wasm, settings)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A directory zipped as Lambda would take it (executable bits kept).
+fn zip_dir(dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&at)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path
+                .strip_prefix(dir)?
+                .to_str()
+                .context("a file name that is not UTF-8")?
+                .to_owned();
+            zip.start_file(
+                name,
+                zip::write::SimpleFileOptions::default()
+                    .unix_permissions(meta.permissions().mode()),
+            )?;
+            zip.write_all(&std::fs::read(&path)?)?;
+        }
+    }
+    zip.finish()?;
+    Ok(out.into_inner())
+}
+
+/// The deployment package of a local file or directory.
+pub fn local_package(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.is_dir() {
+        return zip_dir(path);
+    }
+    crate::client::package(path, "function.wasm")
+}
+
+impl Target {
+    /// `TARGET` on `endpoint` (`NAME` or `NAME:QUALIFIER`), or a local package.
+    pub async fn open(
+        target: &str,
+        endpoint: Option<&str>,
+        signing: Option<SigningKey>,
+        memory_mb: Option<u32>,
+    ) -> anyhow::Result<Self> {
+        if let Some(endpoint) = endpoint {
+            let (name, qualifier) = match target.split_once(':') {
+                Some((n, q)) if !target.starts_with("arn:") => (n.to_owned(), Some(q.to_owned())),
+                _ => (target.to_owned(), None),
+            };
+            return Ok(Self::Remote {
+                client: HearthClient::signed(endpoint, signing),
+                name,
+                qualifier,
+            });
+        }
+        let path = Path::new(target);
+        let zip = {
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || local_package(&path)).await??
+        };
+        let runtime = runtime_of(&zip)?;
+        let state = tempfile::tempdir().context("a temporary state directory")?;
+        let mut config = SchedulerConfig::new(state.path());
+        // A benchmark's cold samples come faster than Lambda's scaling rate allows a function.
+        config.scale_up_per_10s = u32::MAX;
+        let scheduler = Scheduler::new(config).context("starting a scheduler")?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+            .unwrap_or("bench")
+            .to_owned();
+        let mut request = serde_json::json!({
+            "FunctionName": name,
+            "Runtime": runtime,
+            "Role": "arn:aws:iam::000000000000:role/hearth",
+            "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(&zip) },
+        });
+        if runtime != "wasm32-wasip2" {
+            request["Handler"] = "bootstrap".into();
+        }
+        if let Some(m) = memory_mb {
+            request["MemorySize"] = m.into();
+        }
+        let request = serde_json::from_value(request)?;
+        scheduler
+            .create_function(request)
+            .await
+            .map_err(|e| anyhow::anyhow!("deploying {target}: {e}"))?;
+        let floor = if runtime == "wasm32-wasip2" {
+            let dir = state.path().to_path_buf();
+            Some(Box::new(
+                tokio::task::spawn_blocking(move || instantiation_floor(&zip, &dir)).await??,
+            ))
+        } else {
+            None
+        };
+        Ok(Self::Local {
+            scheduler,
+            name,
+            runtime: runtime.to_owned(),
+            floor,
+            _state: state,
+        })
+    }
+
+    /// What the target is called in reports.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Local { name, .. } => format!("{name} (in process)"),
+            Self::Remote {
+                name, qualifier, ..
+            } => match qualifier {
+                Some(q) => format!("{name}:{q}"),
+                None => name.clone(),
+            },
+        }
+    }
+
+    pub fn is_native(&self) -> bool {
+        matches!(self, Self::Local { runtime, .. } if runtime != "wasm32-wasip2")
+    }
+
+    /// One synchronous invocation. A throttle (Lambda's scaling rate, reserved concurrency)
+    /// is waited out and retried, and counted in `throttled`; it is never a sample.
+    pub async fn invoke(&self, payload: &[u8], throttled: &mut u64) -> anyhow::Result<Timing> {
+        loop {
+            let started = Instant::now();
+            let result = match self {
+                Self::Local {
+                    scheduler, name, ..
+                } => {
+                    let request = InvokeRequest {
+                        function: name.clone(),
+                        payload: payload.to_vec(),
+                        ..Default::default()
+                    };
+                    match scheduler.invoke(request).await {
+                        Ok(r) => Ok((
+                            started.elapsed(),
+                            r.function_error,
+                            r.payload,
+                            r.init_duration,
+                            r.duration,
+                        )),
+                        Err(InvokeError::Throttled { .. } | InvokeError::Capacity(_)) => Err(None),
+                        Err(e) => Err(Some(anyhow::anyhow!("{e}"))),
+                    }
+                }
+                Self::Remote {
+                    client,
+                    name,
+                    qualifier,
+                } => {
+                    let path = match qualifier {
+                        Some(q) => format!("{name}:{q}"),
+                        None => name.clone(),
+                    };
+                    let reply = client
+                        .invoke(&path, payload.to_vec(), "RequestResponse", true)
+                        .await?;
+                    let total = started.elapsed();
+                    if reply.status == StatusCode::TOO_MANY_REQUESTS {
+                        Err(None)
+                    } else if !reply.status.is_success() {
+                        Err(Some(anyhow::anyhow!(
+                            "invoke failed: {}",
+                            reply.error_text()
+                        )))
+                    } else {
+                        let log = reply
+                            .header("x-amz-log-result")
+                            .and_then(|l| base64::engine::general_purpose::STANDARD.decode(l).ok())
+                            .unwrap_or_default();
+                        let (init, duration) = parse_report(&String::from_utf8_lossy(&log))
+                            .context("the answer's log tail has no REPORT line")?;
+                        let error = reply.header("x-amz-function-error").map(|_| "Unhandled");
+                        Ok((total, error, reply.body.to_vec(), init, duration))
+                    }
+                }
+            };
+            match result {
+                Ok((total, None, _, init, duration)) => {
+                    return Ok(Timing {
+                        total,
+                        init,
+                        duration,
+                    });
+                }
+                Ok((_, Some(_), body, _, _)) => {
+                    bail!(
+                        "the function failed: {}",
+                        String::from_utf8_lossy(&body[..body.len().min(500)])
+                    )
+                }
+                Err(None) => {
+                    *throttled += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(Some(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes the next invocation start a new environment: the function's idle sandboxes go.
+    pub async fn evict(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Local {
+                scheduler, name, ..
+            } => {
+                scheduler
+                    .evict_idle(name)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            Self::Remote { client, name, .. } => {
+                let reply = client
+                    .send(
+                        Method::DELETE,
+                        &format!("/hearth/v1/functions/{name}/sandboxes"),
+                        &[],
+                        Vec::new(),
+                    )
+                    .await?;
+                if !reply.status.is_success() {
+                    bail!(
+                        "cannot drop the idle sandboxes of {name}: {}",
+                        reply.error_text()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The floor this target's samples are read against, measured `n` times: for a server
+    /// its `GET /health`; in process, fork+exec of `/bin/true` for a process runtime and
+    /// wasmtime's instantiation of the component from its `InstancePre` for wasm.
+    pub async fn floor(&self, n: usize) -> anyhow::Result<(&'static str, Vec<Duration>)> {
+        let mut samples = Vec::with_capacity(n);
+        match self {
+            Self::Remote { client, .. } => {
+                for _ in 0..n {
+                    let t = Instant::now();
+                    let reply = client.send(Method::GET, "/health", &[], Vec::new()).await?;
+                    samples.push(t.elapsed());
+                    if !reply.status.is_success() {
+                        bail!("GET /health answered {}", reply.status);
+                    }
+                }
+                Ok(("GET /health", samples))
+            }
+            Self::Local { runtime, .. } if runtime != "wasm32-wasip2" => {
+                for _ in 0..n {
+                    let t = Instant::now();
+                    tokio::process::Command::new("/bin/true").status().await?;
+                    samples.push(t.elapsed());
+                }
+                Ok(("fork+exec /bin/true", samples))
+            }
+            Self::Local { floor, .. } => {
+                let floor = floor.as_ref().context("no instantiation floor")?;
+                for _ in 0..n {
+                    let t = Instant::now();
+                    floor
+                        .instantiate_only()
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    samples.push(t.elapsed());
+                }
+                Ok(("wasmtime instantiate", samples))
+            }
+        }
+    }
+}
+
+/// `Init Duration` (if any) and `Duration` from a REPORT line in a log tail.
+pub fn parse_report(log: &str) -> Option<(Option<Duration>, Duration)> {
+    let line = log.lines().rev().find(|l| l.starts_with("REPORT "))?;
+    let ms = |field: &str| {
+        line.split('\t')
+            .find_map(|f| f.trim().strip_prefix(field))
+            .and_then(|v| v.trim().strip_suffix(" ms"))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|v| Duration::from_secs_f64(v / 1000.0))
+    };
+    let duration = ms("Duration: ")?;
+    Some((ms("Init Duration: ").or(ms("Restore Duration: ")), duration))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_lines_give_their_phases() {
+        let log = "START RequestId: x Version: $LATEST\nhello\nEND RequestId: x\nREPORT RequestId: x\tDuration: 0.05 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 3 MB\tInit Duration: 1.25 ms\t\n";
+        let (init, duration) = parse_report(log).expect("report");
+        assert_eq!(duration, Duration::from_micros(50));
+        assert_eq!(init, Some(Duration::from_micros(1250)));
+        let warm = "REPORT RequestId: y\tDuration: 2.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 3 MB\t\n";
+        assert_eq!(parse_report(warm), Some((None, Duration::from_millis(2))));
+        assert!(parse_report("no report here").is_none());
+    }
+}
