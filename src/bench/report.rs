@@ -119,8 +119,8 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const COLORS: [&str; 6] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
+const COLORS: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#7f7f7f", "#8c564b",
 ];
 
 /// A series on a chart: its name, its values (µs), and whether it is a floor (dashed).
@@ -193,11 +193,7 @@ pub fn cdf_svg(series: &[Series<'_>]) -> String {
             .filter(|(j, _)| j % step == 0 || *j + 1 == sorted.len())
             .map(|(j, us)| format!("{:.1},{:.1}", x(*us), y(j as f64 / n)))
             .collect();
-        let color = if s.floor {
-            "#7f7f7f"
-        } else {
-            COLORS[i % COLORS.len()]
-        };
+        let color = COLORS[i % COLORS.len()];
         let dash = if s.floor {
             " stroke-dasharray='5 3'"
         } else {
@@ -242,11 +238,7 @@ pub fn histogram_svg(series: &[Series<'_>]) -> String {
         }
         let max = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
         let base = row_h * (i as f64 + 1.0);
-        let color = if s.floor {
-            "#7f7f7f"
-        } else {
-            COLORS[i % COLORS.len()]
-        };
+        let color = COLORS[i % COLORS.len()];
         for (b, c) in counts.iter().enumerate() {
             let bh = *c as f64 / max * (row_h - 25.0);
             let _ = write!(
