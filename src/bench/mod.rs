@@ -34,6 +34,10 @@ pub enum Scenario {
     Warm,
     Mixed,
     Throughput,
+    /// Warm sandboxes started (as provisioned concurrency of a published version) until
+    /// `--samples` of them or the memory budget, the process's RSS measured before and
+    /// after; then warm invokes with all of them live. In process only.
+    Density,
 }
 
 /// `hearth bench`'s options.
@@ -123,6 +127,8 @@ pub struct Run {
     pub comparison: Option<stats::Ratio>,
     pub throttled: u64,
     pub warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<target::Density>,
 }
 
 impl Run {
@@ -193,6 +199,15 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Run> {
     let mut throttled = 0u64;
     let mut samples = Vec::with_capacity(options.samples * targets.len());
     let mut throughput = None;
+    let mut density = None;
+    if options.scenario == Scenario::Density {
+        if targets.len() > 1 {
+            bail!("density measures one target (no --compare)");
+        }
+        let bar = progress(options.samples, "sandboxes");
+        density = Some(targets[0].densify(options.samples, &bar).await?);
+        bar.finish_and_clear();
+    }
     let payload = &options.payload;
 
     // A first invoke of each target, not counted: it deploys nothing, but makes `warm` warm
@@ -201,12 +216,17 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Run> {
         t.invoke(payload, &mut throttled).await?;
     }
     match options.scenario {
-        Scenario::Cold | Scenario::Warm | Scenario::Mixed => {
-            let bar = progress(options.samples * targets.len(), "sampling");
-            for i in 0..options.samples {
+        Scenario::Cold | Scenario::Warm | Scenario::Mixed | Scenario::Density => {
+            let n = if options.scenario == Scenario::Density {
+                options.samples.min(1000)
+            } else {
+                options.samples
+            };
+            let bar = progress(n * targets.len(), "sampling");
+            for i in 0..n {
                 let cold = match options.scenario {
                     Scenario::Cold => true,
-                    Scenario::Warm => false,
+                    Scenario::Warm | Scenario::Density => false,
                     _ => cold_at(i, options.cold_ratio),
                 };
                 for (k, t) in targets.iter().enumerate() {
@@ -274,6 +294,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Run> {
         comparison: None,
         throttled,
         warnings: Vec::new(),
+        density,
     };
     for (i, label) in labels.iter().enumerate() {
         let mut phases = BTreeMap::new();

@@ -59,6 +59,19 @@ pub fn table(run: &Run, baseline: Option<&(String, Run)>) -> String {
             let _ = writeln!(out, "  {label}: total p50 = {}", ratios.join(", "));
         }
     }
+    if let Some(d) = &run.density {
+        let _ = writeln!(
+            out,
+            "density: {} warm sandboxes (asked {}, the MemorySize budget admitted {}) in {:.1} s; RSS {:.1} → {:.1} MiB, {:.1} KiB per sandbox",
+            d.sandboxes,
+            d.requested,
+            d.admitted,
+            d.seconds,
+            d.rss_before_bytes as f64 / 1048576.0,
+            d.rss_after_bytes as f64 / 1048576.0,
+            d.rss_per_sandbox_bytes as f64 / 1024.0
+        );
+    }
     if let Some(r) = &run.comparison {
         let _ = writeln!(
             out,

@@ -20,6 +20,32 @@ pub struct Timing {
     pub duration: Duration,
 }
 
+/// What the density scenario found.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Density {
+    pub requested: usize,
+    /// What the scheduler's MemorySize budget admitted of them.
+    pub admitted: usize,
+    /// Warm sandboxes live at the end (fewer than requested when the memory budget ran out).
+    pub sandboxes: usize,
+    pub rss_before_bytes: u64,
+    pub rss_after_bytes: u64,
+    pub rss_per_sandbox_bytes: u64,
+    pub seconds: f64,
+}
+
+/// The process's resident set, from `/proc/self/status`.
+fn rss_bytes() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .context("no VmRSS in /proc/self/status")
+}
+
 /// A function to invoke.
 pub enum Target {
     /// In process: a scheduler of its own under a temporary state directory.
@@ -175,8 +201,10 @@ impl Target {
         let runtime = runtime_of(&zip)?;
         let state = tempfile::tempdir().context("a temporary state directory")?;
         let mut config = SchedulerConfig::new(state.path());
-        // A benchmark's cold samples come faster than Lambda's scaling rate allows a function.
+        // A benchmark's cold samples come faster than Lambda's scaling rate allows a function,
+        // and the density scenario provisions more sandboxes than an account's default.
         config.scale_up_per_10s = u32::MAX;
+        config.account_concurrency = 1_000_000;
         let scheduler = Scheduler::new(config).context("starting a scheduler")?;
         let name = path
             .file_stem()
@@ -318,6 +346,79 @@ impl Target {
                 Err(Some(e)) => return Err(e),
             }
         }
+    }
+
+    /// The density scenario: publishes a version, provisions `n` warm sandboxes of it, and
+    /// measures the process's RSS before and after; later samples invoke that version.
+    pub async fn densify(
+        &mut self,
+        n: usize,
+        bar: &indicatif::ProgressBar,
+    ) -> anyhow::Result<Density> {
+        let Self::Local {
+            scheduler, name, ..
+        } = self
+        else {
+            bail!("density runs in process: give a local package, not --endpoint");
+        };
+        let fail = |e: hearth_scheduler::DeployError| anyhow::anyhow!("{e}");
+        let published = scheduler
+            .publish_version(name, Default::default())
+            .await
+            .map_err(fail)?;
+        let version = published.version.clone();
+        let before = rss_bytes()?;
+        let started = Instant::now();
+        // The scheduler admits provisioned sandboxes by MemorySize against its budget: ask
+        // for fewer until it accepts (what it accepts is reported beside what was asked).
+        let mut asked = n.max(1);
+        loop {
+            let request = hearth_scheduler::provisioned::PutProvisioned {
+                provisioned_concurrent_executions: asked as i64,
+            };
+            match scheduler
+                .put_provisioned_concurrency(name, &version, request)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if asked > 1 && e.to_string().contains("memory budget") => {
+                    asked = asked * 3 / 4;
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        bar.set_length(asked as u64);
+        // READY, or no progress for 2 s (the memory budget is full).
+        let (mut last, mut since) = (0u32, Instant::now());
+        let sandboxes = loop {
+            let status = scheduler
+                .get_provisioned_concurrency(name, &version)
+                .map_err(fail)?;
+            let live = status.allocated_provisioned_concurrent_executions;
+            bar.set_position(u64::from(live));
+            if status.status == "READY" {
+                break live;
+            }
+            if live != last {
+                (last, since) = (live, Instant::now());
+            } else if since.elapsed() > Duration::from_secs(2) {
+                break live;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let after = rss_bytes()?;
+        let sandboxes = sandboxes as usize;
+        *name = format!("{name}:{version}");
+        Ok(Density {
+            requested: n,
+            admitted: asked,
+            sandboxes,
+            rss_before_bytes: before,
+            rss_after_bytes: after,
+            rss_per_sandbox_bytes: after.saturating_sub(before) / sandboxes.max(1) as u64,
+            seconds,
+        })
     }
 
     /// Makes the next invocation start a new environment: the function's idle sandboxes go.

@@ -98,6 +98,15 @@ def test_a_local_component_in_process_compared_with_itself_and_a_saved_baseline(
     assert "compare: median total of" in out and "baseline before:" in out
 
 
+def test_density_provisions_warm_sandboxes_and_measures_the_process(tmp_path):
+    bench("density", str(guest_path("echo")), "--samples", "20", "--json", str(tmp_path / "d.json"))
+    run = json.loads((tmp_path / "d.json").read_text())
+    d = run["density"]
+    assert d["requested"] == d["admitted"] == d["sandboxes"] == 20
+    assert d["rss_after_bytes"] > 0 and d["rss_per_sandbox_bytes"] >= 0
+    assert len(run["samples"]) == 20 and not any(s["cold"] for s in run["samples"])
+
+
 def test_bad_targets_and_names_are_refused():
     proc = subprocess.run(
         [str(HEARTH_BIN), "bench", "cold", "/nonexistent.wasm", "--samples", "1"], capture_output=True, text=True, timeout=60
@@ -108,3 +117,8 @@ def test_bad_targets_and_names_are_refused():
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode != 0 and "a run's name" in proc.stderr
+    proc = subprocess.run(
+        [str(HEARTH_BIN), "bench", "density", "echo", "--endpoint", "http://127.0.0.1:9", "--samples", "1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0 and "density runs in process" in proc.stderr
