@@ -421,7 +421,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}"))?,
                 None => payload.into_bytes(),
             };
-            hearth::bench::main(hearth::bench::BenchOptions {
+            // On a worker, as the server's connection tasks run: from `block_on`'s thread
+            // every wake-up would be a cross-thread hand-off the server never pays.
+            let options = hearth::bench::BenchOptions {
                 scenario,
                 target,
                 endpoint,
@@ -438,8 +440,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 baseline,
                 runs_dir,
                 signing: hearth::client::SigningKey::from_env(),
-            })
-            .await
+            };
+            tokio::spawn(hearth::bench::main(options)).await?
         }
         Command::Invoke {
             name,
