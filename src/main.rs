@@ -417,10 +417,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             baseline,
             runs_dir,
         } => {
-            let payload = match payload.strip_prefix('@') {
-                Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}"))?,
-                None => payload.into_bytes(),
-            };
+            let payload = read_payload(payload)?;
             // On a worker, as the server's connection tasks run: from `block_on`'s thread
             // every wake-up would be a cross-thread hand-off the server never pays.
             let options = hearth::bench::BenchOptions {
@@ -450,10 +447,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             log_tail,
             endpoint,
         } => {
-            let payload = match payload.strip_prefix('@') {
-                Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}"))?,
-                None => payload.into_bytes(),
-            };
+            let payload = read_payload(payload)?;
             let kind = match kind {
                 None => "RequestResponse",
                 Some(InvokeKind::Event) => "Event",
@@ -482,6 +476,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// A `--payload`: the JSON itself, or `@FILE` to read it from a file.
+fn read_payload(payload: String) -> anyhow::Result<Vec<u8>> {
+    match payload.strip_prefix('@') {
+        Some(path) => std::fs::read(path).with_context(|| format!("cannot read {path}")),
+        None => Ok(payload.into_bytes()),
     }
 }
 

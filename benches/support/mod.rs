@@ -8,7 +8,6 @@ use base64::Engine as _;
 use hearth_runtime_api::Invocation;
 use hearth_sandbox::FunctionSettings;
 use hearth_scheduler::{CreateFunction, InvokeRequest, Scheduler};
-use std::time::Duration;
 
 /// Runs `bench` on a worker of a two-worker runtime, as the server's connection tasks run:
 /// from `block_on`'s thread every wake-up would be a cross-thread futex hand-off that the
@@ -54,19 +53,7 @@ pub fn request(name: &str) -> InvokeRequest {
 
 /// Echo as `hearth deploy` would configure it, with its `/tmp` under `dir`.
 pub fn settings(dir: &std::path::Path) -> FunctionSettings {
-    FunctionSettings {
-        function_name: "echo".into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: Duration::from_secs(3),
-        handler: "function.wasm".into(),
-        region: "us-east-1".into(),
-        initialization_type: "on-demand".into(),
-        environment: vec![],
-        tmp_root: dir.join("tmp"),
-        tmp_limit_mb: 512,
-        execution_env: None,
-    }
+    hearth::bench::target::default_settings("echo", dir.join("tmp"))
 }
 
 /// An invocation of echo with a small JSON payload.

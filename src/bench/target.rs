@@ -8,7 +8,7 @@ use base64::Engine as _;
 use hearth_scheduler::{InvokeError, InvokeRequest, Scheduler, SchedulerConfig};
 use hyper::{Method, StatusCode};
 use std::io::{Read as _, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// One measured invocation: the caller's whole wait and the phases the REPORT line names.
@@ -105,6 +105,24 @@ fn component_of(zip: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(wasm)
 }
 
+/// A wasm function's settings as `hearth deploy` would leave them (128 MB, 3 s), its
+/// sandboxes' `/tmp` under `tmp_root`.
+pub fn default_settings(name: &str, tmp_root: PathBuf) -> hearth_sandbox::FunctionSettings {
+    hearth_sandbox::FunctionSettings {
+        function_name: name.into(),
+        version: "$LATEST".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "function.wasm".into(),
+        region: "us-east-1".into(),
+        initialization_type: "on-demand".into(),
+        environment: vec![],
+        tmp_root,
+        tmp_limit_mb: 512,
+        execution_env: None,
+    }
+}
+
 /// The floor of a wasm cold start: the component prepared on an engine of its own, to be
 /// instantiated from its `InstancePre` with none of the guest run.
 fn instantiation_floor(zip: &[u8], dir: &Path) -> anyhow::Result<hearth_sandbox::WasmFunction> {
@@ -115,19 +133,7 @@ fn instantiation_floor(zip: &[u8], dir: &Path) -> anyhow::Result<hearth_sandbox:
         host_memory: std::sync::Arc::new(hearth_sandbox::HostMemory::unlimited()),
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let settings = hearth_sandbox::FunctionSettings {
-        function_name: "floor".into(),
-        version: "$LATEST".into(),
-        memory_mb: 128,
-        timeout: Duration::from_secs(3),
-        handler: "function.wasm".into(),
-        region: "us-east-1".into(),
-        initialization_type: "on-demand".into(),
-        environment: vec![],
-        tmp_root: dir.join("floor-tmp"),
-        tmp_limit_mb: 512,
-        execution_env: None,
-    };
+    let settings = default_settings("floor", dir.join("floor-tmp"));
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&wasm));
     hearth_sandbox::WasmFunction::prepare(&engine, &sha, &wasm, settings)
         .map_err(|e| anyhow::anyhow!("{e}"))

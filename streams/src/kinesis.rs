@@ -201,24 +201,36 @@ impl StreamState {
         let ending = parent.last_seq.unwrap_or(parent.meta.starting_seq);
         self.shards[at].meta.ending_seq = Some(ending);
         self.shards[at].meta.closed_ms = Some(now_ms);
-        for (low, high) in [(start, split - 1), (split, end)] {
-            let id = self.new_shard_id();
-            self.shards.push(ShardState {
-                meta: ShardMeta {
-                    id,
-                    parent: Some(parent_id.clone()),
-                    adjacent_parent: None,
-                    start_hash: low,
-                    end_hash: high,
-                    starting_seq,
-                    ending_seq: None,
-                    closed_ms: None,
-                },
-                records: VecDeque::new(),
-                last_seq: None,
-            });
-        }
-        (self.shards.len() - 2, self.shards.len() - 1)
+        let low = self.push_child((start, split - 1), starting_seq, parent_id.clone(), None);
+        let high = self.push_child((split, end), starting_seq, parent_id, None);
+        (low, high)
+    }
+
+    /// Adds a new open shard over `range` whose parents are `parent` (and `adjacent`);
+    /// returns its index.
+    fn push_child(
+        &mut self,
+        range: (u128, u128),
+        starting_seq: u64,
+        parent: String,
+        adjacent: Option<String>,
+    ) -> usize {
+        let id = self.new_shard_id();
+        self.shards.push(ShardState {
+            meta: ShardMeta {
+                id,
+                parent: Some(parent),
+                adjacent_parent: adjacent,
+                start_hash: range.0,
+                end_hash: range.1,
+                starting_seq,
+                ending_seq: None,
+                closed_ms: None,
+            },
+            records: VecDeque::new(),
+            last_seq: None,
+        });
+        self.shards.len() - 1
     }
 
     /// Closes the open, adjacent shards at `a` and `b`; one child takes both ranges. Returns
@@ -235,22 +247,7 @@ impl StreamState {
             s.meta.ending_seq = Some(s.last_seq.unwrap_or(s.meta.starting_seq));
             s.meta.closed_ms = Some(now_ms);
         }
-        let id = self.new_shard_id();
-        self.shards.push(ShardState {
-            meta: ShardMeta {
-                id,
-                parent: Some(parent),
-                adjacent_parent: Some(adjacent),
-                start_hash: low,
-                end_hash: high,
-                starting_seq,
-                ending_seq: None,
-                closed_ms: None,
-            },
-            records: VecDeque::new(),
-            last_seq: None,
-        });
-        self.shards.len() - 1
+        self.push_child((low, high), starting_seq, parent, Some(adjacent))
     }
 }
 
