@@ -187,9 +187,10 @@ enum Command {
         /// JSON payload, or @FILE.
         #[arg(long, default_value = "{}")]
         payload: String,
-        /// MemorySize of a local target, MB.
-        #[arg(long)]
-        memory: Option<u32>,
+        /// MemorySize, MB (a server's function is updated to it first); a list such as
+        /// 128,512,1769 runs the scenario once per size.
+        #[arg(long, value_delimiter = ',')]
+        memory: Vec<u32>,
         /// Write every sample and the summaries as JSON.
         #[arg(long)]
         json: Option<PathBuf>,

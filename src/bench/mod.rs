@@ -51,7 +51,8 @@ pub struct BenchOptions {
     pub cold_ratio: f64,
     pub compare: Option<String>,
     pub payload: Vec<u8>,
-    pub memory_mb: Option<u32>,
+    /// MemorySize to run at, MB; several make a sweep (one run per size, in order).
+    pub memory_mb: Vec<u32>,
     pub json: Option<PathBuf>,
     pub csv: Option<PathBuf>,
     pub report: Option<PathBuf>,
@@ -174,7 +175,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Run> {
             &options.target,
             options.endpoint.as_deref(),
             options.signing.clone(),
-            options.memory_mb,
+            options.memory_mb.first().copied(),
         )
         .await
         .with_context(|| format!("opening {}", options.target))?,
@@ -185,7 +186,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Run> {
                 other,
                 options.endpoint.as_deref(),
                 options.signing.clone(),
-                options.memory_mb,
+                options.memory_mb.first().copied(),
             )
             .await
             .with_context(|| format!("opening {other}"))?,
@@ -396,6 +397,54 @@ async fn futures_join_all<F: std::future::Future>(
     out.into_iter().flatten().collect()
 }
 
+/// Runs the benchmark once per MemorySize of a `--memory` sweep and joins the runs into one:
+/// each size is a target of its own, labelled `TARGET @ N MB`.
+async fn sweep(options: &BenchOptions) -> anyhow::Result<Run> {
+    if options.memory_mb.len() <= 1 {
+        return run(options).await;
+    }
+    if options.compare.is_some() || options.scenario == Scenario::Density {
+        bail!("a --memory sweep runs one target and no density: drop --compare or the list");
+    }
+    let mut joined: Option<Run> = None;
+    for &memory in &options.memory_mb {
+        eprintln!("MemorySize {memory} MB");
+        let one = BenchOptions {
+            memory_mb: vec![memory],
+            ..options.clone()
+        };
+        let mut got = run(&one).await?;
+        let label = format!("{} @ {memory} MB", got.targets[0]);
+        if let Some(s) = got.summary.remove(&got.targets[0]) {
+            got.summary.insert(label.clone(), s);
+        }
+        got.targets = vec![label];
+        match &mut joined {
+            None => joined = Some(got),
+            Some(all) => {
+                let k = all.targets.len();
+                all.targets.extend(got.targets);
+                all.samples.extend(got.samples.into_iter().map(|mut s| {
+                    s.target += k;
+                    s
+                }));
+                all.summary.extend(got.summary);
+                for f in got.floors {
+                    if !all.floors.iter().any(|g| g.name == f.name) {
+                        all.floors.push(f);
+                    }
+                }
+                if let (Some(a), Some(b)) = (&mut all.throughput_per_s, got.throughput_per_s) {
+                    a.extend(b);
+                }
+                all.throttled += got.throttled;
+                all.warnings.extend(got.warnings);
+            }
+        }
+    }
+    joined.context("no MemorySize given")
+}
+
 /// A saved run's path.
 fn saved(dir: &std::path::Path, name: &str) -> anyhow::Result<PathBuf> {
     if name.is_empty()
@@ -426,7 +475,7 @@ pub async fn main(options: BenchOptions) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let run = run(&options).await?;
+    let run = sweep(&options).await?;
     print!("{}", report::table(&run, baseline.as_ref()));
     if let Some(path) = &options.json {
         std::fs::write(path, serde_json::to_vec_pretty(&run)?)

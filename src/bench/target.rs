@@ -193,8 +193,29 @@ impl Target {
                 Some((n, q)) if !target.starts_with("arn:") => (n.to_owned(), Some(q.to_owned())),
                 _ => (target.to_owned(), None),
             };
+            let client = HearthClient::signed(endpoint, signing);
+            if let Some(memory) = memory_mb {
+                if qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
+                    bail!(
+                        "--memory changes $LATEST's configuration: {target} names another qualifier"
+                    );
+                }
+                let reply = client
+                    .send_json(
+                        Method::PUT,
+                        &format!("/2015-03-31/functions/{name}/configuration"),
+                        &serde_json::json!({ "MemorySize": memory }),
+                    )
+                    .await?;
+                if !reply.status.is_success() {
+                    bail!(
+                        "cannot set {name}'s MemorySize to {memory} MB: {}",
+                        reply.error_text()
+                    );
+                }
+            }
             return Ok(Self::Remote {
-                client: HearthClient::signed(endpoint, signing),
+                client,
                 name,
                 qualifier,
             });

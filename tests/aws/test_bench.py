@@ -78,6 +78,20 @@ def test_warm_mixed_and_throughput_over_http(hearth, lambda_client, tmp_path):
     assert len(tp["samples"]) == 200 and tp["throughput_per_s"][0] > 0
 
 
+def test_a_memory_sweep_runs_once_per_size_on_the_server(hearth, lambda_client, tmp_path):
+    name = unique("bench-mem")
+    create_function(lambda_client, name, "echo")
+    bench(
+        "warm", name, "--endpoint", hearth.endpoint, "--memory", "128,256", "--samples", "10",
+        "--json", str(tmp_path / "sweep.json"),
+    )
+    run = json.loads((tmp_path / "sweep.json").read_text())
+    assert run["targets"] == [f"{name} @ 128 MB", f"{name} @ 256 MB"]
+    assert [sum(s["target"] == k for s in run["samples"]) for k in (0, 1)] == [10, 10]
+    assert set(run["summary"]) == set(run["targets"])
+    assert lambda_client.get_function_configuration(FunctionName=name)["MemorySize"] == 256
+
+
 def test_a_local_component_in_process_compared_with_itself_and_a_saved_baseline(tmp_path):
     echo = str(guest_path("echo"))
     runs = tmp_path / "runs"
