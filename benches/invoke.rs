@@ -20,6 +20,10 @@
 //!   invocation in its own task).
 //! - `sandbox warm invoke`: one invocation into an idle sandbox parked in `next`.
 //! - `scheduler warm invoke`: the full in-process path with a warm sandbox.
+//! - `heavy-init cold start`: a new sandbox of `heavy-init` (an INIT that builds a
+//!   400,000-entry table) and its first invocation.
+//! - `heavy-init snapshot cold start`: the same from its snapshot (`hearth_sandbox::snapshot`:
+//!   `wizer-initialize` run once, the initialised heap the component's memory image).
 
 #[path = "../tests/support/guests.rs"]
 mod guests;
@@ -129,6 +133,40 @@ fn main() {
                 samples,
             });
             cases.push(support::scheduler_warm_invoke(&warm, "spawn+join", warm_n).await);
+
+            let heavy = guests::guest("heavy-init");
+            let snap = hearth_sandbox::snapshot::snapshot(&engine, &heavy, &settings(dir.path()))
+                .await
+                .expect("snapshot");
+            eprintln!(
+                "  heavy-init snapshot: {} bytes, taken in {:.1} ms",
+                snap.component.len(),
+                snap.took.as_secs_f64() * 1e3
+            );
+            let plain = WasmFunction::prepare(&engine, "bench-heavy", &heavy, settings(dir.path()))
+                .expect("prepare");
+            let restored = WasmFunction::prepare(
+                &engine,
+                "bench-heavy-snap",
+                &snap.component,
+                settings(dir.path()),
+            )
+            .expect("prepare snapshot");
+            for (name, f) in [
+                ("heavy-init cold start", &plain),
+                ("heavy-init snapshot cold start", &restored),
+            ] {
+                cases.push(
+                    measure(name, Some("instantiate"), (cold_n / 10).max(20), || async {
+                        let mut s = f.start().await.expect("start");
+                        let r = s
+                            .invoke(invocation(), Instant::now() + Duration::from_secs(3))
+                            .await;
+                        assert!(matches!(r, InvokeOutcome::Response(_)));
+                    })
+                    .await,
+                );
+            }
             cases
         }
     });

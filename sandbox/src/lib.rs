@@ -46,6 +46,7 @@ pub mod memory;
 pub mod output;
 pub mod process;
 pub mod sandbox;
+pub mod snapshot;
 pub mod tmp;
 
 pub use backend::{

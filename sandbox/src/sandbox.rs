@@ -237,7 +237,7 @@ impl WasmSandbox {
 /// A guest's resource table, capped: every handle (descriptor, stream, pollable, error) is a
 /// host allocation. Open files have their own, lower cap ([`crate::fs_guard::MAX_OPEN_FILES`]);
 /// this bounds everything else.
-fn guest_table() -> wasmtime::component::ResourceTable {
+pub(crate) fn guest_table() -> wasmtime::component::ResourceTable {
     let mut table = wasmtime::component::ResourceTable::new();
     table.set_max_capacity(MAX_GUEST_HANDLES);
     table
@@ -250,7 +250,7 @@ const MAX_GUEST_HANDLES: usize = 16 * 1024;
 /// accepts (answered with a 413 when over it) and then some; beyond it the guest is stopped,
 /// so no host call can make the host allocate what a guest asks (wasmtime's default is
 /// 128 MiB per call).
-const HOSTCALL_FUEL: usize = 2 * hearth_runtime_api::limits::MAX_RESPONSE_BYTES;
+pub(crate) const HOSTCALL_FUEL: usize = 2 * hearth_runtime_api::limits::MAX_RESPONSE_BYTES;
 
 /// Prefix of the exit detail when instantiation itself failed (a host capacity problem).
 const INSTANTIATE_FAILED: &str = "instantiation failed";

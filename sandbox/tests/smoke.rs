@@ -106,3 +106,66 @@ async fn alloc_past_memory_is_oom() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// A snapshot runs `heavy-init`'s `wizer-initialize` once: a sandbox started from it finds
+/// the table built (and the same table as a plain cold start builds), while one started from
+/// the plain component builds it itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_starts_sandboxes_with_init_already_done() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let engine = WasmEngine::new(EngineConfig {
+        cache_dir: dir.path().join("cache"),
+        max_instances: 16,
+        host_memory: std::sync::Arc::new(hearth_sandbox::HostMemory::unlimited()),
+    })
+    .expect("engine");
+    let settings = FunctionSettings {
+        function_name: "heavy-init".into(),
+        version: "1".into(),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        handler: "function.wasm".into(),
+        region: "us-east-1".into(),
+        initialization_type: "snap-start".into(),
+        environment: vec![],
+        tmp_root: dir.path().join("tmp"),
+        tmp_limit_mb: 512,
+        execution_env: None,
+    };
+    let wasm = guest("heavy-init");
+    let snap = hearth_sandbox::snapshot::snapshot(&engine, &wasm, &settings)
+        .await
+        .expect("snapshot");
+    let answer = |f: WasmFunction| async move {
+        let mut s = f.start().await.expect("start");
+        match s
+            .invoke(
+                invocation(br#"{"index":7}"#),
+                Instant::now() + Duration::from_secs(3),
+            )
+            .await
+        {
+            InvokeOutcome::Response(p) => {
+                serde_json::from_slice::<serde_json::Value>(&p).expect("json")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let restored = answer(
+        WasmFunction::prepare(
+            &engine,
+            "heavy-init-snap",
+            &snap.component,
+            settings.clone(),
+        )
+        .expect("prepare snapshot"),
+    )
+    .await;
+    let plain =
+        answer(WasmFunction::prepare(&engine, "heavy-init", &wasm, settings).expect("prepare"))
+            .await;
+    assert_eq!(restored["built_here"], false, "{restored}");
+    assert_eq!(plain["built_here"], true, "{plain}");
+    assert_eq!(restored["checksum"], plain["checksum"]);
+    assert_eq!(restored["entry"], plain["entry"]);
+}
