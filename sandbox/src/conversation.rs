@@ -60,6 +60,9 @@ pub struct Conversation {
     pub deadline: Option<Instant>,
     /// The runtime has called `next` at least once.
     pub ready: bool,
+    /// INIT is over: the runtime and every extension have asked for their next event (an
+    /// extension may still register until then, even after the runtime's first `next`).
+    pub init_ended: bool,
     /// The answer (`respond` / `fail`) to the current invocation, held until the runtime calls
     /// `next` again: an invocation ends when the runtime asks for the next one, so a runtime
     /// that keeps computing after answering keeps its sandbox busy (and its concurrency slot)
@@ -85,6 +88,7 @@ pub fn channels(init_deadline: Instant) -> (Conversation, mpsc::Receiver<Deliver
         outbox: events_tx,
         deadline: Some(init_deadline),
         ready: false,
+        init_ended: false,
         completed: None,
         extensions_working: 0,
         runtime_done: None,
@@ -112,7 +116,7 @@ impl Conversation {
         self.deadline = None;
         if let Some(done) = done {
             if self.extensions_working == 0 {
-                let _ = self.outbox.send(done);
+                self.end_phase(done);
             } else {
                 self.runtime_done = Some(done);
             }
@@ -132,8 +136,16 @@ impl Conversation {
         if self.extensions_working == 0
             && let Some(done) = self.runtime_done.take()
         {
-            let _ = self.outbox.send(done);
+            self.end_phase(done);
         }
+    }
+
+    /// Ends the current phase with `done` (INIT with `Ready`, an invocation with its answer).
+    fn end_phase(&mut self, done: GuestEvent) {
+        if matches!(done, GuestEvent::Ready) {
+            self.init_ended = true;
+        }
+        let _ = self.outbox.send(done);
     }
 
     /// `next`, second half: the invocation that arrived is now the runtime's.
@@ -442,5 +454,20 @@ mod tests {
         let s = log_stream_name("$LATEST");
         assert!(s.contains("/[$LATEST]"), "{s}");
         assert_eq!(s.split('/').count(), 4);
+    }
+
+    #[test]
+    fn init_ends_when_the_runtime_and_every_extension_have_asked_for_more() {
+        let (mut conversation, _inbox, mut handle) =
+            channels(Instant::now() + std::time::Duration::from_secs(10));
+        conversation.extensions_begin(1);
+        conversation.request_next().expect("next");
+        // The runtime is ready, but an extension has not asked yet: still INIT, so a late
+        // extension may still register, and the handle has heard nothing.
+        assert!(conversation.ready && !conversation.init_ended);
+        assert!(handle.events.try_recv().is_err());
+        conversation.extension_done();
+        assert!(conversation.init_ended);
+        assert!(matches!(handle.events.try_recv(), Ok(GuestEvent::Ready)));
     }
 }

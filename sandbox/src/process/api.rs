@@ -231,7 +231,7 @@ async fn extension_call(api: &Api, req: Request<Incoming>) -> Response<Body> {
                     &error_body("InvalidRequest", "Lambda-Extension-Name is missing"),
                 );
             };
-            if api.conversation().ready {
+            if api.conversation().init_ended {
                 return json(
                     StatusCode::FORBIDDEN,
                     &error_body("InvalidStateTransition", "extensions register during INIT"),
