@@ -42,12 +42,17 @@ pub async fn snapshot(
 ) -> Result<Snapshot, PrepareError> {
     let started = Instant::now();
     let output = OutputBuffer::new();
+    // INIT of a snapshot sees the environment restored sandboxes see (a guest that reads
+    // its environment during INIT keeps that copy in its heap, so in the snapshot).
+    let settings = FunctionSettings {
+        initialization_type: "snap-start".into(),
+        ..settings.clone()
+    };
     let mut wasi = WasiCtxBuilder::new();
     wasi.stdout(output.clone())
         .stderr(output.clone())
         .args(&[settings.function_name.as_str()])
-        .envs(&settings.environment())
-        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start");
+        .envs(&settings.environment());
     let (conversation, inbox, _handle) = conversation::channels(started + INIT_TIMEOUT);
     let state = SandboxState {
         wasi: wasi.build(),
@@ -81,6 +86,12 @@ pub async fn snapshot(
             output: output.take(),
             took: started.elapsed(),
         }),
+        // wasmtime-wizer 48 words a missing export "does export" (sic).
+        Err(e) if format!("{e:#}").contains("does export the function") => {
+            Err(PrepareError::Link(
+                "the component exports no `wizer-initialize`, the init boundary a snapshot runs: export it (hearth_sdk::snap_start!) to use SnapStart".into(),
+            ))
+        }
         Err(e) => Err(PrepareError::Link(format!(
             "the snapshot's INIT (wizer-initialize) failed: {e:#}; it printed: {}",
             String::from_utf8_lossy(&output.take())

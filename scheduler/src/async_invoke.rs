@@ -39,6 +39,7 @@ impl Scheduler {
         let (name, in_ref) = parse_function_ref(&request.function);
         let qualifier = in_ref.or(request.qualifier.as_deref()).map(str::to_owned);
         let (entry, _) = self.resolve(&request.function, request.qualifier.as_deref())?;
+        Self::check_active(&entry.config)?;
         let event = QueuedEvent {
             request_id: new_request_id(),
             function: entry.config.function_name.clone(),

@@ -125,8 +125,23 @@ impl Backends {
         .map_err(|e| DeployError::InvalidCode(e.to_string()))
     }
 
+    /// Prepares a version's snapshot-initialised component: sandboxes of it say
+    /// `AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`. Blocking (compiles when new).
+    pub(crate) fn prepare_snapshot(
+        &self,
+        config: &FunctionConfiguration,
+        snapshot_hash: &str,
+        component: &[u8],
+    ) -> Result<Function, DeployError> {
+        let mut settings = self.settings(config);
+        settings.initialization_type = "snap-start".into();
+        WasmFunction::prepare(&self.engine, snapshot_hash, component, settings)
+            .map(Function::Wasm)
+            .map_err(|e| DeployError::InvalidCode(e.to_string()))
+    }
+
     /// What a sandbox of this version is configured with.
-    fn settings(&self, config: &FunctionConfiguration) -> FunctionSettings {
+    pub(crate) fn settings(&self, config: &FunctionConfiguration) -> FunctionSettings {
         FunctionSettings {
             function_name: config.function_name.clone(),
             version: config.version.clone(),

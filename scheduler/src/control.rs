@@ -6,8 +6,8 @@ use crate::config::MIN_UNRESERVED_CONCURRENCY;
 use crate::entry::{FunctionEntry, FunctionState};
 use crate::error::{DeployError, NotFound};
 use crate::function::{
-    CreateFunction, DeadLetterConfig, EphemeralStorage, FunctionConfiguration, UpdateCode,
-    UpdateConfiguration, ValidSettings, last_modified_now,
+    CreateFunction, DeadLetterConfig, EphemeralStorage, FunctionConfiguration, SnapStartResponse,
+    UpdateCode, UpdateConfiguration, ValidSettings, last_modified_now,
 };
 use crate::record::{FunctionRecord, VersionRecord};
 use crate::registry::Scheduler;
@@ -126,6 +126,12 @@ impl Scheduler {
             dead_letter_config: settings.dead_letter_target.map(|arn| DeadLetterConfig {
                 target_arn: Some(arn),
             }),
+            state_reason: None,
+            state_reason_code: None,
+            snap_start: SnapStartResponse {
+                apply_on: settings.snap_start,
+                optimization_status: "Off".into(),
+            },
         }
     }
 
@@ -165,6 +171,7 @@ impl Scheduler {
                 latest: VersionRecord {
                     config: config.clone(),
                     code_hash: wasm_sha,
+                    snapshot: None,
                 },
                 versions: BTreeMap::new(),
                 next_version: 1,
@@ -182,7 +189,8 @@ impl Scheduler {
         }
         self.persist(&state.record).await?;
         self.inner.logs.create(&name);
-        self.write_functions().insert(name, state);
+        self.write_functions().insert(name.clone(), state);
+        self.snapshot_pending(&name);
         Ok(config)
     }
 
@@ -235,6 +243,7 @@ impl Scheduler {
         record.latest = VersionRecord {
             config: config.clone(),
             code_hash: wasm_sha,
+            snapshot: None,
         };
         self.replace_latest(name, record, latest, request.publish)
             .await?;
@@ -280,6 +289,7 @@ impl Scheduler {
         config.dead_letter_config = settings.dead_letter_target.map(|arn| DeadLetterConfig {
             target_arn: Some(arn),
         });
+        config.snap_start.apply_on = settings.snap_start;
         config.last_modified = last_modified_now();
         config.revision_id = uuid::Uuid::new_v4().to_string();
         let wasm_sha = record.latest.code_hash.clone();
@@ -331,6 +341,7 @@ impl Scheduler {
         if let Some(old) = old {
             drop(self.inner.pool.retire(&old.latest.key));
         }
+        self.snapshot_pending(name);
         Ok(())
     }
 
@@ -579,8 +590,11 @@ impl Scheduler {
         self.read_functions()
             .values()
             .flat_map(|s| {
-                std::iter::once(s.record.latest.code_hash.clone())
-                    .chain(s.record.versions.values().map(|v| v.code_hash.clone()))
+                std::iter::once(s.record.latest.code_hash.clone()).chain(
+                    s.record.versions.values().flat_map(|v| {
+                        std::iter::once(v.code_hash.clone()).chain(v.snapshot.clone())
+                    }),
+                )
             })
             .collect()
     }

@@ -27,6 +27,8 @@ pub(crate) struct FunctionEntry {
     pub(crate) code: Function,
     pub(crate) key: PoolKey,
     pub(crate) metrics: FunctionMetrics,
+    /// Sandboxes start from the version's snapshot: their start is a restore.
+    pub(crate) restored: bool,
 }
 
 /// A function: its durable record and the runnable entries built from it.

@@ -86,6 +86,16 @@ pub enum InvokeError {
     /// The server is shutting down (`ServiceException`).
     #[error("the service is shutting down")]
     ShuttingDown,
+    /// A SnapStart version whose snapshot is still being taken
+    /// (`SnapStartNotReadyException`, 409).
+    #[error(
+        "Lambda is initializing your function. It will be ready to invoke once your function state becomes ACTIVE."
+    )]
+    SnapStartNotReady,
+    /// A version that cannot run: its snapshot's INIT failed (`ResourceConflictException`,
+    /// 409, naming the state and why).
+    #[error("{0}")]
+    NotActive(String),
 }
 
 /// The `Reason` of a `TooManyRequestsException`.

@@ -80,6 +80,44 @@ pub struct EphemeralStorage {
     pub size: u32,
 }
 
+/// `SnapStart` of CreateFunction and UpdateFunctionConfiguration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SnapStart {
+    #[serde(default)]
+    pub apply_on: Option<String>,
+}
+
+/// `SnapStart` as Lambda reports it: `ApplyOn` as configured, and `OptimizationStatus`
+/// `On` only for a published version started from a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SnapStartResponse {
+    pub apply_on: String,
+    pub optimization_status: String,
+}
+
+impl Default for SnapStartResponse {
+    fn default() -> Self {
+        Self {
+            apply_on: SNAP_START_NONE.into(),
+            optimization_status: "Off".into(),
+        }
+    }
+}
+
+impl SnapStartResponse {
+    /// Whether published versions are snapshotted.
+    pub fn applies(&self) -> bool {
+        self.apply_on == SNAP_START_PUBLISHED
+    }
+}
+
+/// `SnapStart.ApplyOn`: snapshot every published version.
+pub const SNAP_START_PUBLISHED: &str = "PublishedVersions";
+/// `SnapStart.ApplyOn`: no snapshots.
+pub const SNAP_START_NONE: &str = "None";
+
 /// `Code` of CreateFunction: the deployment package, base64 in JSON.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -127,6 +165,8 @@ pub struct CreateFunction {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub dead_letter_config: Option<DeadLetterConfig>,
+    #[serde(default)]
+    pub snap_start: Option<SnapStart>,
 }
 
 /// `DeadLetterConfig`: where an `Event` invocation goes when every attempt failed and no
@@ -152,6 +192,7 @@ pub struct UpdateConfiguration {
     pub ephemeral_storage: Option<EphemeralStorage>,
     pub revision_id: Option<String>,
     pub dead_letter_config: Option<DeadLetterConfig>,
+    pub snap_start: Option<SnapStart>,
 }
 
 impl UpdateConfiguration {
@@ -192,6 +233,9 @@ impl UpdateConfiguration {
                 .dead_letter_config
                 .clone()
                 .or_else(|| current.dead_letter_config.clone()),
+            snap_start: Some(self.snap_start.clone().unwrap_or_else(|| SnapStart {
+                apply_on: Some(current.snap_start.apply_on.clone()),
+            })),
         }
     }
 }
@@ -237,6 +281,14 @@ pub struct FunctionConfiguration {
     pub ephemeral_storage: EphemeralStorage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_config: Option<DeadLetterConfig>,
+    /// Why the version is `Pending` or `Failed` (its snapshot being taken, or its INIT
+    /// having failed while it was taken).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason_code: Option<String>,
+    #[serde(default)]
+    pub snap_start: SnapStartResponse,
 }
 
 /// One constraint failure, in the words AWS's request validation uses
@@ -279,6 +331,8 @@ pub struct ValidSettings {
     pub architectures: Vec<String>,
     /// `DeadLetterConfig.TargetArn`, an SQS queue's ARN.
     pub dead_letter_target: Option<String>,
+    /// `SnapStart.ApplyOn`.
+    pub snap_start: String,
 }
 
 impl CreateFunction {
@@ -412,7 +466,9 @@ impl CreateFunction {
                 "The DeadLetterConfig target {arn} is not supported: hearth delivers dead letters to SQS queues (arn:aws:sqs:REGION:ACCOUNT:NAME)"
             )));
         }
+        let snap_start = self.validate_snap_start(&runtime, ephemeral_mb)?;
         Ok(ValidSettings {
+            snap_start,
             runtime,
             handler,
             timeout_s,
@@ -424,6 +480,38 @@ impl CreateFunction {
             architectures,
             dead_letter_target,
         })
+    }
+}
+
+impl CreateFunction {
+    /// `SnapStart.ApplyOn`: one of Lambda's two values, and `PublishedVersions` only where
+    /// hearth can snapshot (wasm components) and Lambda would (`/tmp` of 512 MB).
+    fn validate_snap_start(&self, runtime: &str, ephemeral_mb: u32) -> Result<String, DeployError> {
+        let apply_on = self
+            .snap_start
+            .as_ref()
+            .and_then(|s| s.apply_on.clone())
+            .unwrap_or_else(|| SNAP_START_NONE.to_owned());
+        if apply_on != SNAP_START_PUBLISHED && apply_on != SNAP_START_NONE {
+            return Err(constraint(
+                &apply_on,
+                "snapStart.applyOn",
+                "Member must satisfy enum value set: [PublishedVersions, None]",
+            ));
+        }
+        if apply_on == SNAP_START_PUBLISHED {
+            if runtime != WASM_RUNTIME {
+                return Err(DeployError::InvalidParameter(format!(
+                    "{runtime} is not supported for SnapStart enabled functions. hearth snapshots {WASM_RUNTIME} components only: a process sandbox cannot be checkpointed on this host (CRIU needs privileges hearth does not take)."
+                )));
+            }
+            if ephemeral_mb > 512 {
+                return Err(DeployError::InvalidParameter(
+                    "SnapStart is not supported for functions with EphemeralStorage greater than 512 MB.".into(),
+                ));
+            }
+        }
+        Ok(apply_on)
     }
 }
 

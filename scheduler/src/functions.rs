@@ -160,6 +160,7 @@ mod tests {
             metrics: Metrics::new().function("f"),
             code: Function::Process(code),
             config,
+            restored: false,
         })
     }
 
@@ -173,12 +174,14 @@ mod tests {
             latest: VersionRecord {
                 config: latest.config.clone(),
                 code_hash: "h".into(),
+                snapshot: None,
             },
             versions: BTreeMap::from([(
                 1,
                 VersionRecord {
                     config: one.config.clone(),
                     code_hash: "h".into(),
+                    snapshot: None,
                 },
             )]),
             next_version: 2,

@@ -174,10 +174,24 @@ impl Scheduler {
     /// `DryRun`: checks the function exists and would be admitted now.
     pub fn dry_run(&self, request: &InvokeRequest) -> Result<(), InvokeError> {
         let (entry, _) = self.resolve(&request.function, request.qualifier.as_deref())?;
+        Self::check_active(&entry.config)?;
         self.inner
             .admission
             .would_admit(&entry.config.function_name)
             .map_err(|reason| InvokeError::Throttled { reason })
+    }
+
+    /// Refuses a version that cannot run yet (its snapshot being taken) or at all (its
+    /// snapshot's INIT failed).
+    pub(crate) fn check_active(config: &crate::FunctionConfiguration) -> Result<(), InvokeError> {
+        match config.state.as_str() {
+            "Active" => Ok(()),
+            "Pending" => Err(InvokeError::SnapStartNotReady),
+            state => Err(InvokeError::NotActive(format!(
+                "The operation cannot be performed at this time. The function is currently in the following state: {state}. {}",
+                config.state_reason.as_deref().unwrap_or_default()
+            ))),
+        }
     }
 
     /// One invocation, start to end.
@@ -190,6 +204,7 @@ impl Scheduler {
         if inner.shutting_down.load(Ordering::SeqCst) {
             return Err(InvokeError::ShuttingDown);
         }
+        Self::check_active(&entry.config)?;
         let name = &entry.config.function_name;
         let _permit = inner.admission.admit(name).map_err(|reason| {
             entry.metrics.throttles.inc();
@@ -323,6 +338,7 @@ impl Scheduler {
                 memory_mb: entry.config.memory_size,
                 max_memory_used_mb,
                 init_duration,
+                restored: entry.restored,
             },
             &output,
         );
@@ -380,6 +396,7 @@ impl Scheduler {
                 memory_mb: entry.config.memory_size,
                 max_memory_used_mb: 0,
                 init_duration: None,
+                restored: false,
             },
             &output,
         );

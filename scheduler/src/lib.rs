@@ -53,6 +53,7 @@ pub mod record;
 pub mod registry;
 pub mod reservoir;
 pub mod scale;
+pub mod snap_start;
 pub mod store;
 pub mod versions;
 

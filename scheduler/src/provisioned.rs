@@ -93,6 +93,13 @@ impl Scheduler {
             })?;
         let _control = self.inner.control.lock().await;
         self.provisioned_key(name, qualifier)?;
+        let (entry, _) = self.resolve_entry(name, Some(qualifier))?;
+        if entry.config.snap_start.applies() {
+            return Err(DeployError::InvalidParameter(
+                "Provisioned Concurrency is not supported for functions with SnapStart enabled."
+                    .into(),
+            ));
+        }
         let mut record = self.record(name)?;
         self.check_provisioned_room(&record, qualifier, n)?;
         let config = ProvisionedConfig {

@@ -44,6 +44,10 @@ pub struct VersionRecord {
     /// Records written before process runtimes named this `wasm_sha256`.
     #[serde(alias = "wasm_sha256")]
     pub code_hash: String,
+    /// SnapStart: the hash of the snapshot-initialised component (`code/<hash>.wasm`) every
+    /// sandbox of this version starts from, once it has been taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 /// Lambda's `AliasConfiguration`.

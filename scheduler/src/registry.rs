@@ -124,6 +124,8 @@ impl Scheduler {
         scheduler.spawn_reaper();
         scheduler.spawn_async_worker(closed_rx);
         scheduler.spawn_provisioner();
+        // Snapshots a crash or a stop interrupted are taken again.
+        scheduler.resume_snapshots();
         if !legacy.is_empty() {
             let adopter = scheduler.clone();
             tokio::spawn(async move {
@@ -168,10 +170,11 @@ impl Scheduler {
         let latest = self.prepare_stored(&record.latest.config, &record.latest.code_hash)?;
         let mut versions = BTreeMap::new();
         for (n, version) in &record.versions {
-            versions.insert(
-                *n,
-                self.prepare_stored(&version.config, &version.code_hash)?,
-            );
+            let entry = match &version.snapshot {
+                Some(snapshot) => self.prepare_stored_snapshot(&version.config, snapshot)?,
+                None => self.prepare_stored(&version.config, &version.code_hash)?,
+            };
+            versions.insert(*n, entry);
         }
         Ok(FunctionState {
             record,
@@ -191,6 +194,39 @@ impl Scheduler {
             .load_code(code_hash)
             .map_err(|e| DeployError::Internal(format!("code {code_hash}: {e}")))?;
         self.prepare_entry(config, code_hash, &code)
+    }
+
+    fn prepare_stored_snapshot(
+        &self,
+        config: &FunctionConfiguration,
+        snapshot_hash: &str,
+    ) -> Result<Arc<FunctionEntry>, DeployError> {
+        let component = self
+            .inner
+            .store
+            .load_code(snapshot_hash)
+            .map_err(|e| DeployError::Internal(format!("snapshot {snapshot_hash}: {e}")))?;
+        self.prepare_snapshot_entry(config, snapshot_hash, &component)
+    }
+
+    /// A version whose sandboxes start from its snapshot. Blocking.
+    pub(crate) fn prepare_snapshot_entry(
+        &self,
+        config: &FunctionConfiguration,
+        snapshot_hash: &str,
+        component: &[u8],
+    ) -> Result<Arc<FunctionEntry>, DeployError> {
+        let code = self
+            .inner
+            .backends
+            .prepare_snapshot(config, snapshot_hash, component)?;
+        Ok(Arc::new(FunctionEntry {
+            config: config.clone(),
+            code,
+            key: self.inner.functions.new_key(&config.function_name),
+            metrics: self.inner.metrics.function(&config.function_name),
+            restored: true,
+        }))
     }
 
     /// Prepares one version for its backend: a component is compiled (or loaded from the
@@ -213,6 +249,7 @@ impl Scheduler {
             code,
             key: self.inner.functions.new_key(&config.function_name),
             metrics: self.inner.metrics.function(&config.function_name),
+            restored: false,
         }))
     }
 

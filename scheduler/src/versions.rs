@@ -79,6 +79,7 @@ fn same_code_and_config(a: &FunctionConfiguration, b: &FunctionConfiguration) ->
         && a.environment == b.environment
         && a.role == b.role
         && a.ephemeral_storage == b.ephemeral_storage
+        && a.snap_start.apply_on == b.snap_start.apply_on
 }
 
 impl Scheduler {
@@ -106,6 +107,7 @@ impl Scheduler {
         let config = self.publish_into(&mut state, Some(&request)).await?;
         self.persist(&state.record).await?;
         self.write_functions().insert(name.to_owned(), state);
+        self.snapshot_pending(name);
         Ok(config)
     }
 
@@ -143,6 +145,7 @@ impl Scheduler {
         config.function_arn = format!("{}:{n}", self.function_arn(&state.record.name));
         config.revision_id = uuid::Uuid::new_v4().to_string();
         config.last_modified = last_modified_now();
+        crate::snap_start::mark_pending(&mut config);
         if let Some(description) = request.and_then(|r| r.description.clone()) {
             config.description = description;
         }
@@ -160,6 +163,7 @@ impl Scheduler {
             VersionRecord {
                 config: config.clone(),
                 code_hash: latest.code_hash,
+                snapshot: None,
             },
         );
         state.record.next_version = n + 1;

@@ -111,6 +111,12 @@ impl From<InvokeError> for ApiError {
                 "TooManyRequestsException",
                 message,
             ),
+            InvokeError::SnapStartNotReady => {
+                Self::new(StatusCode::CONFLICT, "SnapStartNotReadyException", message)
+            }
+            InvokeError::NotActive(_) => {
+                Self::new(StatusCode::CONFLICT, "ResourceConflictException", message)
+            }
             InvokeError::Internal(_) | InvokeError::ShuttingDown => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "ServiceException",

@@ -24,6 +24,9 @@ pub struct Report<'a> {
     pub max_memory_used_mb: u64,
     /// Set on a cold start.
     pub init_duration: Option<Duration>,
+    /// The cold start was a SnapStart restore: the line says `Restore Duration` (and its
+    /// billed milliseconds) instead of `Init Duration`, as Lambda's does.
+    pub restored: bool,
 }
 
 /// The log text of one invocation: START, the function's output, END, REPORT.
@@ -46,10 +49,19 @@ pub fn format_invocation(report: &Report<'_>, output: &[u8]) -> Vec<u8> {
         )
         .as_bytes(),
     );
-    if let Some(init) = report.init_duration {
-        text.extend_from_slice(
+    match report.init_duration {
+        Some(restore) if report.restored => text.extend_from_slice(
+            format!(
+                "Restore Duration: {:.2} ms\tBilled Restore Duration: {} ms\t",
+                restore.as_secs_f64() * 1000.0,
+                restore.as_micros().div_ceil(1000).max(1)
+            )
+            .as_bytes(),
+        ),
+        Some(init) => text.extend_from_slice(
             format!("Init Duration: {:.2} ms\t", init.as_secs_f64() * 1000.0).as_bytes(),
-        );
+        ),
+        None => {}
     }
     text.push(b'\n');
     text
@@ -73,6 +85,7 @@ mod tests {
             memory_mb: 128,
             max_memory_used_mb: 36,
             init_duration: init,
+            restored: false,
         }
     }
 
@@ -89,6 +102,18 @@ mod tests {
         ))
         .expect("utf8");
         assert!(cold.contains("\tInit Duration: 110.10 ms\t\n"), "{cold}");
+        let restored = String::from_utf8(format_invocation(
+            &Report {
+                restored: true,
+                ..report(Some(Duration::from_micros(310)))
+            },
+            b"",
+        ))
+        .expect("utf8");
+        assert!(
+            restored.ends_with("\tRestore Duration: 0.31 ms\tBilled Restore Duration: 1 ms\t\n"),
+            "{restored}"
+        );
     }
 
     #[test]
