@@ -92,6 +92,16 @@ pub enum InvokeError {
         "Lambda is initializing your function. It will be ready to invoke once your function state becomes ACTIVE."
     )]
     SnapStartNotReady,
+    /// A sandbox restored from a snapshot failed its `after_restore` hook or crashed while
+    /// restoring (`SnapStartException`, 400).
+    #[error(
+        "The afterRestore() runtime hook encountered an error. For more information, check the function's log."
+    )]
+    SnapStartFailed,
+    /// A restore did not reach the runtime's first `next` within the 10 s limit
+    /// (`SnapStartTimeoutException`, 408).
+    #[error("Lambda couldn't restore the snapshot within the timeout limit.")]
+    SnapStartTimeout,
     /// A version that cannot run: its snapshot's INIT failed (`ResourceConflictException`,
     /// 409, naming the state and why).
     #[error("{0}")]

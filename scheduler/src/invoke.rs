@@ -272,6 +272,9 @@ impl Scheduler {
                             (sandbox, Some(init))
                         }
                         Err(StartError::Capacity(why)) => return Err(InvokeError::Capacity(why)),
+                        Err(failed) if entry.restored => {
+                            return Err(self.restore_failed(entry, &request_id, failed));
+                        }
                         Err(StartError::Init { error, output }) => {
                             return Ok(self.init_failed(entry, request_id, error, output, log_tail));
                         }
@@ -367,6 +370,44 @@ impl Scheduler {
             .release(slot.key, Pooled(sandbox), Instant::now())
         {
             drop(retired);
+        }
+    }
+
+    /// A restore from a snapshot that failed: logged like a failed INIT, answered as
+    /// Lambda answers it (`SnapStartException`, or `SnapStartTimeoutException`).
+    fn restore_failed(
+        &self,
+        entry: &FunctionEntry,
+        request_id: &str,
+        failed: StartError,
+    ) -> InvokeError {
+        entry.metrics.errors.inc();
+        let (error, mut output, timeout) = match failed {
+            StartError::Init { error, output } => (error, output, false),
+            StartError::Sandbox { failure, output } => (
+                failure.to_function_error(request_id),
+                output,
+                matches!(
+                    failure,
+                    hearth_runtime_api::SandboxFailure::InitTimeout { .. }
+                ),
+            ),
+            StartError::Capacity(why) => return InvokeError::Capacity(why),
+        };
+        output.extend_from_slice(
+            format!(
+                "RESTORE_REPORT Status: {}\tError Type: {}\n{}\n",
+                if timeout { "timeout" } else { "error" },
+                error.error_type,
+                error.error_message
+            )
+            .as_bytes(),
+        );
+        self.inner.logs.append(&entry.config.function_name, output);
+        if timeout {
+            InvokeError::SnapStartTimeout
+        } else {
+            InvokeError::SnapStartFailed
         }
     }
 

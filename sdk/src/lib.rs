@@ -33,6 +33,8 @@
 //! - [`run`], [`run_raw`], [`run_with_init`] (this file): the invocation loop.
 //! - [`Context`] and [`Config`] (`context.rs`): per-invocation metadata and per-sandbox settings.
 //! - [`Error`] (`error.rs`): handler errors, reported with `fail`.
+//! - [`SnapStart`], [`snap_start!`], [`run_snap_start`] (`snap_start.rs`): INIT captured in a
+//!   snapshot when a version is published, and the runtime hooks around it.
 //! - `bindings` (private): the `wit-bindgen` bindings for `runtime-api/wit/runtime.wit`.
 //!
 //! The crate also compiles for the host so its pure parts can be unit tested there; on a
@@ -42,9 +44,17 @@
 mod context;
 mod error;
 pub mod events;
+pub mod snap_start;
 
 pub use context::{Config, Context};
 pub use error::Error;
+pub use snap_start::{SnapStart, run_snap_start};
+
+/// What [`snap_start!`] expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use wit_bindgen;
+}
 
 // The generated glue code uses `unsafe` for the canonical ABI (raw pointers into linear
 // memory), which the workspace denies; allow it on this generated module only.

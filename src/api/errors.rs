@@ -114,6 +114,14 @@ impl From<InvokeError> for ApiError {
             InvokeError::SnapStartNotReady => {
                 Self::new(StatusCode::CONFLICT, "SnapStartNotReadyException", message)
             }
+            InvokeError::SnapStartFailed => {
+                Self::new(StatusCode::BAD_REQUEST, "SnapStartException", message)
+            }
+            InvokeError::SnapStartTimeout => Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "SnapStartTimeoutException",
+                message,
+            ),
             InvokeError::NotActive(_) => {
                 Self::new(StatusCode::CONFLICT, "ResourceConflictException", message)
             }

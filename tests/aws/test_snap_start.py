@@ -78,7 +78,9 @@ def test_snap_start_configuration_and_restored_sandboxes(lambda_client, hearth):
     assert plain["checksum"] == restored["checksum"]
 
     # INIT ran once, at publish, and said so in the function's log.
-    assert "INIT_REPORT Init Duration: " in hearth.function_log(name)
+    wait_for(
+        lambda: "INIT_REPORT Init Duration: " in hearth.function_log(name), 30, "INIT_REPORT"
+    )
 
     # Two sandboxes restored from one snapshot at once: what INIT drew is shared, what each
     # drew after its restore is not.
@@ -201,3 +203,28 @@ def test_snap_start_refusals(lambda_client):
             FunctionName=name, EphemeralStorage={"Size": 2048}
         )
     assert error_code(e.value) == "InvalidParameterValueException"
+
+
+def test_a_failing_after_restore_hook_is_a_snap_start_exception(lambda_client, hearth):
+    name = unique("snaprestore")
+    create_function(
+        lambda_client,
+        name,
+        "heavy-init",
+        SnapStart=SNAP,
+        Environment={"Variables": {"HEAVY_INIT_RESTORE_FAIL": "yes"}},
+    )
+    lambda_client.publish_version(FunctionName=name)
+    assert wait_published(lambda_client, name, "1")["State"] == "Active"
+    with pytest.raises(ClientError) as e:
+        invoke_json(lambda_client, name, {}, Qualifier="1")
+    assert error_code(e.value) == "SnapStartException"
+    assert http_status(e.value) == 400
+    wait_for(
+        lambda: "after_restore failed on purpose" in hearth.function_log(name),
+        30,
+        "the hook's error in the function's log",
+    )
+    # Without a snapshot there is no restore, and no hook to fail.
+    result, _ = invoke_tail(lambda_client, name, "$LATEST")
+    assert result["built_here"] is True
