@@ -737,6 +737,77 @@ mod tests {
     }
 
     #[test]
+    fn snap_start_is_checked_as_lambda_checks_it() {
+        let snap = |apply_on: &str| {
+            Some(SnapStart {
+                apply_on: Some(apply_on.into()),
+            })
+        };
+        assert_eq!(request().validate().expect("default").snap_start, "None");
+        let mut r = request();
+        r.snap_start = snap("PublishedVersions");
+        assert_eq!(r.validate().expect("wasm").snap_start, "PublishedVersions");
+        let mut r = request();
+        r.snap_start = snap("Always");
+        let e = r.validate().expect_err("enum").to_string();
+        assert!(e.contains("snapStart.applyOn"), "{e}");
+        // Process sandboxes cannot be checkpointed here; /tmp over 512 MB is refused as on
+        // Lambda.
+        let mut r = request();
+        r.snap_start = snap("PublishedVersions");
+        r.runtime = Some("provided.al2023".into());
+        r.handler = None;
+        assert!(matches!(
+            r.validate(),
+            Err(DeployError::InvalidParameter(_))
+        ));
+        let mut r = request();
+        r.snap_start = snap("PublishedVersions");
+        r.ephemeral_storage = Some(EphemeralStorage { size: 513 });
+        assert!(matches!(
+            r.validate(),
+            Err(DeployError::InvalidParameter(_))
+        ));
+        // An update keeps the current ApplyOn unless it names one.
+        let mut current = FunctionConfiguration {
+            function_name: "echo".into(),
+            function_arn: String::new(),
+            runtime: WASM_RUNTIME.into(),
+            role: "arn:aws:iam::000000000000:role/hearth".into(),
+            handler: DEFAULT_WASM_HANDLER.into(),
+            code_size: 0,
+            description: String::new(),
+            timeout: 3,
+            memory_size: 128,
+            last_modified: String::new(),
+            code_sha256: String::new(),
+            version: "$LATEST".into(),
+            environment: Environment::default(),
+            state: "Active".into(),
+            last_update_status: "Successful".into(),
+            revision_id: String::new(),
+            package_type: "Zip".into(),
+            architectures: vec!["x86_64".into()],
+            ephemeral_storage: EphemeralStorage { size: 512 },
+            dead_letter_config: None,
+            state_reason: None,
+            state_reason_code: None,
+            snap_start: SnapStartResponse::default(),
+        };
+        current.snap_start.apply_on = SNAP_START_PUBLISHED.into();
+        let merged = UpdateConfiguration::default().merged(&current);
+        assert_eq!(
+            merged.validate().expect("kept").snap_start,
+            SNAP_START_PUBLISHED
+        );
+        let bigger = UpdateConfiguration {
+            ephemeral_storage: Some(EphemeralStorage { size: 1024 }),
+            ..Default::default()
+        };
+        assert!(bigger.merged(&current).validate().is_err());
+    }
+
+    #[test]
     fn environment_limit_and_reserved_keys() {
         let mut env = Environment::default();
         env.variables.insert("BIG".into(), "x".repeat(5000));

@@ -59,6 +59,9 @@ pub struct InvokeResponse {
     pub init_duration: Option<Duration>,
     /// The REPORT line's `Duration`: invocation handed to the environment → its answer.
     pub duration: Duration,
+    /// The new environment was restored from a SnapStart snapshot: `init_duration` is the
+    /// REPORT line's `Restore Duration`.
+    pub restored: bool,
 }
 
 /// Frees a cold-start memory reservation, or a busy sandbox's, unless it was handed back to
@@ -355,6 +358,7 @@ impl Scheduler {
             log_result,
             init_duration,
             duration,
+            restored: entry.restored && init_duration.is_some(),
         })
     }
 
@@ -451,6 +455,7 @@ impl Scheduler {
             log_result,
             init_duration: None,
             duration: Duration::ZERO,
+            restored: false,
         }
     }
 }

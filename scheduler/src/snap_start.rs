@@ -23,8 +23,7 @@ use std::sync::Arc;
 /// `StateReasonCode` while the snapshot is taken.
 pub const CREATING: &str = "Creating";
 /// `StateReason` while the snapshot is taken.
-pub const CREATING_REASON: &str =
-    "Lambda is creating a snapshot of the initialized execution environment.";
+pub const CREATING_REASON: &str = "The function is being created.";
 /// `StateReasonCode` when INIT failed while the snapshot was taken.
 pub const FUNCTION_ERROR: &str = "FunctionError";
 
@@ -154,7 +153,7 @@ impl Scheduler {
             }
             log.extend_from_slice(
                 format!(
-                    "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: success\n",
+                    "INIT_REPORT Init Duration: {:.2} ms\n",
                     snapshot.took.as_secs_f64() * 1000.0
                 )
                 .as_bytes(),

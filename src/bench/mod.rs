@@ -6,6 +6,8 @@
 //!   (in process: `Scheduler::invoke`; over HTTP: the request written to the response read).
 //! - `Init Duration`: the environment created → its runtime's first `next` (the REPORT
 //!   line's figure, set exactly when the invocation started a new environment).
+//! - `Restore Duration`: the same span for an environment restored from a SnapStart
+//!   snapshot (its INIT ran at publish), which REPORT names so.
 //! - `Duration`: the invocation handed to the environment → the runtime's answer.
 //! - `overhead`: `total` minus both: hearth's own share (admission, pool, logs, and over
 //!   HTTP the request's transport), never negative.
@@ -72,6 +74,8 @@ pub struct Sample {
     pub total_us: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_us: Option<f64>,
     pub duration_us: f64,
     pub overhead_us: f64,
 }
@@ -84,7 +88,8 @@ impl Sample {
             target,
             cold: t.init.is_some(),
             total_us: us(t.total),
-            init_us: init,
+            init_us: init.filter(|_| !t.restored),
+            restore_us: init.filter(|_| t.restored),
             duration_us: us(t.duration),
             overhead_us: (us(t.total) - init.unwrap_or(0.0) - us(t.duration)).max(0.0),
         }
@@ -95,6 +100,7 @@ impl Sample {
         match phase {
             "total" => Some(self.total_us),
             "Init Duration" => self.init_us,
+            "Restore Duration" => self.restore_us,
             "Duration" => Some(self.duration_us),
             "overhead" => Some(self.overhead_us),
             _ => None,
@@ -103,7 +109,13 @@ impl Sample {
 }
 
 /// The phases, in report order.
-pub const PHASES: [&str; 4] = ["total", "Init Duration", "Duration", "overhead"];
+pub const PHASES: [&str; 5] = [
+    "total",
+    "Init Duration",
+    "Restore Duration",
+    "Duration",
+    "overhead",
+];
 
 /// A floor measured in the same run.
 #[derive(Debug, Clone, Serialize, Deserialize)]

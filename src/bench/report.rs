@@ -108,15 +108,16 @@ pub fn table(run: &Run, baseline: Option<&(String, Run)>) -> String {
 
 /// Every sample, one line each.
 pub fn csv(run: &Run) -> String {
-    let mut out = String::from("target,cold,total_us,init_us,duration_us,overhead_us\n");
+    let mut out = String::from("target,cold,total_us,init_us,restore_us,duration_us,overhead_us\n");
     for s in &run.samples {
         let target = run.targets[s.target].replace('"', "\"\"");
         let _ = writeln!(
             out,
-            "\"{target}\",{},{:.3},{},{:.3},{:.3}",
+            "\"{target}\",{},{:.3},{},{},{:.3},{:.3}",
             s.cold,
             s.total_us,
             s.init_us.map(|v| format!("{v:.3}")).unwrap_or_default(),
+            s.restore_us.map(|v| format!("{v:.3}")).unwrap_or_default(),
             s.duration_us,
             s.overhead_us
         );
@@ -290,7 +291,7 @@ pub fn histogram_svg(series: &[Series<'_>]) -> String {
 fn phases_svg(run: &Run) -> String {
     let (w, bar_h, left) = (1000.0, 28.0, 220.0);
     let h = (bar_h + 14.0) * run.targets.len() as f64 + 40.0;
-    let parts = ["Init Duration", "Duration", "overhead"];
+    let parts = ["Init Duration", "Restore Duration", "Duration", "overhead"];
     let medians: Vec<Vec<f64>> = run
         .targets
         .iter()
@@ -312,7 +313,7 @@ fn phases_svg(run: &Run) -> String {
         .fold(0.0, f64::max)
         .max(1e-9);
     let scale = (w - left - 40.0) / widest;
-    let colors = ["#ff7f0e", "#1f77b4", "#bcbd22"];
+    let colors = ["#ff7f0e", "#9467bd", "#1f77b4", "#bcbd22"];
     let mut svg = format!(
         "<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-family='sans-serif' font-size='12'><rect width='100%' height='100%' fill='white'/>"
     );

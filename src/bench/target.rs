@@ -15,8 +15,12 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub total: Duration,
-    /// `Init Duration`: set exactly when the invocation started a new environment.
+    /// `Init Duration` (or `Restore Duration`): set exactly when the invocation started a
+    /// new environment.
     pub init: Option<Duration>,
+    /// The new environment was restored from a SnapStart snapshot: `init` is its
+    /// `Restore Duration`.
+    pub restored: bool,
     pub duration: Duration,
 }
 
@@ -52,6 +56,8 @@ pub enum Target {
     Local {
         scheduler: Scheduler,
         name: String,
+        /// `1` for a `:snap-start` target (its published, snapshotted version).
+        qualifier: Option<String>,
         runtime: String,
         /// The same component prepared on an engine of its own, for the instantiation floor.
         floor: Option<Box<hearth_sandbox::WasmFunction>>,
@@ -139,6 +145,25 @@ fn instantiation_floor(zip: &[u8], dir: &Path) -> anyhow::Result<hearth_sandbox:
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// Publishes version 1 of a SnapStart function and waits until its snapshot is taken.
+async fn publish_snapshot(scheduler: &Scheduler, name: &str) -> anyhow::Result<String> {
+    let published = scheduler
+        .publish_version(name, Default::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("publishing {name}: {e}"))?;
+    loop {
+        let config = scheduler.get_function(name, Some(&published.version))?;
+        match config.state.as_str() {
+            "Pending" => tokio::time::sleep(Duration::from_millis(10)).await,
+            "Active" => return Ok(published.version),
+            state => bail!(
+                "{name}'s snapshot: {state}: {}",
+                config.state_reason.unwrap_or_default()
+            ),
+        }
+    }
+}
+
 /// A directory zipped as Lambda would take it (executable bits kept).
 fn zip_dir(dir: &Path) -> anyhow::Result<Vec<u8>> {
     use std::os::unix::fs::PermissionsExt as _;
@@ -220,7 +245,11 @@ impl Target {
                 qualifier,
             });
         }
-        let path = Path::new(target);
+        // `PATH:snap-start`: deployed with SnapStart on, version 1 published and benchmarked.
+        let (path, snap_start) = match target.strip_suffix(":snap-start") {
+            Some(path) => (Path::new(path), true),
+            None => (Path::new(target), false),
+        };
         let zip = {
             let path = path.to_path_buf();
             tokio::task::spawn_blocking(move || local_package(&path)).await??
@@ -255,11 +284,22 @@ impl Target {
         if let Some(m) = memory_mb {
             request["MemorySize"] = m.into();
         }
+        if snap_start {
+            if runtime != "wasm32-wasip2" {
+                bail!("{target}: SnapStart snapshots wasm components only");
+            }
+            request["SnapStart"] = serde_json::json!({ "ApplyOn": "PublishedVersions" });
+        }
         let request = serde_json::from_value(request)?;
         scheduler
             .create_function(request)
             .await
             .map_err(|e| anyhow::anyhow!("deploying {target}: {e}"))?;
+        let qualifier = if snap_start {
+            Some(publish_snapshot(&scheduler, &name).await?)
+        } else {
+            None
+        };
         let floor = if runtime == "wasm32-wasip2" {
             let dir = state.path().to_path_buf();
             Some(Box::new(
@@ -271,6 +311,7 @@ impl Target {
         Ok(Self::Local {
             scheduler,
             name,
+            qualifier,
             runtime: runtime.to_owned(),
             floor,
             _state: state,
@@ -280,6 +321,11 @@ impl Target {
     /// What the target is called in reports.
     pub fn label(&self) -> String {
         match self {
+            Self::Local {
+                name,
+                qualifier: Some(_),
+                ..
+            } => format!("{name}:snap-start (in process)"),
             Self::Local { name, .. } => format!("{name} (in process)"),
             Self::Remote {
                 name, qualifier, ..
@@ -301,10 +347,14 @@ impl Target {
             let started = Instant::now();
             let result = match self {
                 Self::Local {
-                    scheduler, name, ..
+                    scheduler,
+                    name,
+                    qualifier,
+                    ..
                 } => {
                     let request = InvokeRequest {
                         function: name.clone(),
+                        qualifier: qualifier.clone(),
                         payload: payload.to_vec(),
                         ..Default::default()
                     };
@@ -313,7 +363,7 @@ impl Target {
                             started.elapsed(),
                             r.function_error,
                             r.payload,
-                            r.init_duration,
+                            r.init_duration.map(|d| (d, r.restored)),
                             r.duration,
                         )),
                         Err(InvokeError::Throttled { .. } | InvokeError::Capacity(_)) => Err(None),
@@ -356,7 +406,8 @@ impl Target {
                 Ok((total, None, _, init, duration)) => {
                     return Ok(Timing {
                         total,
-                        init,
+                        init: init.map(|(d, _)| d),
+                        restored: init.is_some_and(|(_, restored)| restored),
                         duration,
                     });
                 }
@@ -520,7 +571,7 @@ impl Target {
 }
 
 /// `Init Duration` (if any) and `Duration` from a REPORT line in a log tail.
-pub fn parse_report(log: &str) -> Option<(Option<Duration>, Duration)> {
+pub fn parse_report(log: &str) -> Option<(Option<(Duration, bool)>, Duration)> {
     let line = log.lines().rev().find(|l| l.starts_with("REPORT "))?;
     let ms = |field: &str| {
         line.split('\t')
@@ -530,7 +581,10 @@ pub fn parse_report(log: &str) -> Option<(Option<Duration>, Duration)> {
             .map(|v| Duration::from_secs_f64(v / 1000.0))
     };
     let duration = ms("Duration: ")?;
-    Some((ms("Init Duration: ").or(ms("Restore Duration: ")), duration))
+    let start = ms("Init Duration: ")
+        .map(|d| (d, false))
+        .or(ms("Restore Duration: ").map(|d| (d, true)));
+    Some((start, duration))
 }
 
 #[cfg(test)]
@@ -542,7 +596,12 @@ mod tests {
         let log = "START RequestId: x Version: $LATEST\nhello\nEND RequestId: x\nREPORT RequestId: x\tDuration: 0.05 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 3 MB\tInit Duration: 1.25 ms\t\n";
         let (init, duration) = parse_report(log).expect("report");
         assert_eq!(duration, Duration::from_micros(50));
-        assert_eq!(init, Some(Duration::from_micros(1250)));
+        assert_eq!(init, Some((Duration::from_micros(1250), false)));
+        let restored = "REPORT RequestId: z\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 3 MB\tRestore Duration: 0.31 ms\tBilled Restore Duration: 1 ms\t\n";
+        assert_eq!(
+            parse_report(restored).and_then(|(start, _)| start),
+            Some((Duration::from_micros(310), true))
+        );
         let warm = "REPORT RequestId: y\tDuration: 2.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 3 MB\t\n";
         assert_eq!(parse_report(warm), Some((None, Duration::from_millis(2))));
         assert!(parse_report("no report here").is_none());

@@ -47,7 +47,7 @@ def test_cold_samples_over_http_each_start_a_new_environment(hearth, lambda_clie
     assert run["summary"][name]["total"]["n"] == 20
     assert [f["name"] for f in run["floors"]] == ["GET /health"]
     rows = list(csv.DictReader((tmp_path / "run.csv").open()))
-    assert len(rows) == 20 and set(rows[0]) == {"target", "cold", "total_us", "init_us", "duration_us", "overhead_us"}
+    assert len(rows) == 20 and set(rows[0]) == {"target", "cold", "total_us", "init_us", "restore_us", "duration_us", "overhead_us"}
     html = (tmp_path / "run.html").read_text()
     assert html.count("<svg") == 3 and "GET /health" in html
     assert "Init Duration" in out and "× GET /health" in out
@@ -136,3 +136,25 @@ def test_bad_targets_and_names_are_refused():
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode != 0 and "density runs in process" in proc.stderr
+
+
+def test_snap_start_compared_with_a_plain_cold_start_in_process(tmp_path):
+    heavy = str(guest_path("heavy-init"))
+    out = bench(
+        "cold", f"{heavy}:snap-start", "--compare", heavy, "--samples", "6",
+        "--json", str(tmp_path / "snap.json"), "--csv", str(tmp_path / "snap.csv"),
+    )
+    run = json.loads((tmp_path / "snap.json").read_text())
+    snap, plain = run["targets"]
+    assert snap.endswith(":snap-start (in process)") and not plain.endswith(":snap-start (in process)")
+    # Every sample of the snapshot target is a restore, every one of the plain target an INIT.
+    restored = [s for s in run["samples"] if s["target"] == 0]
+    started = [s for s in run["samples"] if s["target"] == 1]
+    assert len(restored) == len(started) == 6
+    assert all(s["cold"] and s["restore_us"] > 0 and "init_us" not in s for s in restored)
+    assert all(s["cold"] and s["init_us"] > 0 and "restore_us" not in s for s in started)
+    assert "Restore Duration" in run["summary"][snap] and "Init Duration" not in run["summary"][snap]
+    assert "Init Duration" in run["summary"][plain]
+    c = run["comparison"]
+    assert 0 < c["low"] <= c["ratio"] <= c["high"]
+    assert "Restore Duration" in out

@@ -33,6 +33,15 @@ pub struct Report<'a> {
 pub fn format_invocation(report: &Report<'_>, output: &[u8]) -> Vec<u8> {
     let id = report.request_id;
     let mut text = Vec::with_capacity(output.len() + 256);
+    if let Some(restore) = report.init_duration.filter(|_| report.restored) {
+        text.extend_from_slice(
+            format!(
+                "RESTORE_REPORT Restore Duration: {:.2} ms\n",
+                restore.as_secs_f64() * 1000.0
+            )
+            .as_bytes(),
+        );
+    }
     text.extend_from_slice(
         format!("START RequestId: {id} Version: {}\n", report.version).as_bytes(),
     );
@@ -110,6 +119,10 @@ mod tests {
             b"",
         ))
         .expect("utf8");
+        assert!(
+            restored.starts_with("RESTORE_REPORT Restore Duration: 0.31 ms\nSTART RequestId: id-1"),
+            "{restored}"
+        );
         assert!(
             restored.ends_with("\tRestore Duration: 0.31 ms\tBilled Restore Duration: 1 ms\t\n"),
             "{restored}"
