@@ -228,3 +228,21 @@ def test_a_failing_after_restore_hook_is_a_snap_start_exception(lambda_client, h
     # Without a snapshot there is no restore, and no hook to fail.
     result, _ = invoke_tail(lambda_client, name, "$LATEST")
     assert result["built_here"] is True
+
+
+def test_a_restore_past_the_init_limit_is_a_snap_start_timeout(lambda_client):
+    name = unique("snaptimeout")
+    create_function(
+        lambda_client,
+        name,
+        "heavy-init",
+        SnapStart=SNAP,
+        Timeout=30,
+        Environment={"Variables": {"HEAVY_INIT_RESTORE_SLEEP_MS": "11000"}},
+    )
+    lambda_client.publish_version(FunctionName=name)
+    assert wait_published(lambda_client, name, "1")["State"] == "Active"
+    with pytest.raises(ClientError) as e:
+        invoke_json(lambda_client, name, {}, Qualifier="1")
+    assert error_code(e.value) == "SnapStartTimeoutException"
+    assert http_status(e.value) == 408

@@ -10,7 +10,8 @@
 //! INIT (the same in every sandbox restored from one snapshot), `start_random` in
 //! `after_restore` or, without a snapshot, at the end of INIT (different in each sandbox).
 //! For the tests of SnapStart's failure paths: `HEAVY_INIT_FAIL` makes INIT fail,
-//! `HEAVY_INIT_SLEEP_MS` makes it slow, `HEAVY_INIT_RESTORE_FAIL` makes `after_restore` fail.
+//! `HEAVY_INIT_SLEEP_MS` makes it slow, `HEAVY_INIT_RESTORE_FAIL` makes `after_restore` fail
+//! and `HEAVY_INIT_RESTORE_SLEEP_MS` makes it slow.
 
 use hearth_sdk::{Config, Context, Error, SnapStart};
 
@@ -71,6 +72,12 @@ impl SnapStart for Initialised {
                 "RestoreError",
                 "after_restore failed on purpose",
             ));
+        }
+        if let Some(ms) = std::env::var("HEAVY_INIT_RESTORE_SLEEP_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         self.built_here = false;
         self.start_random = random();
