@@ -283,17 +283,18 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Run> {
     let floor_n = options.samples.clamp(10, 1000);
     let mut floors = Vec::new();
     for t in &targets {
-        let (name, got) = t.floor(floor_n).await?;
-        if floors.iter().any(|f: &Floor| f.name == name) {
-            continue;
-        }
-        let us: Vec<f64> = got.iter().map(|d| d.as_secs_f64() * 1e6).collect();
-        if let Some(summary) = stats::summarize(&us) {
-            floors.push(Floor {
-                name: name.to_owned(),
-                samples_us: us,
-                summary,
-            });
+        for (name, got) in t.floors(floor_n, payload).await? {
+            if floors.iter().any(|f: &Floor| f.name == name) {
+                continue;
+            }
+            let us: Vec<f64> = got.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+            if let Some(summary) = stats::summarize(&us) {
+                floors.push(Floor {
+                    name: name.to_owned(),
+                    samples_us: us,
+                    summary,
+                });
+            }
         }
     }
 

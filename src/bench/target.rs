@@ -61,6 +61,8 @@ pub enum Target {
         runtime: String,
         /// The same component prepared on an engine of its own, for the instantiation floor.
         floor: Option<Box<hearth_sandbox::WasmFunction>>,
+        /// A process runtime's package unpacked for the process-per-invoke baseline.
+        per_invoke: Option<PathBuf>,
         _state: tempfile::TempDir,
     },
     /// On a server, through the Invoke API (signed like the CLI's other commands).
@@ -300,6 +302,17 @@ impl Target {
         } else {
             None
         };
+        let per_invoke = if runtime == "wasm32-wasip2" {
+            None
+        } else {
+            let dir = state.path().join("per-invoke");
+            let zip = zip.clone();
+            let at = dir.clone();
+            tokio::task::spawn_blocking(move || hearth_scheduler::code::extract_tree(&zip, &at))
+                .await?
+                .map_err(|e| anyhow::anyhow!("unpacking {target}: {e}"))?;
+            Some(dir)
+        };
         let floor = if runtime == "wasm32-wasip2" {
             let dir = state.path().to_path_buf();
             Some(Box::new(
@@ -312,6 +325,7 @@ impl Target {
             scheduler,
             name,
             qualifier,
+            per_invoke,
             runtime: runtime.to_owned(),
             floor,
             _state: state,
@@ -529,10 +543,31 @@ impl Target {
         Ok(())
     }
 
-    /// The floor this target's samples are read against, measured `n` times: for a server
-    /// its `GET /health`; in process, fork+exec of `/bin/true` for a process runtime and
-    /// wasmtime's instantiation of the component from its `InstancePre` for wasm.
-    pub async fn floor(&self, n: usize) -> anyhow::Result<(&'static str, Vec<Duration>)> {
+    /// The floors and baselines this target's samples are read against, each measured `n`
+    /// times: for a server its `GET /health`; in process, for a process runtime fork+exec
+    /// of `/bin/true` and a process-per-invoke runner of the same package, and for wasm
+    /// wasmtime's instantiation of the component from its `InstancePre`.
+    pub async fn floors(
+        &self,
+        n: usize,
+        payload: &[u8],
+    ) -> anyhow::Result<Vec<(&'static str, Vec<Duration>)>> {
+        let mut all = vec![self.floor(n).await?];
+        if let Self::Local {
+            per_invoke: Some(dir),
+            ..
+        } = self
+        {
+            let mut samples = Vec::with_capacity(n);
+            for _ in 0..n {
+                samples.push(process_per_invoke(dir, payload).await?);
+            }
+            all.push(("process per invoke", samples));
+        }
+        Ok(all)
+    }
+
+    async fn floor(&self, n: usize) -> anyhow::Result<(&'static str, Vec<Duration>)> {
         let mut samples = Vec::with_capacity(n);
         match self {
             Self::Remote { client, .. } => {
@@ -568,6 +603,85 @@ impl Target {
             }
         }
     }
+}
+
+/// One invocation the way SAM local and the runtime interface emulator run one: a new
+/// process of the package's `bootstrap` per request, its Runtime API a loopback listener of
+/// its own that hands out this one event. Timed from the spawn to the runtime's response
+/// arriving; the process is killed after.
+async fn process_per_invoke(dir: &Path, payload: &[u8]) -> anyhow::Result<Duration> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api = listener.local_addr()?;
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(dir.join("bootstrap"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("_HANDLER", "bootstrap")
+        .env("LAMBDA_TASK_ROOT", dir)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "per-invoke")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/per-invoke")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "per-invoke")
+        .env("AWS_REGION", "us-east-1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", dir.join("bootstrap").display()))?;
+    let answered = async {
+        let mut served = false;
+        loop {
+            let (mut conn, _) = listener.accept().await?;
+            let mut buf = Vec::with_capacity(4096);
+            // Requests on one connection (keep-alive) until the response arrives.
+            loop {
+                let mut chunk = [0u8; 4096];
+                let read = conn.read(&mut chunk).await?;
+                if read == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..read]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                if line.starts_with("GET ") && line.contains("/invocation/next") && !served {
+                    served = true;
+                    buf.drain(..end + 4);
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: per-invoke-1\r\nLambda-Runtime-Deadline-Ms: {}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:per-invoke\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        hearth_runtime_api::invocation::deadline_unix_ms(
+                            Instant::now() + Duration::from_secs(30)
+                        ),
+                        payload.len()
+                    );
+                    conn.write_all(answer.as_bytes()).await?;
+                    conn.write_all(payload).await?;
+                } else if line.starts_with("POST ") && line.contains("/response") {
+                    let took = started.elapsed();
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    return Ok::<_, anyhow::Error>(took);
+                } else if line.starts_with("POST ") && line.contains("/error") {
+                    bail!("the runtime reported an error: {line}");
+                } else {
+                    bail!("unexpected Runtime API request: {line}");
+                }
+            }
+        }
+    };
+    let took = tokio::time::timeout(Duration::from_secs(30), answered)
+        .await
+        .context("the runtime did not answer within 30 s")?;
+    let _ = child.kill().await;
+    took
 }
 
 /// `Init Duration` (if any) and `Duration` from a REPORT line in a log tail.

@@ -10,7 +10,7 @@ import re
 import subprocess
 import urllib.request
 
-from helpers import HEARTH_BIN, create_function, guest_path, unique
+from helpers import HEARTH_BIN, create_function, guest_path, native_zip, unique
 
 PHASES = {"total", "Init Duration", "Duration", "overhead"}
 
@@ -158,3 +158,14 @@ def test_snap_start_compared_with_a_plain_cold_start_in_process(tmp_path):
     c = run["comparison"]
     assert 0 < c["low"] <= c["ratio"] <= c["high"]
     assert "Restore Duration" in out
+
+
+def test_a_native_package_in_process_is_measured_beside_fork_exec_and_process_per_invoke(tmp_path):
+    out = bench(
+        "warm", str(native_zip("native-rust")), "--samples", "10",
+        "--payload", '{"name": "bench"}', "--json", str(tmp_path / "native.json"),
+    )
+    run = json.loads((tmp_path / "native.json").read_text())
+    assert [f["name"] for f in run["floors"]] == ["fork+exec /bin/true", "process per invoke"]
+    assert all(f["summary"]["n"] == 10 for f in run["floors"])
+    assert "× process per invoke" in out
