@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) queues: hearth_queue::Engine,
     /// Dropped with the scheduler: ends the async queue's consumer.
     pub(crate) _closed: tokio::sync::watch::Sender<()>,
+    /// SnapStart versions whose snapshot a task is taking now (function, version).
+    pub(crate) snapshotting: std::sync::Mutex<std::collections::HashSet<(String, u64)>>,
 }
 
 /// The scheduler: registry, admission, pool and invoke path. Cheap to clone.
@@ -111,6 +113,7 @@ impl Scheduler {
             shutting_down: AtomicBool::new(false),
             events: Arc::new(events),
             _closed: closed,
+            snapshotting: Default::default(),
         });
         let scheduler = Self { inner };
         scheduler.load()?;

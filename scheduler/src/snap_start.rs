@@ -61,9 +61,25 @@ impl Scheduler {
             })
             .unwrap_or_default();
         for version in pending {
+            let key = (name.to_owned(), version);
+            let fresh = self
+                .inner
+                .snapshotting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone());
+            if !fresh {
+                continue; // a task is on it already
+            }
             let this = self.clone();
-            let name = name.to_owned();
-            tokio::spawn(async move { this.take_snapshot(&name, version).await });
+            tokio::spawn(async move {
+                this.take_snapshot(&key.0, key.1).await;
+                this.inner
+                    .snapshotting
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+            });
         }
     }
 
@@ -82,8 +98,12 @@ impl Scheduler {
         };
         let taken = self.run_snapshot(&config, &code_hash).await;
         let _control = self.inner.control.lock().await;
-        // The version may have been deleted (or its function replaced) meanwhile.
-        if self.pending_version(name, n).is_none() {
+        // The version may have been deleted, or its function deleted and made again with
+        // another version `n`, meanwhile: settle only the one this INIT ran for.
+        let same = self
+            .pending_version(name, n)
+            .is_some_and(|(now, hash)| now.revision_id == config.revision_id && hash == code_hash);
+        if !same {
             return;
         }
         let result = match taken {
@@ -198,12 +218,16 @@ impl Scheduler {
         version.snapshot = snapshot;
         version.config = entry.config.clone();
         self.persist(&record).await?;
-        let mut functions = self.write_functions();
-        if let Some(state) = functions.get_mut(name) {
+        let old = {
+            let mut functions = self.write_functions();
+            let Some(state) = functions.get_mut(name) else {
+                return Ok(());
+            };
             state.record = record;
-            if let Some(old) = state.versions.insert(n, entry) {
-                drop(self.inner.pool.retire(&old.key));
-            }
+            state.versions.insert(n, entry)
+        };
+        if let Some(old) = old {
+            drop(self.inner.pool.retire(&old.key));
         }
         Ok(())
     }
