@@ -73,12 +73,16 @@ impl Scheduler {
             }
             let this = self.clone();
             tokio::spawn(async move {
-                this.take_snapshot(&key.0, key.1).await;
+                let superseded = this.take_snapshot(&key.0, key.1).await;
                 this.inner
                     .snapshotting
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&key);
+                if superseded {
+                    // Another version now has this number and waits: take its snapshot.
+                    this.snapshot_pending(&key.0);
+                }
             });
         }
     }
@@ -91,10 +95,11 @@ impl Scheduler {
         }
     }
 
-    /// Takes version `n`'s snapshot and makes the version `Active` (or `Failed`).
-    async fn take_snapshot(&self, name: &str, n: u64) {
+    /// Takes version `n`'s snapshot and makes the version `Active` (or `Failed`). True when
+    /// the version was replaced by another of the same number while INIT ran.
+    async fn take_snapshot(&self, name: &str, n: u64) -> bool {
         let Some((config, code_hash)) = self.pending_version(name, n) else {
-            return;
+            return false;
         };
         let taken = self.run_snapshot(&config, &code_hash).await;
         let _control = self.inner.control.lock().await;
@@ -104,7 +109,7 @@ impl Scheduler {
             .pending_version(name, n)
             .is_some_and(|(now, hash)| now.revision_id == config.revision_id && hash == code_hash);
         if !same {
-            return;
+            return self.pending_version(name, n).is_some();
         }
         let result = match taken {
             Ok((hash, component, entry, log)) => {
@@ -122,7 +127,7 @@ impl Scheduler {
                 let entry = self.with_config(name, n, failed);
                 match entry {
                     Some(entry) => self.settle(name, n, None, entry).await,
-                    None => return,
+                    None => return false,
                 }
             }
         };
@@ -130,6 +135,7 @@ impl Scheduler {
             // The record still says Pending: the next start tries again.
             tracing::error!(function = name, version = n, error = %e, "snapshot not stored");
         }
+        false
     }
 
     /// The configuration and code hash of version `n` if it still waits for its snapshot.
