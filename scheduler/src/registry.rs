@@ -14,7 +14,7 @@ use crate::event_queue::{EventQueue, QueueLimits};
 use crate::function::FunctionConfiguration;
 use crate::logs::LogStore;
 use crate::metrics::Metrics;
-use crate::record::FunctionRecord;
+use crate::record::{FunctionRecord, VersionRecord};
 use crate::store::StateStore;
 use hearth_pool::{PoolStats, WarmPool};
 use hearth_sandbox::Isolation;
@@ -170,14 +170,10 @@ impl Scheduler {
     }
 
     fn build_state(&self, record: FunctionRecord) -> Result<FunctionState, DeployError> {
-        let latest = self.prepare_stored(&record.latest.config, &record.latest.code_hash)?;
+        let latest = self.prepare_stored(&record.latest)?;
         let mut versions = BTreeMap::new();
         for (n, version) in &record.versions {
-            let entry = match &version.snapshot {
-                Some(snapshot) => self.prepare_stored_snapshot(&version.config, snapshot)?,
-                None => self.prepare_stored(&version.config, &version.code_hash)?,
-            };
-            versions.insert(*n, entry);
+            versions.insert(*n, self.prepare_stored(version)?);
         }
         Ok(FunctionState {
             record,
@@ -186,30 +182,18 @@ impl Scheduler {
         })
     }
 
-    fn prepare_stored(
-        &self,
-        config: &FunctionConfiguration,
-        code_hash: &str,
-    ) -> Result<Arc<FunctionEntry>, DeployError> {
+    /// A stored version's entry: from its snapshot when it has one, else from its code.
+    fn prepare_stored(&self, version: &VersionRecord) -> Result<Arc<FunctionEntry>, DeployError> {
+        let hash = version.snapshot.as_ref().unwrap_or(&version.code_hash);
         let code = self
             .inner
             .store
-            .load_code(code_hash)
-            .map_err(|e| DeployError::Internal(format!("code {code_hash}: {e}")))?;
-        self.prepare_entry(config, code_hash, &code)
-    }
-
-    fn prepare_stored_snapshot(
-        &self,
-        config: &FunctionConfiguration,
-        snapshot_hash: &str,
-    ) -> Result<Arc<FunctionEntry>, DeployError> {
-        let component = self
-            .inner
-            .store
-            .load_code(snapshot_hash)
-            .map_err(|e| DeployError::Internal(format!("snapshot {snapshot_hash}: {e}")))?;
-        self.prepare_snapshot_entry(config, snapshot_hash, &component)
+            .load_code(hash)
+            .map_err(|e| DeployError::Internal(format!("code {hash}: {e}")))?;
+        match &version.snapshot {
+            Some(_) => self.prepare_snapshot_entry(&version.config, hash, &code),
+            None => self.prepare_entry(&version.config, hash, &code),
+        }
     }
 
     /// A version whose sandboxes start from its snapshot. Blocking.
@@ -223,13 +207,23 @@ impl Scheduler {
             .inner
             .backends
             .prepare_snapshot(config, snapshot_hash, component)?;
-        Ok(Arc::new(FunctionEntry {
+        Ok(self.new_entry(config, code, true))
+    }
+
+    /// A new entry (with a pool key of its own) for prepared code.
+    fn new_entry(
+        &self,
+        config: &FunctionConfiguration,
+        code: hearth_sandbox::Function,
+        restored: bool,
+    ) -> Arc<FunctionEntry> {
+        Arc::new(FunctionEntry {
             config: config.clone(),
             code,
             key: self.inner.functions.new_key(&config.function_name),
             metrics: self.inner.metrics.function(&config.function_name),
-            restored: true,
-        }))
+            restored,
+        })
     }
 
     /// Prepares one version for its backend: a component is compiled (or loaded from the
@@ -247,13 +241,7 @@ impl Scheduler {
             code,
             &self.inner.store.task_dir(code_hash),
         )?;
-        Ok(Arc::new(FunctionEntry {
-            config: config.clone(),
-            code,
-            key: self.inner.functions.new_key(&config.function_name),
-            metrics: self.inner.metrics.function(&config.function_name),
-            restored: false,
-        }))
+        Ok(self.new_entry(config, code, false))
     }
 
     /// [`Self::prepare_entry`] off the async workers.

@@ -37,6 +37,14 @@ def wait_published(client, name: str, version: str) -> dict:
     return version_config(client, name, version)
 
 
+def create_snap_function(client, prefix: str, example: str = "heavy-init", **env) -> str:
+    """A SnapStart function of `example` with `env` as its variables; returns its name."""
+    name = unique(prefix)
+    extra = {"Environment": {"Variables": env}} if env else {}
+    create_function(client, name, example, SnapStart=SNAP, Timeout=30, **extra)
+    return name
+
+
 def invoke_tail(client, name: str, qualifier: str, payload=None):
     response, data = invoke_json(
         client, name, payload or {"index": 7}, Qualifier=qualifier, LogType="Tail"
@@ -110,14 +118,7 @@ def test_snap_start_configuration_and_restored_sandboxes(lambda_client, hearth):
 
 
 def test_a_failing_init_marks_the_version_failed_with_the_reason(lambda_client):
-    name = unique("snapfail")
-    create_function(
-        lambda_client,
-        name,
-        "heavy-init",
-        SnapStart=SNAP,
-        Environment={"Variables": {"HEAVY_INIT_FAIL": "yes"}},
-    )
+    name = create_snap_function(lambda_client, "snapfail", HEAVY_INIT_FAIL="yes")
     lambda_client.publish_version(FunctionName=name)
     config = wait_for(
         lambda: (c := version_config(lambda_client, name, "1"))["State"] != "Pending" and c,
@@ -136,15 +137,7 @@ def test_a_failing_init_marks_the_version_failed_with_the_reason(lambda_client):
 def test_a_pending_version_is_not_ready_and_a_crash_while_snapshotting_is_retried(start_hearth):
     server = start_hearth()
     client = make_client(server.endpoint)
-    name = unique("snapslow")
-    create_function(
-        client,
-        name,
-        "heavy-init",
-        SnapStart=SNAP,
-        Timeout=30,
-        Environment={"Variables": {"HEAVY_INIT_SLEEP_MS": "4000"}},
-    )
+    name = create_snap_function(client, "snapslow", HEAVY_INIT_SLEEP_MS="4000")
     published = client.publish_version(FunctionName=name)
     assert published["State"] == "Pending"
     assert published["StateReasonCode"] == "Creating"
@@ -206,14 +199,7 @@ def test_snap_start_refusals(lambda_client):
 
 
 def test_a_failing_after_restore_hook_is_a_snap_start_exception(lambda_client, hearth):
-    name = unique("snaprestore")
-    create_function(
-        lambda_client,
-        name,
-        "heavy-init",
-        SnapStart=SNAP,
-        Environment={"Variables": {"HEAVY_INIT_RESTORE_FAIL": "yes"}},
-    )
+    name = create_snap_function(lambda_client, "snaprestore", HEAVY_INIT_RESTORE_FAIL="yes")
     lambda_client.publish_version(FunctionName=name)
     assert wait_published(lambda_client, name, "1")["State"] == "Active"
     with pytest.raises(ClientError) as e:
@@ -231,15 +217,7 @@ def test_a_failing_after_restore_hook_is_a_snap_start_exception(lambda_client, h
 
 
 def test_a_restore_past_the_init_limit_is_a_snap_start_timeout(lambda_client):
-    name = unique("snaptimeout")
-    create_function(
-        lambda_client,
-        name,
-        "heavy-init",
-        SnapStart=SNAP,
-        Timeout=30,
-        Environment={"Variables": {"HEAVY_INIT_RESTORE_SLEEP_MS": "11000"}},
-    )
+    name = create_snap_function(lambda_client, "snaptimeout", HEAVY_INIT_RESTORE_SLEEP_MS="11000")
     lambda_client.publish_version(FunctionName=name)
     assert wait_published(lambda_client, name, "1")["State"] == "Active"
     with pytest.raises(ClientError) as e:
